@@ -1,0 +1,1 @@
+"""The embedded Vareon runtime and the `vareon` CLI."""

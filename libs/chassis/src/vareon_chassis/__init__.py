@@ -1,0 +1,1 @@
+"""vareon_chassis: what every Vareon service needs, written once."""

@@ -1,0 +1,125 @@
+"""RFC 9457 problem details: domain errors carry their type and status; one handler renders."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from vareon_chassis.context import request_id_var
+
+PROBLEM_BASE = "https://vareon.dev/problems/"
+PROBLEM_JSON = "application/problem+json"
+log = structlog.get_logger(__name__)
+
+
+class DomainError(Exception):
+    """A failure a client can cause; subclasses name the problem type and status."""
+
+    type: ClassVar[str] = "about:blank"
+    title: ClassVar[str] = "Error"
+    status: ClassVar[int] = 400
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None,
+                 **extensions: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.headers = headers or {}
+        self.extensions = extensions
+
+
+class NotFound(DomainError):
+    type = PROBLEM_BASE + "not-found"
+    title = "Not found"
+    status = 404
+
+
+class Conflict(DomainError):
+    type = PROBLEM_BASE + "conflict"
+    title = "Conflict"
+    status = 409
+
+
+class Unauthorized(DomainError):
+    type = PROBLEM_BASE + "unauthorized"
+    title = "Unauthorized"
+    status = 401
+
+    def __init__(self, detail: str | None = None, **extensions: Any) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"}, **extensions)
+
+
+class Forbidden(DomainError):
+    type = PROBLEM_BASE + "forbidden"
+    title = "Forbidden"
+    status = 403
+
+
+class ServiceUnavailable(DomainError):
+    type = PROBLEM_BASE + "service-unavailable"
+    title = "Service unavailable"
+    status = 503
+
+
+_HTTP_TYPES = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthorized", "Unauthorized"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("payload-too-large", "Payload too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    429: ("too-many-requests", "Too many requests"),
+}
+
+
+def problem(status: int, type_: str, title: str, detail: str, *, instance: str | None = None,
+            headers: dict[str, str] | None = None, **extensions: Any) -> JSONResponse:
+    body: dict[str, Any] = {"type": type_, "title": title, "status": status, "detail": detail}
+    if instance:
+        body["instance"] = instance
+    body["request_id"] = request_id_var.get()
+    body.update(extensions)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return problem(exc.status, exc.type, exc.title, exc.detail, instance=request.url.path,
+                   headers=exc.headers, **exc.extensions)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        for err in exc.errors()
+    ]
+    return problem(422, PROBLEM_BASE + "validation-error", "Request validation failed",
+                   "The request is not valid; see errors.", instance=request.url.path,
+                   errors=errors)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    slug, title = _HTTP_TYPES.get(exc.status_code, ("http-error", "HTTP error"))
+    return problem(exc.status_code, PROBLEM_BASE + slug, title, str(exc.detail),
+                   instance=request.url.path, headers=dict(exc.headers or {}))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", path=request.url.path)
+    return problem(500, PROBLEM_BASE + "internal-error", "Internal error",
+                   "An unexpected error occurred; quote the request id when reporting it.",
+                   instance=request.url.path)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,76 @@
+"""Kafka clients: the outbox/dead-letter producer and FastStream subscribers for consumers."""
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from vareon_chassis.messaging.consumer import ConsumerRuntime
+from vareon_chassis.settings import ServiceSettings
+
+
+def create_producer(settings: ServiceSettings) -> AIOKafkaProducer:
+    # Idempotence needs InitProducerId, which the embedded broker lacks; the outbox and the
+    # inbox give exactly-once effects instead.
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=False,
+        request_timeout_ms=settings.kafka_request_timeout_ms, linger_ms=2,
+        client_id=f"{settings.service_name}-producer",
+    )
+
+
+def _on_message(runtime: ConsumerRuntime):  # type: ignore[no-untyped-def]
+    async def on_message(msg: KafkaMessage) -> None:
+        await runtime.process(msg.raw_message)  # type: ignore[arg-type]
+        await msg.ack()
+    on_message.__name__ = f"consume_{runtime.consumer.name.replace('-', '_')}"
+    return on_message
+
+
+def create_broker(settings: ServiceSettings, runtimes: Iterable[ConsumerRuntime]) -> KafkaBroker:
+    broker = KafkaBroker(settings.kafka_bootstrap, client_id=settings.service_name,
+                         request_timeout_ms=settings.kafka_request_timeout_ms,
+                         enable_idempotence=False)
+    for runtime in runtimes:
+        subscriber = broker.subscriber(
+            *runtime.consumer.topics,
+            group_id=runtime.consumer.name,
+            ack_policy=AckPolicy.MANUAL,  # commit only after the inbox transaction committed
+            auto_offset_reset="earliest",
+            session_timeout_ms=settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+        )
+        subscriber(_on_message(runtime))
+    return broker
+
+
+async def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int = 3) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        for topic in sorted(set(topics)):
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics([NewTopic(topic, partitions, replication_factor=1)])
+    finally:
+        await admin.close()
+
+
+async def retry_forever(start, what: str, log) -> None:  # type: ignore[no-untyped-def]
+    """Call ``start`` until it succeeds: a service comes up even while the broker is away."""
+    delay = 0.5
+    while True:
+        try:
+            await start()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning(f"{what} not reachable yet", error=repr(exc), retry_in_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)

@@ -1,0 +1,74 @@
+"""Transactional outbox: an event is written in the same transaction as the state it announces."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    MetaData,
+    Table,
+    Text,
+    Uuid,
+    func,
+    insert,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vareon_chassis.context import causation_id_var, request_id_var
+from vareon_contracts import Envelope, EventPayload
+
+NOTIFY_CHANNEL = "vareon_outbox"
+
+
+def define_outbox(metadata: MetaData) -> Table:
+    return Table(
+        "outbox", metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("event_id", Uuid, nullable=False, unique=True),
+        Column("topic", Text, nullable=False),
+        Column("key", Text),
+        Column("event_type", Text, nullable=False),
+        Column("headers", JSONB, nullable=False),
+        Column("payload", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("sent_at", DateTime(timezone=True)),
+        Index("ix_outbox_pending", "id", postgresql_where=text("sent_at IS NULL")),
+    )
+
+
+def define_inbox(metadata: MetaData) -> Table:
+    return Table(
+        "inbox", metadata,
+        Column("event_id", Text, primary_key=True),
+        Column("consumer", Text, primary_key=True),
+        Column("event_type", Text, nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False,
+               server_default=func.now()),
+    )
+
+
+class Outbox:
+    """A service's outbox table and its CloudEvents ``source``."""
+
+    def __init__(self, table: Table, source: str) -> None:
+        self.table = table
+        self.source = source
+
+    async def publish(self, session: AsyncSession, payload: EventPayload) -> Envelope:
+        """Stage ``payload`` in the caller's transaction; the relay sends it after commit."""
+        envelope = Envelope.wrap(payload, source=self.source,
+                                 correlationid=request_id_var.get(),
+                                 causationid=causation_id_var.get())
+        await session.execute(insert(self.table).values(
+            event_id=envelope.id, topic=payload.topic, key=envelope.key,
+            event_type=envelope.type, headers=envelope.headers(), payload=envelope.data,
+        ))
+        # Delivered only on commit; identical notifications in one transaction fold into one.
+        await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
+        return envelope

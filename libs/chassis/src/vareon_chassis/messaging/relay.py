@@ -1,0 +1,128 @@
+"""Outbox relay: publishes committed outbox rows in order and marks them sent after the ack.
+
+One relay publishes at a time per database (a transaction-scoped advisory lock), so that
+replicas never interleave one key's events; rows are claimed with FOR UPDATE SKIP LOCKED in
+id order and marked sent only after the broker acknowledged every record of the batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Iterable
+
+import psycopg
+import structlog
+from aiokafka import AIOKafkaProducer
+from prometheus_client import Counter, Gauge
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from vareon_chassis.messaging.outbox import NOTIFY_CHANNEL
+
+log = structlog.get_logger(__name__)
+RELAY_LOCK_ID = 0x7661_7265_6F6E  # "vareon": one publishing relay per service database
+PUBLISHED = Counter("vareon_outbox_published_total", "Outbox rows published", ["service"])
+PENDING = Gauge("vareon_outbox_pending", "Outbox rows not yet published", ["service"])
+
+
+def libpq_url(sqlalchemy_url: str) -> str:
+    return sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def kafka_headers(headers: dict[str, str]) -> list[tuple[str, bytes]]:
+    return [(name, value.encode()) for name, value in headers.items()]
+
+
+class OutboxRelay:
+    def __init__(self, table: Table, sessionmaker: async_sessionmaker[AsyncSession],
+                 producer: AIOKafkaProducer, *, database_url: str, service: str,
+                 batch_size: int = 200, poll_interval_s: float = 1.0) -> None:
+        self.table = table
+        self.sessionmaker = sessionmaker
+        self.producer = producer
+        self.database_url = libpq_url(database_url)
+        self.service = service
+        self.batch_size = batch_size
+        self.poll_interval_s = poll_interval_s
+        self._wake = asyncio.Event()
+
+    async def relay_batch(self) -> int:
+        """Publish up to one batch of pending rows; returns how many were sent."""
+        t = self.table
+        async with self.sessionmaker.begin() as session:
+            if not await session.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_ID))):
+                return 0
+            rows = (await session.execute(
+                select(t.c.id, t.c.topic, t.c.key, t.c.headers, t.c.payload)
+                .where(t.c.sent_at.is_(None)).order_by(t.c.id)
+                .limit(self.batch_size).with_for_update(skip_locked=True)
+            )).all()
+            if not rows:
+                return 0
+            await self._send(rows)
+            await session.execute(
+                update(t).where(t.c.id.in_([r.id for r in rows])).values(sent_at=func.now()))
+        PUBLISHED.labels(self.service).inc(len(rows))
+        return len(rows)
+
+    async def _send(self, rows: Iterable[object]) -> None:
+        futures = []
+        for row in rows:
+            futures.append(await self.producer.send(
+                row.topic,  # type: ignore[attr-defined]
+                value=json.dumps(row.payload, separators=(",", ":")).encode(),  # type: ignore[attr-defined]
+                key=row.key.encode() if row.key is not None else None,  # type: ignore[attr-defined]
+                headers=kafka_headers(row.headers),  # type: ignore[attr-defined]
+            ))
+        await asyncio.gather(*futures)
+
+    async def pending_count(self) -> int:
+        async with self.sessionmaker() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(self.table)
+                .where(self.table.c.sent_at.is_(None)))
+        PENDING.labels(self.service).set(count or 0)
+        return count or 0
+
+    async def run(self) -> None:
+        listener = asyncio.create_task(self._listen())
+        backoff = 0.5
+        try:
+            while True:
+                try:
+                    while await self.relay_batch() == self.batch_size:
+                        pass
+                    backoff = 0.5
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # broker or database away: keep the rows, retry
+                    log.warning("outbox relay failed; will retry", error=repr(exc),
+                                retry_in_s=backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 10.0)
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+                self._wake.clear()
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def _listen(self) -> None:
+        """Wake the relay on NOTIFY; polling covers whatever a listener misses."""
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                        self.database_url, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    async with contextlib.aclosing(conn.notifies()) as notifies:
+                        async for _ in notifies:
+                            self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.info("outbox listener reconnecting", error=repr(exc))
+                await asyncio.sleep(self.poll_interval_s)

@@ -1,0 +1,149 @@
+"""create_service: the FastAPI app every Vareon service is, with its lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, FastAPI, Request
+from sqlalchemy import Table, text
+
+from vareon_chassis.auth import JWKSKeys, TokenVerifier
+from vareon_chassis.db import create_engine, create_sessionmaker
+from vareon_chassis.errors import install_problem_handlers, problem
+from vareon_chassis.messaging.broker import create_broker, create_producer, retry_forever
+from vareon_chassis.messaging.consumer import ConsumerRuntime, EventConsumer
+from vareon_chassis.messaging.outbox import Outbox
+from vareon_chassis.messaging.relay import OutboxRelay
+from vareon_chassis.observability import (
+    RequestContextMiddleware,
+    configure_logging,
+    metrics_endpoint,
+)
+from vareon_chassis.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Messaging:
+    """What a service publishes (its outbox) and consumes (consumers + inbox table)."""
+
+    outbox: Outbox | None = None
+    inbox: Table | None = None
+    consumers: Sequence[EventConsumer] = field(default_factory=tuple)
+
+
+def create_service(settings: ServiceSettings, *, title: str, version: str = "0.1.0",
+                   routers: Sequence[APIRouter] = (), messaging: Messaging | None = None,
+                   token_verifier: TokenVerifier | None = None) -> FastAPI:
+    messaging = messaging or Messaging()
+    configure_logging(settings.log_level, json=settings.log_json)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url, pool_size=settings.db_pool_size,
+                               max_overflow=settings.db_max_overflow)
+        app.state.engine = engine
+        app.state.sessionmaker = sessionmaker = create_sessionmaker(engine)
+        app.state.started_at = time.time()
+        if token_verifier is not None:
+            app.state.token_verifier = token_verifier
+        elif settings.jwks_url:
+            app.state.token_verifier = TokenVerifier(
+                JWKSKeys(settings.jwks_url), issuer=settings.token_issuer,
+                audience=settings.token_audience)
+        tasks: list[asyncio.Task[None]] = []
+        producer = None
+        if messaging.outbox is not None or messaging.consumers:
+            producer = create_producer(settings)
+            tasks.append(asyncio.create_task(_start_messaging(app, settings, messaging, producer)))
+        app.state.producer = producer
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            broker = getattr(app.state, "broker", None)
+            if broker is not None:
+                with contextlib.suppress(Exception):
+                    await broker.stop()
+            if producer is not None:
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+            await engine.dispose()
+
+    app = FastAPI(title=title, version=version, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.messaging = messaging
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+    app.add_api_route("/health/live", _live, include_in_schema=False)
+    app.add_api_route("/health/ready", _ready, include_in_schema=False)
+    app.add_api_route("/metrics", metrics_endpoint, include_in_schema=False)
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+async def _start_messaging(app: FastAPI, settings: ServiceSettings, messaging: Messaging,
+                           producer: AIOKafkaProducer) -> None:
+    """Connect to Kafka in the background (retrying), then run the relay and the consumers."""
+    await retry_forever(producer.start, "kafka producer", log)
+    app.state.producer_ready = True
+    runners: list[asyncio.Task[None]] = []
+    if messaging.consumers:
+        assert messaging.inbox is not None, "a service with consumers needs an inbox table"
+        runtimes = [ConsumerRuntime(c, app.state.sessionmaker, messaging.inbox, producer,
+                                    max_attempts=settings.consumer_max_attempts,
+                                    backoff_s=settings.consumer_backoff_s)
+                    for c in messaging.consumers]
+        broker = create_broker(settings, runtimes)
+        await retry_forever(broker.start, "kafka consumers", log)
+        app.state.broker = broker
+    if messaging.outbox is not None:
+        relay = OutboxRelay(messaging.outbox.table, app.state.sessionmaker, producer,
+                            database_url=settings.database_url, service=settings.service_name,
+                            batch_size=settings.relay_batch_size,
+                            poll_interval_s=settings.relay_poll_interval_s)
+        app.state.relay = relay
+        runners.append(asyncio.create_task(relay.run()))
+    try:
+        await asyncio.gather(*runners)
+    finally:
+        for runner in runners:
+            runner.cancel()
+
+
+async def _live() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+async def _ready(request: Request) -> Any:
+    app = request.app
+    checks: dict[str, str] = {}
+    try:
+        async with app.state.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"down: {type(exc).__name__}"
+    if app.state.producer is not None:
+        checks["broker"] = "ok" if getattr(app.state, "producer_ready", False) else "connecting"
+    ok = all(v == "ok" for v in checks.values())
+    body = {"status": "ready" if ok else "not-ready", "checks": checks,
+            "uptime_s": round(time.time() - app.state.started_at, 3),
+            "version": app.version}
+    if ok:
+        return body
+    return problem(503, "https://vareon.dev/problems/not-ready", "Not ready",
+                   "A dependency is not available.", **body)

@@ -1,0 +1,62 @@
+"""Settings base: one env prefix per service; a bad value names the variable to fix."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from pydantic import ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Fields every service has. Subclasses set ``env_prefix`` (``WALLET_`` ...)."""
+
+    model_config = SettingsConfigDict(extra="ignore", env_prefix="VAREON_")
+
+    service_name: str = "vareon"
+    database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/vareon"
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_session_timeout_ms: int = 10_000
+    kafka_heartbeat_interval_ms: int = 3_000
+    kafka_request_timeout_ms: int = 10_000
+    kafka_partitions: int = 3
+    jwks_url: str | None = None
+    """Where identity publishes its signing keys; None only in identity itself."""
+    token_issuer: str = "vareon-identity"
+    token_audience: str = "vareon"
+    consumer_max_attempts: int = 5
+    consumer_backoff_s: float = 0.2
+    relay_batch_size: int = 200
+    relay_poll_interval_s: float = 1.0
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, url: str) -> str:
+        for prefix in ("postgresql://", "postgres://", "postgresql+asyncpg://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix):]
+        return url
+
+
+class SettingsError(RuntimeError):
+    pass
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_settings(cls: type[S], **overrides: object) -> S:
+    """Build settings from the environment; errors name the environment variable."""
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        prefix = cls.model_config.get("env_prefix", "")
+        lines = [
+            f"{prefix}{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None

@@ -1,0 +1,214 @@
+"""pytest plugin: real PostgreSQL and a real Kafka-protocol broker, started once per session.
+
+Embedded by default (pip wheels, no Docker). ``VAREON_TEST_DATABASE_URL`` (a server's admin
+URL) and ``VAREON_TEST_KAFKA_BOOTSTRAP`` point the tests at external servers instead.
+Each test asks for fresh databases, migrated with Alembic (never create_all).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from psycopg import sql
+
+from vareon_chassis.embedded import EmbeddedBroker, EmbeddedPostgres
+from vareon_chassis.migrations import upgrade
+from vareon_contracts import Envelope, decode_kafka
+
+TEST_KAFKA_TIMEOUTS = {"kafka_session_timeout_ms": 3000, "kafka_heartbeat_interval_ms": 1000}
+
+
+@dataclass
+class Infrastructure:
+    admin_url: str
+    kafka_bootstrap: str
+    broker: EmbeddedBroker | None = None
+    _databases: list[str] = field(default_factory=list)
+
+    def _url(self, database: str) -> str:
+        base, _, query = self.admin_url.partition("?")
+        base = base.rsplit("/", 1)[0] + "/" + database
+        url = base + ("?" + query if query else "")
+        return url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+    def create_database(self, prefix: str) -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        self._databases.append(name)
+        return self._url(name)
+
+    async def migrated_database(self, prefix: str, alembic_ini: str | Path) -> str:
+        """A new database upgraded to head by the service's own Alembic history."""
+        url = await asyncio.to_thread(self.create_database, prefix)
+        await asyncio.to_thread(upgrade, str(alembic_ini), url)
+        return url
+
+    def service_env(self) -> dict[str, Any]:
+        return {"kafka_bootstrap": self.kafka_bootstrap, "log_json": False,
+                "relay_poll_interval_s": 0.2, "consumer_backoff_s": 0.05,
+                **TEST_KAFKA_TIMEOUTS}
+
+    def stop_broker(self) -> None:
+        if self.broker is None:
+            pytest.skip("the broker is external; it cannot be stopped from a test")
+        self.broker.stop()
+
+    def start_broker(self) -> None:
+        assert self.broker is not None
+        self.broker.start()
+
+    def drop_databases(self) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            for name in self._databases:
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                                 .format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def infrastructure() -> Iterator[Infrastructure]:
+    external_db = os.environ.get("VAREON_TEST_DATABASE_URL")
+    external_kafka = os.environ.get("VAREON_TEST_KAFKA_BOOTSTRAP")
+    with tempfile.TemporaryDirectory(prefix="vareon-test-") as tmp:
+        postgres = broker = None
+        try:
+            if external_db:
+                admin_url = external_db
+            else:
+                postgres = EmbeddedPostgres(Path(tmp) / "pgdata")
+                postgres.start()
+                admin_url = postgres.url("postgres")
+            if external_kafka:
+                bootstrap = external_kafka
+            else:
+                broker = EmbeddedBroker(Path(tmp) / "tansu.log")
+                broker.start()
+                bootstrap = broker.bootstrap
+            infra = Infrastructure(admin_url, bootstrap, broker)
+            yield infra
+            if external_db:
+                infra.drop_databases()
+        finally:
+            if broker is not None:
+                broker.stop()
+            if postgres is not None:
+                postgres.stop()
+
+
+class EventLog:
+    """Reads a topic from the beginning (no consumer group) to find the events a test expects."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+
+    async def wait_for(self, topic: str, predicate: Callable[[Envelope], bool] = lambda e: True,
+                       *, count: int = 1, timeout_s: float = 20.0) -> list[Envelope]:
+        found: list[Envelope] = []
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            partitions: set[int] = set()
+            while not partitions:
+                partitions = consumer.partitions_for_topic(topic) or set()
+                if not partitions:
+                    await consumer._client.force_metadata_update()  # noqa: SLF001
+                    partitions = consumer.partitions_for_topic(topic) or set()
+                if asyncio.get_running_loop().time() > deadline:
+                    raise TimeoutError(f"topic {topic} never appeared")
+                if not partitions:
+                    await asyncio.sleep(0.2)
+            tps = [TopicPartition(topic, p) for p in partitions]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            while len(found) < count:
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    raise TimeoutError(f"{len(found)}/{count} matching events on {topic}")
+                batches = await consumer.getmany(timeout_ms=int(min(remaining, 1.0) * 1000))
+                for records in batches.values():
+                    for record in records:
+                        envelope = decode_kafka(record.value, list(record.headers or []))
+                        if predicate(envelope):
+                            found.append(envelope)
+            return found
+        finally:
+            await consumer.stop()
+
+    async def all(self, topic: str, predicate: Callable[[Envelope], bool] = lambda e: True,
+                  *, settle_s: float = 2.0) -> list[Envelope]:
+        """Every matching event now on the topic (after waiting ``settle_s`` for stragglers)."""
+        await asyncio.sleep(settle_s)
+        try:
+            return await self.wait_for(topic, predicate, count=10**9, timeout_s=2.0)
+        except TimeoutError:
+            pass
+        found: list[Envelope] = []
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            if not tps:
+                return []
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            ends = await consumer.end_offsets(tps)
+            while any(await consumer.position(tp) < ends[tp] for tp in tps):
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    for record in records:
+                        envelope = decode_kafka(record.value, list(record.headers or []))
+                        if predicate(envelope):
+                            found.append(envelope)
+            return found
+        finally:
+            await consumer.stop()
+
+
+@pytest.fixture(scope="session")
+def event_log(infrastructure: Infrastructure) -> EventLog:
+    return EventLog(infrastructure.kafka_bootstrap)
+
+
+@contextlib.asynccontextmanager
+async def serve(app: Any, port: int | None = None) -> AsyncIterator[str]:
+    """Run ``app`` under a real uvicorn server on loopback; yields its base URL."""
+    import uvicorn
+
+    from vareon_chassis.embedded import free_port
+
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("server exited before starting")
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def running() -> AsyncIterator[Callable[..., Any]]:
+    """``url = await running(app)``: serve an app for the rest of the test."""
+    async with contextlib.AsyncExitStack() as stack:
+        async def start(app: Any, port: int | None = None) -> str:
+            return await stack.enter_async_context(serve(app, port))
+        yield start

@@ -1,0 +1,47 @@
+"""Every event type, every version: the payload models and where they travel."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class EventPayload(BaseModel):
+    """Base of every event payload.
+
+    Payloads are read tolerantly (unknown fields are ignored) so that a consumer of
+    version N still reads messages written by a newer producer of the same version.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    event_type: ClassVar[str]
+    topic: ClassVar[str]
+    key_field: ClassVar[str]
+    """Name of the field whose value is the Kafka key (the aggregate id)."""
+
+    def partition_key(self) -> str:
+        return str(getattr(self, self.key_field))
+
+
+CATALOG: dict[str, type[EventPayload]] = {}
+
+
+def register(model: type[EventPayload]) -> type[EventPayload]:
+    if model.event_type in CATALOG:
+        raise ValueError(f"event type registered twice: {model.event_type}")
+    CATALOG[model.event_type] = model
+    return model
+
+
+def payload_model(event_type: str) -> type[EventPayload] | None:
+    return CATALOG.get(event_type)
+
+
+def _load() -> None:
+    # Importing the event modules fills CATALOG through @register.
+    from vareon_contracts.events import identity, wallet  # noqa: F401
+
+
+_load()
