@@ -41,7 +41,7 @@ def payload_model(event_type: str) -> type[EventPayload] | None:
 
 def _load() -> None:
     # Importing the event modules fills CATALOG through @register.
-    from vareon_contracts.events import identity, wallet  # noqa: F401
+    from vareon_contracts.events import arcana, identity, wallet  # noqa: F401
 
 
 _load()

@@ -3,6 +3,7 @@
 IDENTITY_USER = "vareon.identity.user"
 WALLET_WALLET = "vareon.wallet.wallet"
 WALLET_BALANCE = "vareon.wallet.balance"
+ARCANA_USAGE = "vareon.arcana.usage"
 
 DLQ_SUFFIX = ".dlq"
 

@@ -17,3 +17,41 @@ class UserRegisteredV1(EventPayload):
     email: str
     display_name: str
     registered_at: datetime
+
+
+@register
+class UserVerifiedV1(EventPayload):
+    event_type = "vareon.identity.user.verified.v1"
+    topic = topics.IDENTITY_USER
+    key_field = "user_id"
+
+    user_id: UUID
+    email: str
+    verified_at: datetime
+
+
+@register
+class UserUpdatedV1(EventPayload):
+    """The user's public profile after a change (full state, not a diff)."""
+
+    event_type = "vareon.identity.user.updated.v1"
+    topic = topics.IDENTITY_USER
+    key_field = "user_id"
+
+    user_id: UUID
+    email: str
+    display_name: str
+    roles: list[str]
+    updated_at: datetime
+
+
+@register
+class UserDeletedV1(EventPayload):
+    """Only the id: every service erases or anonymises what it holds for this user."""
+
+    event_type = "vareon.identity.user.deleted.v1"
+    topic = topics.IDENTITY_USER
+    key_field = "user_id"
+
+    user_id: UUID
+    deleted_at: datetime
