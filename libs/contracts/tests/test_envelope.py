@@ -6,8 +6,9 @@ from vareon_contracts.events.identity import UserRegisteredV1
 
 
 def test_envelope_round_trips_through_kafka_binary_mode():
-    payload = UserRegisteredV1(user_id=uuid4(), email="a@example.com", display_name="A",
-                               registered_at=datetime.now(UTC))
+    payload = UserRegisteredV1(
+        user_id=uuid4(), email="a@example.com", display_name="A", registered_at=datetime.now(UTC)
+    )
     envelope = Envelope.wrap(payload, source="/identity", correlationid="req-1")
     key, value, headers = encode_kafka(envelope)
 

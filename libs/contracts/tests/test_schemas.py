@@ -1,5 +1,4 @@
 import pytest
-
 from vareon_contracts.catalog import CATALOG
 from vareon_contracts.schemas import render, snapshot_path
 

@@ -42,16 +42,18 @@ class Messaging:
 
 def create_service(settings: ServiceSettings, *, title: str, version: str = "0.1.0",
                    routers: Sequence[APIRouter] = (), messaging: Messaging | None = None,
-                   token_verifier: TokenVerifier | None = None) -> FastAPI:
+                   token_verifier: TokenVerifier | None = None,
+                   with_database: bool = True) -> FastAPI:
+    """A Vareon service app. ``with_database=False`` for stateless services (the gateway)."""
     messaging = messaging or Messaging()
     configure_logging(settings.log_level, json=settings.log_json)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url, pool_size=settings.db_pool_size,
-                               max_overflow=settings.db_max_overflow)
+        engine = (create_engine(settings.database_url, pool_size=settings.db_pool_size,
+                                max_overflow=settings.db_max_overflow) if with_database else None)
         app.state.engine = engine
-        app.state.sessionmaker = sessionmaker = create_sessionmaker(engine)
+        app.state.sessionmaker = create_sessionmaker(engine) if engine is not None else None
         app.state.started_at = time.time()
         if token_verifier is not None:
             app.state.token_verifier = token_verifier
@@ -80,7 +82,8 @@ def create_service(settings: ServiceSettings, *, title: str, version: str = "0.1
             if producer is not None:
                 with contextlib.suppress(Exception):
                     await producer.stop()
-            await engine.dispose()
+            if engine is not None:
+                await engine.dispose()
 
     app = FastAPI(title=title, version=version, lifespan=lifespan)
     app.state.settings = settings
@@ -111,7 +114,8 @@ async def _start_messaging(app: FastAPI, settings: ServiceSettings, messaging: M
         await retry_forever(broker.start, "kafka consumers", log)
         app.state.broker = broker
     if messaging.outbox is not None:
-        relay = OutboxRelay(messaging.outbox.table, app.state.sessionmaker, producer,
+        relay = OutboxRelay(messaging.outbox.table, app.state.sessionmaker,
+                            lambda: create_producer(settings),
                             database_url=settings.database_url, service=settings.service_name,
                             batch_size=settings.relay_batch_size,
                             poll_interval_s=settings.relay_poll_interval_s)
@@ -131,12 +135,13 @@ async def _live() -> dict[str, str]:
 async def _ready(request: Request) -> Any:
     app = request.app
     checks: dict[str, str] = {}
-    try:
-        async with app.state.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except Exception as exc:
-        checks["database"] = f"down: {type(exc).__name__}"
+    if app.state.engine is not None:
+        try:
+            async with app.state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"down: {type(exc).__name__}"
     if app.state.producer is not None:
         checks["broker"] = "ok" if getattr(app.state, "producer_ready", False) else "connecting"
     ok = all(v == "ok" for v in checks.values())
@@ -146,4 +151,5 @@ async def _ready(request: Request) -> Any:
     if ok:
         return body
     return problem(503, "https://vareon.dev/problems/not-ready", "Not ready",
-                   "A dependency is not available.", **body)
+                   "A dependency is not available.",
+                   **{k: v for k, v in body.items() if k != "status"})

@@ -40,8 +40,15 @@ def payload_model(event_type: str) -> type[EventPayload] | None:
 
 
 def _load() -> None:
-    # Importing the event modules fills CATALOG through @register.
-    from vareon_contracts.events import arcana, identity, wallet  # noqa: F401
+    # Importing every module of the events package fills CATALOG through @register, so a
+    # producer's new module needs no edit here.
+    import importlib
+    import pkgutil
+
+    from vareon_contracts import events
+
+    for module in sorted(m.name for m in pkgutil.iter_modules(events.__path__)):
+        importlib.import_module(f"{events.__name__}.{module}")
 
 
 _load()

@@ -14,8 +14,16 @@ from vareon_contracts.catalog import EventPayload
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
 SCHEMA_BASE = "https://schemas.vareon.dev/events/"
-_ATTRIBUTES = ("id", "source", "type", "subject", "time", "dataschema", "correlationid",
-               "causationid")
+_ATTRIBUTES = (
+    "id",
+    "source",
+    "type",
+    "subject",
+    "time",
+    "dataschema",
+    "correlationid",
+    "causationid",
+)
 
 
 class Envelope(BaseModel):
@@ -33,8 +41,14 @@ class Envelope(BaseModel):
     data: dict[str, Any]
 
     @classmethod
-    def wrap(cls, payload: EventPayload, *, source: str, correlationid: str | None = None,
-             causationid: str | None = None) -> Envelope:
+    def wrap(
+        cls,
+        payload: EventPayload,
+        *,
+        source: str,
+        correlationid: str | None = None,
+        causationid: str | None = None,
+    ) -> Envelope:
         return cls(
             source=source,
             type=payload.event_type,
@@ -70,17 +84,20 @@ def encode_kafka(envelope: Envelope) -> tuple[bytes | None, bytes, list[tuple[st
     return key, value, headers
 
 
-def decode_kafka(value: bytes | None, headers: dict[str, str] | list[tuple[str, bytes]]
-                 ) -> Envelope:
+def decode_kafka(
+    value: bytes | None, headers: dict[str, str] | list[tuple[str, bytes]]
+) -> Envelope:
     if isinstance(headers, list):
         headers = {k: v.decode(errors="replace") for k, v in headers}
     attrs = {k[3:]: v for k, v in headers.items() if k.startswith("ce_")}
     if attrs.get("specversion") != SPEC_VERSION:
-        raise MalformedEvent(f"not a CloudEvents {SPEC_VERSION} message: {attrs.get('specversion')!r}")
+        found = attrs.get("specversion")
+        raise MalformedEvent(f"not a CloudEvents {SPEC_VERSION} message: {found!r}")
     try:
         data = json.loads(value or b"null")
         attrs.pop("specversion")
-        return Envelope(**attrs, data=data,
-                        datacontenttype=headers.get("content-type", CONTENT_TYPE))
+        return Envelope(
+            **attrs, data=data, datacontenttype=headers.get("content-type", CONTENT_TYPE)
+        )
     except (ValueError, TypeError) as exc:
         raise MalformedEvent(str(exc)) from exc

@@ -6,22 +6,29 @@ import json
 from pathlib import Path
 from typing import Any
 
-from vareon_contracts.catalog import CATALOG
+from vareon_contracts.catalog import CATALOG, EventPayload
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 
 
-def schema_of(event_type: str) -> dict[str, Any]:
-    model = CATALOG[event_type]
+def schema_for(model: type[EventPayload]) -> dict[str, Any]:
     schema = model.model_json_schema(mode="serialization")
-    schema["$id"] = f"https://schemas.vareon.dev/events/{event_type}.json"
+    schema["$id"] = f"https://schemas.vareon.dev/events/{model.event_type}.json"
     schema["x-topic"] = model.topic
     schema["x-key"] = model.key_field
     return schema
 
 
+def schema_of(event_type: str) -> dict[str, Any]:
+    return schema_for(CATALOG[event_type])
+
+
+def dumps(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
 def render(event_type: str) -> str:
-    return json.dumps(schema_of(event_type), indent=2, sort_keys=True) + "\n"
+    return dumps(schema_of(event_type))
 
 
 def snapshot_path(event_type: str, directory: Path = SCHEMA_DIR) -> Path:

@@ -61,10 +61,17 @@ class Outbox:
         self.source = source
 
     async def publish(self, session: AsyncSession, payload: EventPayload) -> Envelope:
-        """Stage ``payload`` in the caller's transaction; the relay sends it after commit."""
+        """Stage ``payload`` in the caller's transaction; the relay sends it after commit.
+
+        The per-key lock (held to commit) makes a later transaction for the same key take
+        its outbox id only after this one committed, so id order is commit order per key
+        and the relay, publishing in id order, keeps each aggregate's events in order.
+        """
         envelope = Envelope.wrap(payload, source=self.source,
                                  correlationid=request_id_var.get(),
                                  causationid=causation_id_var.get())
+        await session.execute(select(func.pg_advisory_xact_lock(
+            func.hashtextextended(f"{payload.topic}/{envelope.key}", 0))))
         await session.execute(insert(self.table).values(
             event_id=envelope.id, topic=payload.topic, key=envelope.key,
             event_type=envelope.type, headers=envelope.headers(), payload=envelope.data,

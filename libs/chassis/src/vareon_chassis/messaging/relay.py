@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import psycopg
 import structlog
@@ -37,11 +37,13 @@ def kafka_headers(headers: dict[str, str]) -> list[tuple[str, bytes]]:
 
 class OutboxRelay:
     def __init__(self, table: Table, sessionmaker: async_sessionmaker[AsyncSession],
-                 producer: AIOKafkaProducer, *, database_url: str, service: str,
+                 producer_factory: Callable[[], AIOKafkaProducer], *, database_url: str,
+                 service: str,
                  batch_size: int = 200, poll_interval_s: float = 1.0) -> None:
         self.table = table
         self.sessionmaker = sessionmaker
-        self.producer = producer
+        self.producer_factory = producer_factory
+        self._producer: AIOKafkaProducer | None = None
         self.database_url = libpq_url(database_url)
         self.service = service
         self.batch_size = batch_size
@@ -61,22 +63,39 @@ class OutboxRelay:
             )).all()
             if not rows:
                 return 0
-            await self._send(rows)
+            try:
+                await self._send(rows)
+            except BaseException:
+                # A fresh producer refetches metadata, which re-creates topics on a broker
+                # that restarted empty; a stale one may produce into topics that no longer
+                # exist (the embedded broker even acknowledges that).
+                await self._drop_producer()
+                raise
             await session.execute(
                 update(t).where(t.c.id.in_([r.id for r in rows])).values(sent_at=func.now()))
         PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)
 
     async def _send(self, rows: Iterable[object]) -> None:
+        if self._producer is None:
+            producer = self.producer_factory()
+            await producer.start()
+            self._producer = producer
         futures = []
         for row in rows:
-            futures.append(await self.producer.send(
+            futures.append(await self._producer.send(
                 row.topic,  # type: ignore[attr-defined]
                 value=json.dumps(row.payload, separators=(",", ":")).encode(),  # type: ignore[attr-defined]
                 key=row.key.encode() if row.key is not None else None,  # type: ignore[attr-defined]
                 headers=kafka_headers(row.headers),  # type: ignore[attr-defined]
             ))
         await asyncio.gather(*futures)
+
+    async def _drop_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await producer.stop()
 
     async def pending_count(self) -> int:
         async with self.sessionmaker() as session:
@@ -107,6 +126,7 @@ class OutboxRelay:
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
                 self._wake.clear()
         finally:
+            await self._drop_producer()
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener

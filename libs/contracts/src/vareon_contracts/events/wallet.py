@@ -33,3 +33,38 @@ class BalanceChangedV1(EventPayload):
     reason: str
     transfer_id: UUID
     changed_at: datetime
+    pending: int = 0
+    """Micro-credits reserved by open holds at the time of the change."""
+    available: int | None = None
+    """``balance - pending``: what the user can still spend (None from older producers)."""
+    kind: str | None = None
+    """The transfer's kind: signup-bonus, grant, usage, hold-capture, closure."""
+
+
+@register
+class LowBalanceCrossedV1(EventPayload):
+    """A change took the available balance from at/above the threshold to below it."""
+
+    event_type = "vareon.wallet.balance.low-crossed.v1"
+    topic = topics.WALLET_BALANCE
+    key_field = "user_id"
+
+    wallet_id: UUID
+    user_id: UUID
+    available: int
+    threshold: int
+    transfer_id: UUID
+    crossed_at: datetime
+
+
+@register
+class WalletClosedV1(EventPayload):
+    """The user was deleted; the remaining balance went back to a platform account."""
+
+    event_type = "vareon.wallet.wallet.closed.v1"
+    topic = topics.WALLET_WALLET
+    key_field = "user_id"
+
+    wallet_id: UUID
+    user_id: UUID
+    closed_at: datetime

@@ -1,0 +1,3 @@
+from vareon_local.cli import app
+
+app(prog_name="vareon")

@@ -1,0 +1,1 @@
+"""vareon_gateway: the one HTTP entry in front of every Vareon service."""

@@ -1,0 +1,44 @@
+"""create_app: the gateway is a stateless chassis service plus one pooled upstream client."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+from vareon_chassis.auth import TokenVerifier
+from vareon_chassis.service import create_service
+from vareon_chassis.settings import load_settings
+
+from vareon_gateway.api import router
+from vareon_gateway.settings import GatewaySettings
+from vareon_gateway.status import CachedStatus
+from vareon_gateway.upstream import create_upstream_client
+
+
+def create_app(
+    settings: GatewaySettings | None = None, *, token_verifier: TokenVerifier | None = None
+) -> FastAPI:
+    settings = settings or load_settings(GatewaySettings)
+    app = create_service(
+        settings,
+        title="Vareon",
+        routers=[router],
+        token_verifier=token_verifier,
+        with_database=False,
+    )
+    chassis_lifespan = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with chassis_lifespan(app) as state:
+            app.state.upstream = create_upstream_client(settings)
+            app.state.status_cache = CachedStatus(settings.status_cache_s)
+            try:
+                yield state
+            finally:
+                await app.state.upstream.aclose()
+
+    app.router.lifespan_context = lifespan
+    return app

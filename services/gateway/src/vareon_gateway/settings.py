@@ -1,0 +1,55 @@
+"""Gateway settings: env prefix GATEWAY_, one upstream base URL per service."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import SettingsConfigDict
+from vareon_chassis.settings import ServiceSettings
+
+SERVICES = ("identity", "wallet", "arcana", "cognisys", "myntrix", "neosyntis")
+
+
+class GatewaySettings(ServiceSettings):
+    model_config = SettingsConfigDict(extra="ignore", env_prefix="GATEWAY_")
+
+    service_name: str = "gateway"
+    identity_url: str = "http://127.0.0.1:8101"
+    wallet_url: str = "http://127.0.0.1:8102"
+    arcana_url: str = "http://127.0.0.1:8103"
+    cognisys_url: str = "http://127.0.0.1:8104"
+    myntrix_url: str = "http://127.0.0.1:8105"
+    neosyntis_url: str = "http://127.0.0.1:8106"
+    jwks_url: str | None = None
+    """Defaults to identity_url + /.well-known/jwks.json."""
+
+    upstream_transport: Literal["httpx", "aiohttp"] = "aiohttp"
+    """Measured by bench/gateway_transport.py; see the gateway README for the numbers."""
+    connect_timeout_s: float = 2.0
+    read_timeout_s: float = 60.0
+    """Per read, not per response: a slow server-sent-event stream stays open between events."""
+    write_timeout_s: float = 30.0
+    pool_timeout_s: float = 5.0
+    max_connections: int = 200
+    max_keepalive_connections: int = 100
+    keepalive_expiry_s: float = 30.0
+
+    status_timeout_s: float = 1.0
+    status_cache_s: float = 2.0
+    """System status fans out to every service; caching bounds what a flood of polls costs."""
+    trust_forwarded_headers: bool = False
+    """True only behind a proxy we run: then an incoming X-Forwarded-For is extended, not reset."""
+
+    @model_validator(mode="after")
+    def _default_jwks_url(self) -> GatewaySettings:
+        if not self.jwks_url:
+            self.jwks_url = self.identity_url.rstrip("/") + "/.well-known/jwks.json"
+        return self
+
+    def upstream_url(self, service: str) -> str:
+        url: str = getattr(self, f"{service}_url")
+        return url.rstrip("/")
+
+    def upstreams(self) -> dict[str, str]:
+        return {service: self.upstream_url(service) for service in SERVICES}

@@ -1,0 +1,90 @@
+from collections.abc import Callable
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+PROTECTED = "/api/v1/wallet"
+UNAUTHORIZED = "https://vareon.dev/problems/unauthorized"
+
+
+async def _rejected(gateway: httpx.AsyncClient, headers: dict[str, str]) -> str:
+    response = await gateway.get(PROTECTED, headers=headers)
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["www-authenticate"] == "Bearer"
+    problem = response.json()
+    assert problem["type"] == UNAUTHORIZED
+    return str(problem["detail"])
+
+
+@pytest.mark.parametrize("transport", ["httpx"], indirect=True)
+async def test_protected_route_without_a_token_is_401(gateway: httpx.AsyncClient) -> None:
+    assert await _rejected(gateway, {}) == "bearer token required"
+    assert await _rejected(gateway, {"Authorization": "Basic YTpi"}) == "bearer token required"
+
+
+@pytest.mark.parametrize("transport", ["httpx"], indirect=True)
+async def test_forged_expired_and_garbage_tokens_are_401(
+    gateway: httpx.AsyncClient, token: Callable[..., str]
+) -> None:
+    forged = token(key=Ed25519PrivateKey.generate())
+    assert await _rejected(gateway, {"Authorization": f"Bearer {forged}"}) == "invalid token"
+    expired = token(expires_in=-60)
+    assert await _rejected(gateway, {"Authorization": f"Bearer {expired}"}) == "token expired"
+    unknown_key = token(kid="not-ours")
+    assert await _rejected(gateway, {"Authorization": f"Bearer {unknown_key}"}) == (
+        "unknown signing key"
+    )
+    assert await _rejected(gateway, {"Authorization": "Bearer not.a.jwt"}) == "malformed token"
+    wrong_audience = token(aud="someone-else")
+    assert await _rejected(gateway, {"Authorization": f"Bearer {wrong_audience}"}) == (
+        "invalid token"
+    )
+
+
+@pytest.mark.parametrize("transport", ["httpx"], indirect=True)
+async def test_valid_token_passes(gateway: httpx.AsyncClient, token: Callable[..., str]) -> None:
+    response = await gateway.get(PROTECTED, headers={"Authorization": f"Bearer {token()}"})
+    assert response.status_code == 200
+    assert response.json()["path"] == PROTECTED
+
+
+@pytest.mark.parametrize("transport", ["httpx"], indirect=True)
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/api/v1/auth/register"),
+        ("POST", "/api/v1/auth/login"),
+        ("POST", "/api/v1/auth/token"),
+        ("POST", "/api/v1/auth/refresh"),
+        ("POST", "/api/v1/auth/google"),
+        ("POST", "/api/v1/auth/verify-email"),
+        ("POST", "/api/v1/auth/resend-verification"),
+        ("GET", "/.well-known/jwks.json"),
+        ("POST", "/api/v1/arcana/chat/demo"),
+    ],
+)
+async def test_public_routes_pass_without_a_token(
+    gateway: httpx.AsyncClient, method: str, path: str
+) -> None:
+    response = await gateway.request(method, path, json={"email": "ada@example.com"})
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("transport", ["httpx"], indirect=True)
+async def test_gateway_own_routes_are_public(gateway: httpx.AsyncClient) -> None:
+    for path in (
+        "/health",
+        "/health/live",
+        "/api/v1/system/status",
+        "/openapi.json",
+        "/docs",
+        "/asyncapi",
+        "/asyncapi.html",
+    ):
+        assert (await gateway.get(path)).status_code == 200, path
+    asyncapi = (await gateway.get("/asyncapi")).json()
+    assert asyncapi["asyncapi"].startswith("3.")
+    assert "vareon.identity.user" in asyncapi["channels"]
+    assert "<html" in (await gateway.get("/asyncapi.html")).text.lower()

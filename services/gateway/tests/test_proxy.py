@@ -1,0 +1,142 @@
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+
+PROBLEM = "application/problem+json"
+
+
+def header(echo: dict[str, Any], name: str) -> list[str]:
+    return [v for k, v in echo["headers"] if k == name]
+
+
+async def test_forwards_method_path_query_headers_and_body(
+    gateway: httpx.AsyncClient, token: Callable[..., str]
+) -> None:
+    response = await gateway.patch(
+        "/api/v1/wallet/items/a%20b",
+        params={"q": "x y", "n": "1"},
+        content=b'{"amount": 5}',
+        headers={
+            "Authorization": f"Bearer {token()}",
+            "Content-Type": "application/json",
+            "X-Custom": "kept",
+            "Connection": "keep-alive, X-Hop",
+            "X-Hop": "dropped",
+        },
+    )
+    assert response.status_code == 200
+    echo = response.json()
+    assert echo["method"] == "PATCH"
+    assert echo["raw_path"] == "/api/v1/wallet/items/a%20b"
+    assert echo["query"] == "q=x+y&n=1"
+    assert echo["body"] == '{"amount": 5}'
+    assert header(echo, "x-custom") == ["kept"]
+    assert header(echo, "content-type") == ["application/json"]
+    assert header(echo, "authorization") == [response.request.headers["authorization"]]
+    assert header(echo, "x-hop") == []
+    assert header(echo, "x-forwarded-for") == ["127.0.0.1"]
+    assert header(echo, "x-forwarded-proto") == ["http"]
+    # The gateway adds no Accept-Encoding or User-Agent of its own.
+    assert header(echo, "accept-encoding") == [response.request.headers["accept-encoding"]]
+    assert header(echo, "user-agent") == [response.request.headers["user-agent"]]
+
+
+async def test_request_body_is_streamed_to_the_service(
+    gateway: httpx.AsyncClient, token: Callable[..., str]
+) -> None:
+    async def body() -> AsyncIterator[bytes]:
+        for i in range(5):
+            yield f"part{i};".encode()
+            await asyncio.sleep(0.01)
+
+    response = await gateway.post(
+        "/api/v1/myntrix/upload", content=body(), headers={"Authorization": f"Bearer {token()}"}
+    )
+    assert response.status_code == 200
+    assert response.json()["body"] == "part0;part1;part2;part3;part4;"
+
+
+async def test_duplicate_response_headers_survive(
+    gateway: httpx.AsyncClient, token: Callable[..., str]
+) -> None:
+    response = await gateway.get(
+        "/api/v1/wallet/cookie", headers={"Authorization": f"Bearer {token()}"}
+    )
+    assert len(response.headers.get_list("set-cookie")) == 2
+    assert len(response.headers.get_list("date")) == 1
+
+
+async def test_server_sent_events_flow_before_the_service_finishes(
+    gateway: httpx.AsyncClient, upstream: Any, token: Callable[..., str]
+) -> None:
+    service, _ = upstream
+    service.stream_may_finish.clear()
+    service.stream_finished.clear()
+    async with gateway.stream(
+        "GET", "/api/v1/arcana/sessions/s1/events", headers={"Authorization": f"Bearer {token()}"}
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        lines = response.aiter_lines()
+        first = await asyncio.wait_for(anext(lines), 5)
+        assert first == "data: first s1"
+        assert not service.stream_finished.is_set()
+        service.stream_may_finish.set()
+        rest = [line async for line in lines if line]
+    assert rest == ["data: second"]
+    assert service.stream_finished.is_set()
+
+
+async def test_request_id_round_trips_and_reaches_the_service(
+    gateway: httpx.AsyncClient, token: Callable[..., str]
+) -> None:
+    response = await gateway.get(
+        "/api/v1/cognisys/rules",
+        headers={"Authorization": f"Bearer {token()}", "X-Request-ID": "req-abc.123"},
+    )
+    assert response.headers["x-request-id"] == "req-abc.123"
+    assert header(response.json(), "x-request-id") == ["req-abc.123"]
+
+
+async def test_a_request_id_is_made_when_none_is_sent(
+    gateway: httpx.AsyncClient, token: Callable[..., str]
+) -> None:
+    response = await gateway.get(
+        "/api/v1/cognisys/rules", headers={"Authorization": f"Bearer {token()}"}
+    )
+    made = response.headers["x-request-id"]
+    assert made and header(response.json(), "x-request-id") == [made]
+
+
+async def test_unknown_path_is_a_404_problem(gateway: httpx.AsyncClient) -> None:
+    response = await gateway.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["type"] == "https://vareon.dev/problems/not-found"
+
+
+async def test_service_down_is_a_503_problem(
+    gateway: httpx.AsyncClient, token: Callable[..., str]
+) -> None:
+    response = await gateway.get(
+        "/api/v1/neosyntis/datasets", headers={"Authorization": f"Bearer {token()}"}
+    )
+    assert response.status_code == 503
+    assert response.headers["content-type"] == PROBLEM
+    problem = response.json()
+    assert problem["type"] == "https://vareon.dev/problems/upstream-unavailable"
+    assert problem["service"] == "neosyntis"
+    assert problem["request_id"] == response.headers["x-request-id"]
+
+
+async def test_slow_service_is_a_504_problem(
+    gateway: httpx.AsyncClient, token: Callable[..., str]
+) -> None:
+    response = await gateway.get(
+        "/api/v1/cognisys/slow", headers={"Authorization": f"Bearer {token()}"}
+    )
+    assert response.status_code == 504
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["type"] == "https://vareon.dev/problems/upstream-timeout"

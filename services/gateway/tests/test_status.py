@@ -1,0 +1,67 @@
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from vareon_chassis.service import create_service
+from vareon_chassis.settings import ServiceSettings
+from vareon_gateway.app import create_app
+from vareon_gateway.settings import GatewaySettings
+
+
+@pytest.mark.parametrize("transport", ["httpx"], indirect=True)
+async def test_system_status_reports_each_service(gateway: httpx.AsyncClient) -> None:
+    response = await gateway.get("/api/v1/system/status")
+    assert response.status_code == 200
+    status = response.json()
+    assert status["status"] == "degraded"
+    assert (status["ready"], status["total"]) == (5, 6)
+    wallet = status["services"]["wallet"]
+    assert wallet["ready"] is True
+    assert wallet["version"] == "9.9.9"
+    assert wallet["uptime_s"] >= 0
+    neosyntis = status["services"]["neosyntis"]
+    assert neosyntis == {"ready": False, "status": "unreachable"}
+    assert "127.0.0.1" not in response.text  # no upstream addresses leak out
+    assert status["gateway"]["uptime_s"] >= 0
+
+
+@pytest.mark.parametrize("transport", ["httpx"], indirect=True)
+async def test_health_is_live_even_when_a_service_is_down(gateway: httpx.AsyncClient) -> None:
+    response = await gateway.get("/health")
+    assert response.status_code == 200
+    health = response.json()
+    assert health["status"] == "ok"
+    assert health["services"]["neosyntis"] == "unreachable"
+    assert health["services"]["identity"] == "ready"
+
+
+async def test_a_service_up_but_not_ready_is_reported_with_its_version(
+    running: Callable[..., Any],
+) -> None:
+    # A real chassis service whose database cannot be reached answers /health/ready with 503.
+    broken = create_service(
+        ServiceSettings(
+            service_name="wallet",
+            log_json=False,
+            log_level="CRITICAL",
+            database_url="postgresql+psycopg://postgres@/x?host=/nonexistent",
+        ),
+        title="wallet",
+        version="1.2.3",
+    )
+    wallet_url = await running(broken)
+    settings = GatewaySettings(
+        wallet_url=wallet_url,
+        status_cache_s=0,
+        log_json=False,
+        status_timeout_s=2.0,
+        log_level="WARNING",
+    )
+    gateway_url = await running(create_app(settings))
+    async with httpx.AsyncClient(base_url=gateway_url) as client:
+        wallet = (await client.get("/api/v1/system/status")).json()["services"]["wallet"]
+    assert wallet["ready"] is False
+    assert wallet["status"] == "not-ready"
+    assert wallet["version"] == "1.2.3"
+    assert wallet["checks"]["database"].startswith("down")

@@ -1,0 +1,1 @@
+"""Vareon identity: users, roles and permissions, refresh sessions, and the signing keys."""

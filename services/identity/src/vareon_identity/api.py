@@ -1,0 +1,268 @@
+"""Identity's HTTP routes, at the same paths as the public API (the gateway forwards as is).
+
+Every route needs a bearer access token except register, login, token and refresh (they are
+how a client obtains one) and the JWKS (it is how every service verifies tokens, so it must be
+readable without one). Identity checks its own tokens with its local key ring, and also checks
+that the user still exists and that the token's login was not revoked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+from uuid import UUID
+
+import jwt
+from fastapi import APIRouter, Depends, Form, Query, Request, Response, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+from vareon_chassis.auth import CurrentUser, Principal
+from vareon_chassis.db import SessionDep
+from vareon_chassis.errors import Forbidden, Unauthorized
+
+from vareon_identity import service
+from vareon_identity.errors import InvalidCredentials, RefreshTokenReused
+from vareon_identity.keys import KeyRing
+from vareon_identity.models import User
+from vareon_identity.passwords import Passwords
+from vareon_identity.schemas import (
+    LoginRequest,
+    PasswordChange,
+    ProfileUpdate,
+    RefreshRequest,
+    RegisterRequest,
+    SessionOut,
+    TokenResponse,
+    UserOut,
+    UserPage,
+)
+from vareon_identity.settings import IdentitySettings
+from vareon_identity.throttle import LoginThrottle
+from vareon_identity.tokens import TokenIssuer
+
+TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 (a path)
+_oauth2 = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)  # Swagger's Authorize
+
+router = APIRouter(tags=["identity"])
+auth = APIRouter(prefix="/api/v1/auth")
+users = APIRouter(prefix="/api/v1/users")
+
+
+@dataclass(frozen=True)
+class Caller:
+    principal: Principal
+    user: User
+    session_id: UUID | None
+
+
+def _session_id(request: Request) -> UUID | None:
+    # The chassis verified this token already; only read the login (sid) it carries.
+    token = request.headers["authorization"].split(" ", 1)[1]
+    sid = jwt.decode(token, options={"verify_signature": False}).get("sid")
+    return UUID(sid) if sid else None
+
+
+async def _caller(
+    request: Request,
+    principal: CurrentUser,
+    session: SessionDep,
+    _: Annotated[str | None, Depends(_oauth2)],
+) -> Caller:
+    user = await service.active_user(session, principal.id)
+    if user is None:
+        raise Unauthorized("the account no longer exists")
+    sid = _session_id(request)
+    if sid is not None and await service.family_revoked(session, sid):
+        raise Unauthorized("this session was signed out")
+    return Caller(principal, user, sid)
+
+
+CallerDep = Annotated[Caller, Depends(_caller)]
+
+
+def requires(permission: str) -> Any:
+    async def check(caller: CallerDep) -> Caller:
+        if not caller.principal.has(permission):
+            raise Forbidden(f"missing permission {permission!r}")
+        return caller
+
+    return Depends(check)
+
+
+def _settings(request: Request) -> IdentitySettings:
+    return request.app.state.settings
+
+
+def _passwords(request: Request) -> Passwords:
+    return request.app.state.passwords
+
+
+def _client(request: Request) -> tuple[str | None, str | None]:
+    return request.headers.get("user-agent"), request.client.host if request.client else None
+
+
+async def _tokens_for(
+    request: Request, session: AsyncSession, user: User, issued: service.IssuedRefresh
+) -> TokenResponse:
+    issuer: TokenIssuer = request.app.state.token_issuer
+    assert user.email is not None
+    access = issuer.issue(
+        user_id=user.id,
+        email=user.email,
+        roles=user.role_names,
+        permissions=user.permission_names,
+        session_id=issued.session.family_id,
+    )
+    return TokenResponse(access_token=access, expires_in=issuer.ttl_s, refresh_token=issued.token)
+
+
+async def _login(
+    request: Request, session: AsyncSession, email: str, password: str
+) -> TokenResponse:
+    throttle: LoginThrottle = request.app.state.login_throttle
+    user_agent, ip = _client(request)
+    throttle.check(email, ip)
+    try:
+        user = await service.authenticate(
+            session, _passwords(request), email=email, password=password
+        )
+    except InvalidCredentials:
+        throttle.failed(email, ip)
+        raise
+    ttl_s = _settings(request).refresh_token_ttl_s
+    issued = await service.start_session(session, user, ttl_s=ttl_s, user_agent=user_agent, ip=ip)
+    return await _tokens_for(request, session, user, issued)
+
+
+@auth.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserOut)
+async def register(body: RegisterRequest, request: Request, session: SessionDep) -> User:
+    return await service.register(
+        session,
+        _passwords(request),
+        email=body.email,
+        password=body.password,
+        display_name=body.display_name,
+    )
+
+
+@auth.post("/login", response_model=TokenResponse)
+async def login(body: LoginRequest, request: Request, session: SessionDep) -> TokenResponse:
+    return await _login(request, session, body.email, body.password)
+
+
+@auth.post("/token", response_model=TokenResponse)
+async def token(
+    request: Request,
+    session: SessionDep,
+    username: Annotated[str, Form(max_length=320, description="Your email")],
+    password: Annotated[str, Form(max_length=1024)],
+) -> TokenResponse:
+    """OAuth2 password flow (form fields), for Swagger's Authorize button."""
+    return await _login(request, session, username, password)
+
+
+@auth.post("/refresh", response_model=TokenResponse)
+async def refresh(body: RefreshRequest, request: Request, session: SessionDep) -> TokenResponse:
+    user_agent, ip = _client(request)
+    try:
+        user, issued = await service.rotate(
+            session,
+            body.refresh_token,
+            user_agent=user_agent,
+            ip=ip,
+            ttl_s=_settings(request).refresh_token_ttl_s,
+        )
+    except RefreshTokenReused:
+        await session.commit()  # the family's revocation must outlive this rejected request
+        raise
+    return await _tokens_for(request, session, user, issued)
+
+
+@auth.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(body: RefreshRequest, caller: CallerDep, session: SessionDep) -> Response:
+    await service.logout(session, caller.user.id, body.refresh_token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@auth.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT)
+async def logout_all(caller: CallerDep, session: SessionDep) -> Response:
+    await service.logout_all(session, caller.user.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@auth.get("/me", response_model=UserOut)
+async def me(caller: CallerDep) -> User:
+    return caller.user
+
+
+@auth.patch("/me", response_model=UserOut)
+async def update_me(body: ProfileUpdate, caller: CallerDep, session: SessionDep) -> User:
+    changes = body.model_dump(mode="json", exclude_unset=True)
+    if changes.get("display_name") is None:
+        changes.pop("display_name", None)  # a name is required; null leaves it as it is
+    if "preferences" in changes and changes["preferences"] is None:
+        changes["preferences"] = {}
+    return await service.update_profile(session, caller.user, changes)
+
+
+@auth.delete("/me", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_me(caller: CallerDep, session: SessionDep) -> Response:
+    await service.delete_user(session, caller.user)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@auth.post("/password", status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(
+    body: PasswordChange, request: Request, caller: CallerDep, session: SessionDep
+) -> Response:
+    """Change the password; every other session is signed out, this one stays."""
+    await service.change_password(
+        session,
+        _passwords(request),
+        caller.user,
+        current=body.current_password,
+        new=body.new_password,
+        keep_family=caller.session_id,
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@auth.get("/sessions", response_model=list[SessionOut])
+async def sessions(caller: CallerDep, session: SessionDep) -> list[SessionOut]:
+    rows = await service.active_sessions(session, caller.user.id)
+    return [SessionOut(**row, current=row["id"] == caller.session_id) for row in rows]
+
+
+@users.get("", response_model=UserPage)
+async def list_users(
+    session: SessionDep,
+    _: Caller = requires("users:read"),
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> UserPage:
+    found, next_cursor = await service.list_users(session, limit=limit, cursor=cursor)
+    return UserPage(items=[UserOut.model_validate(u) for u in found], next_cursor=next_cursor)
+
+
+@users.post("/{user_id}/roles/{role}", response_model=UserOut)
+async def grant_role(
+    user_id: UUID, role: str, session: SessionDep, _: Caller = requires("users:write")
+) -> User:
+    return await service.grant_role(session, user_id, role)
+
+
+@users.delete("/{user_id}/roles/{role}", response_model=UserOut)
+async def revoke_role(
+    user_id: UUID, role: str, session: SessionDep, _: Caller = requires("users:write")
+) -> User:
+    return await service.revoke_role(session, user_id, role)
+
+
+@router.get("/.well-known/jwks.json")
+async def jwks(request: Request) -> dict[str, Any]:
+    keys: KeyRing = request.app.state.key_ring
+    return keys.public_jwks()
+
+
+router.include_router(auth)
+router.include_router(users)

@@ -1,0 +1,65 @@
+"""Identity's problem types (RFC 9457), rendered by the chassis."""
+
+from __future__ import annotations
+
+from vareon_chassis.errors import PROBLEM_BASE, Conflict, DomainError, NotFound, Unauthorized
+
+
+class EmailTaken(Conflict):
+    type = PROBLEM_BASE + "email-taken"
+    title = "Email already registered"
+
+
+class WeakPassword(DomainError):
+    type = PROBLEM_BASE + "weak-password"
+    title = "Password too weak"
+    status = 422
+
+
+class InvalidCredentials(Unauthorized):
+    type = PROBLEM_BASE + "invalid-credentials"
+    title = "Invalid credentials"
+
+    def __init__(self) -> None:
+        super().__init__("invalid email or password")
+
+
+class InvalidRefreshToken(Unauthorized):
+    type = PROBLEM_BASE + "invalid-refresh-token"
+    title = "Invalid refresh token"
+
+
+class RefreshTokenReused(InvalidRefreshToken):
+    """A rotated token came back: its whole family is revoked, and that must be committed."""
+
+
+class UserNotFound(NotFound):
+    type = PROBLEM_BASE + "user-not-found"
+    title = "User not found"
+
+
+class RoleNotFound(NotFound):
+    type = PROBLEM_BASE + "role-not-found"
+    title = "Role not found"
+
+
+class InvalidCursor(DomainError):
+    type = PROBLEM_BASE + "invalid-cursor"
+    title = "Invalid cursor"
+    status = 422
+
+
+class TooManyAttempts(DomainError):
+    type = PROBLEM_BASE + "too-many-attempts"
+    title = "Too many attempts"
+    status = 429
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(
+            f"too many failed logins; retry in {retry_after_s} s",
+            headers={"Retry-After": str(retry_after_s)},
+        )
+
+
+class SigningKeysMissing(RuntimeError):
+    pass

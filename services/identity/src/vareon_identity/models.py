@@ -1,0 +1,126 @@
+"""Identity's tables: users, roles, permissions, refresh sessions, and the outbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    Table,
+    Text,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from vareon_chassis.db import new_metadata
+from vareon_chassis.messaging import Outbox, define_outbox
+
+metadata = new_metadata()
+OUTBOX = Outbox(define_outbox(metadata), source="vareon-identity")
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+role_permissions = Table(
+    "role_permissions",
+    metadata,
+    Column("role", Text, ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "permission", Text, ForeignKey("permissions.name", ondelete="CASCADE"), primary_key=True
+    ),
+)
+
+user_roles = Table(
+    "user_roles",
+    metadata,
+    Column("user_id", Uuid, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "role", Text, ForeignKey("roles.name", ondelete="CASCADE"), primary_key=True, index=True
+    ),
+    Column("granted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+
+class Permission(Base):
+    __tablename__ = "permissions"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    description: Mapped[str] = mapped_column(Text, server_default="")
+
+
+class Role(Base):
+    __tablename__ = "roles"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    description: Mapped[str] = mapped_column(Text, server_default="")
+    permissions: Mapped[list[Permission]] = relationship(
+        secondary=role_permissions, lazy="selectin"
+    )
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        # Emails are stored lowercased, so the plain unique index is case-insensitive.
+        CheckConstraint("email = lower(email)", name="email_lowercase"),
+        CheckConstraint("deleted_at IS NOT NULL OR email IS NOT NULL", name="email_present"),
+        Index("ix_users_created_at_id", "created_at", "id"),  # the admin list's cursor order
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    email: Mapped[str | None] = mapped_column(Text, unique=True)
+    """NULL once the account is deleted: the address is personal data and is erased."""
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    display_name: Mapped[str] = mapped_column(Text)
+    avatar_url: Mapped[str | None] = mapped_column(Text)
+    preferences: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
+    )
+    email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
+
+    @property
+    def role_names(self) -> list[str]:
+        return sorted(r.name for r in self.roles)
+
+    @property
+    def permission_names(self) -> list[str]:
+        return sorted({p.name for r in self.roles for p in r.permissions})
+
+
+class RefreshSession(Base):
+    """One refresh token; rotation links tokens of one login into a family (theft detection)."""
+
+    __tablename__ = "refresh_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    family_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("refresh_sessions.id", ondelete="SET NULL")
+    )
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    """SHA-256 of the token; the token itself is never stored."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    user_agent: Mapped[str | None] = mapped_column(Text)
+    ip: Mapped[str | None] = mapped_column(Text)

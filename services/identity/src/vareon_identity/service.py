@@ -1,0 +1,349 @@
+"""Identity's use cases. Each takes the unit of work's session and only flushes."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from vareon_contracts.events.identity import UserDeletedV1, UserRegisteredV1, UserUpdatedV1
+
+from vareon_identity.errors import (
+    EmailTaken,
+    InvalidCredentials,
+    InvalidCursor,
+    InvalidRefreshToken,
+    RefreshTokenReused,
+    RoleNotFound,
+    UserNotFound,
+)
+from vareon_identity.models import OUTBOX, RefreshSession, Role, User
+from vareon_identity.passwords import Passwords, check_policy
+from vareon_identity.tokens import hash_refresh_token, new_refresh_token
+
+DEFAULT_ROLE = "user"
+MAX_EMAIL_LENGTH = 320
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def register(
+    session: AsyncSession, passwords: Passwords, *, email: str, password: str, display_name: str
+) -> User:
+    email = normalise_email(email)
+    check_policy(password, email=email)
+    if await session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise EmailTaken(f"{email} is already registered")
+    password_hash = await asyncio.to_thread(passwords.hash, password)
+    role = await session.get(Role, DEFAULT_ROLE)
+    now = _now()
+    user = User(
+        id=uuid.uuid4(),
+        email=email,
+        password_hash=password_hash,
+        display_name=display_name,
+        preferences={},
+        created_at=now,
+        updated_at=now,
+        roles=[role] if role else [],
+    )
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent registration of the same email won the race
+        raise EmailTaken(f"{email} is already registered") from exc
+    await OUTBOX.publish(
+        session,
+        UserRegisteredV1(
+            user_id=user.id, email=email, display_name=display_name, registered_at=now
+        ),
+    )
+    return user
+
+
+async def authenticate(
+    session: AsyncSession, passwords: Passwords, *, email: str, password: str
+) -> User:
+    """The user these credentials belong to; same error and similar time for every failure."""
+    email = normalise_email(email)
+    user = None
+    if "\x00" not in email and len(email) <= MAX_EMAIL_LENGTH:
+        user = await session.scalar(
+            select(User).where(User.email == email, User.deleted_at.is_(None))
+        )
+    stored = user.password_hash if user else None
+    if not await asyncio.to_thread(passwords.verify, stored, password) or user is None:
+        raise InvalidCredentials()
+    if stored and passwords.needs_rehash(stored):
+        user.password_hash = await asyncio.to_thread(passwords.hash, password)
+    return user
+
+
+async def active_user(session: AsyncSession, user_id: UUID) -> User | None:
+    return await session.scalar(select(User).where(User.id == user_id, User.deleted_at.is_(None)))
+
+
+async def family_revoked(session: AsyncSession, family_id: UUID) -> bool:
+    return (
+        await session.scalar(
+            select(RefreshSession.id)
+            .where(RefreshSession.family_id == family_id, RefreshSession.revoked_at.is_not(None))
+            .limit(1)
+        )
+        is not None
+    )
+
+
+@dataclass(frozen=True)
+class IssuedRefresh:
+    token: str
+    session: RefreshSession
+
+
+async def start_session(
+    session: AsyncSession,
+    user: User,
+    *,
+    ttl_s: int,
+    user_agent: str | None,
+    ip: str | None,
+    family_id: UUID | None = None,
+    parent_id: UUID | None = None,
+) -> IssuedRefresh:
+    token, token_hash = new_refresh_token()
+    now = _now()
+    row = RefreshSession(
+        id=uuid.uuid4(),
+        user_id=user.id,
+        family_id=family_id or uuid.uuid4(),
+        parent_id=parent_id,
+        token_hash=token_hash,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl_s),
+        last_used_at=now,
+        user_agent=(user_agent or None) and user_agent[:512],
+        ip=(ip or None) and ip[:64],
+    )
+    session.add(row)
+    await session.flush()
+    return IssuedRefresh(token, row)
+
+
+async def _revoke(session: AsyncSession, *conditions: Any) -> None:
+    await session.execute(
+        update(RefreshSession)
+        .where(RefreshSession.revoked_at.is_(None), *conditions)
+        .values(revoked_at=_now())
+    )
+
+
+async def rotate(
+    session: AsyncSession, token: str, *, ttl_s: int, user_agent: str | None, ip: str | None
+) -> tuple[User, IssuedRefresh]:
+    """Exchange a refresh token for a new one of the same family; a reused one kills the family."""
+    row = await session.scalar(
+        select(RefreshSession)
+        .where(RefreshSession.token_hash == hash_refresh_token(token))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if row is None or row.revoked_at is not None:
+        raise InvalidRefreshToken("refresh token not valid")
+    if row.rotated_at is not None:
+        await _revoke(session, RefreshSession.family_id == row.family_id)
+        raise RefreshTokenReused(
+            "refresh token already used; every session of that login is revoked"
+        )
+    now = _now()
+    user = await active_user(session, row.user_id)
+    if row.expires_at <= now or user is None:
+        raise InvalidRefreshToken("refresh token not valid")
+    row.rotated_at = row.last_used_at = now
+    issued = await start_session(
+        session,
+        user,
+        ttl_s=ttl_s,
+        user_agent=user_agent,
+        ip=ip,
+        family_id=row.family_id,
+        parent_id=row.id,
+    )
+    return user, issued
+
+
+async def logout(session: AsyncSession, user_id: UUID, token: str) -> None:
+    family = await session.scalar(
+        select(RefreshSession.family_id).where(
+            RefreshSession.token_hash == hash_refresh_token(token),
+            RefreshSession.user_id == user_id,
+        )
+    )
+    if family is None:
+        raise InvalidRefreshToken("refresh token not valid")
+    await _revoke(session, RefreshSession.family_id == family)
+
+
+async def logout_all(
+    session: AsyncSession, user_id: UUID, *, keep_family: UUID | None = None
+) -> None:
+    conditions = [RefreshSession.user_id == user_id]
+    if keep_family is not None:
+        conditions.append(RefreshSession.family_id != keep_family)
+    await _revoke(session, *conditions)
+
+
+async def active_sessions(session: AsyncSession, user_id: UUID) -> list[dict[str, Any]]:
+    """The current token of each live login, with when that login started."""
+    started = (
+        select(RefreshSession.family_id, func.min(RefreshSession.created_at).label("at"))
+        .where(RefreshSession.user_id == user_id)
+        .group_by(RefreshSession.family_id)
+        .subquery()
+    )
+    rows = (
+        await session.execute(
+            select(RefreshSession, started.c.at)
+            .join(started, started.c.family_id == RefreshSession.family_id)
+            .where(
+                RefreshSession.user_id == user_id,
+                RefreshSession.rotated_at.is_(None),
+                RefreshSession.revoked_at.is_(None),
+                RefreshSession.expires_at > _now(),
+            )
+            .order_by(RefreshSession.last_used_at.desc())
+        )
+    ).all()
+    return [
+        {
+            "id": r.family_id,
+            "started_at": at,
+            "last_used_at": r.last_used_at,
+            "expires_at": r.expires_at,
+            "user_agent": r.user_agent,
+            "ip": r.ip,
+        }
+        for r, at in rows
+    ]
+
+
+def _updated_event(user: User) -> UserUpdatedV1:
+    assert user.email is not None
+    return UserUpdatedV1(
+        user_id=user.id,
+        email=user.email,
+        display_name=user.display_name,
+        roles=user.role_names,
+        updated_at=user.updated_at,
+    )
+
+
+async def update_profile(session: AsyncSession, user: User, changes: dict[str, Any]) -> User:
+    for field in ("display_name", "avatar_url", "preferences"):
+        if field in changes:
+            setattr(user, field, changes[field])
+    user.updated_at = _now()
+    await session.flush()
+    await OUTBOX.publish(session, _updated_event(user))
+    return user
+
+
+async def change_password(
+    session: AsyncSession,
+    passwords: Passwords,
+    user: User,
+    *,
+    current: str,
+    new: str,
+    keep_family: UUID | None,
+) -> None:
+    if not await asyncio.to_thread(passwords.verify, user.password_hash, current):
+        raise InvalidCredentials()
+    check_policy(new, email=user.email)
+    user.password_hash = await asyncio.to_thread(passwords.hash, new)
+    user.updated_at = _now()
+    await logout_all(session, user.id, keep_family=keep_family)
+
+
+async def delete_user(session: AsyncSession, user: User) -> None:
+    """Soft-delete: the row stays (ids referenced elsewhere), the personal data goes."""
+    now = _now()
+    user.deleted_at = user.updated_at = now
+    user.email = user.password_hash = user.avatar_url = None
+    user.display_name = ""
+    user.preferences = {}
+    user.roles = []
+    await logout_all(session, user.id)
+    await session.flush()
+    await OUTBOX.publish(session, UserDeletedV1(user_id=user.id, deleted_at=now))
+
+
+def _encode_cursor(user: User) -> str:
+    raw = json.dumps([user.created_at.isoformat(), str(user.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, user_id = json.loads(raw)
+        return datetime.fromisoformat(created_at), UUID(user_id)
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise InvalidCursor("cursor is not one this service returned") from exc
+
+
+async def list_users(
+    session: AsyncSession, *, limit: int, cursor: str | None
+) -> tuple[list[User], str | None]:
+    query = select(User).where(User.deleted_at.is_(None))
+    if cursor:
+        query = query.where(tuple_(User.created_at, User.id) > _decode_cursor(cursor))
+    users = list(
+        (await session.scalars(query.order_by(User.created_at, User.id).limit(limit + 1))).all()
+    )
+    next_cursor = _encode_cursor(users[limit - 1]) if len(users) > limit else None
+    return users[:limit], next_cursor
+
+
+async def _user_and_role(session: AsyncSession, user_id: UUID, role: str) -> tuple[User, Role]:
+    user = await active_user(session, user_id)
+    if user is None:
+        raise UserNotFound(f"no user {user_id}")
+    found = await session.get(Role, role) if len(role) <= 64 and "\x00" not in role else None
+    if found is None:
+        raise RoleNotFound(f"no role {role!r}")
+    return user, found
+
+
+async def grant_role(session: AsyncSession, user_id: UUID, role: str) -> User:
+    user, found = await _user_and_role(session, user_id, role)
+    if found not in user.roles:
+        user.roles.append(found)
+        user.updated_at = _now()
+        await session.flush()
+        await OUTBOX.publish(session, _updated_event(user))
+    return user
+
+
+async def revoke_role(session: AsyncSession, user_id: UUID, role: str) -> User:
+    user, found = await _user_and_role(session, user_id, role)
+    if found in user.roles:
+        user.roles.remove(found)
+        user.updated_at = _now()
+        await session.flush()
+        await OUTBOX.publish(session, _updated_event(user))
+    return user

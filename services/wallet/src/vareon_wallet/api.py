@@ -1,0 +1,178 @@
+"""Routes at the public paths (/api/v1/wallet...): the gateway forwards them unchanged."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Header, Query, Request, Response, status
+from vareon_chassis.auth import CurrentUser, Principal, require_permission
+from vareon_chassis.db import SessionDep
+
+from vareon_wallet import service
+from vareon_wallet.errors import InvalidCursor
+from vareon_wallet.ledger import TransferKind, credits
+from vareon_wallet.schemas import (
+    CaptureIn,
+    GrantIn,
+    GrantOut,
+    HoldIn,
+    HoldOut,
+    TransactionOut,
+    TransactionPage,
+    WalletOut,
+)
+
+GRANT_PERMISSION = "wallet:grant"
+READ_ANY_PERMISSION = "wallet:read-any"
+router = APIRouter(prefix="/api/v1/wallet", tags=["wallet"])
+
+
+def _policy(request: Request) -> service.Policy:
+    return request.app.state.wallet_policy
+
+
+@router.get("")
+async def get_wallet(session: SessionDep, user: CurrentUser) -> WalletOut:
+    return WalletOut.of(await service.require_wallet(session, user.id))
+
+
+@router.post("", responses={201: {"model": WalletOut}})
+async def open_wallet(
+    request: Request, response: Response, session: SessionDep, user: CurrentUser
+) -> WalletOut:
+    """Get or create the caller's wallet: 201 when created, 200 when it already existed."""
+    wallet, created = await service.open_wallet(session, _policy(request), user.id)
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return WalletOut.of(wallet)
+
+
+def _encode_cursor(entry_id: int) -> str:
+    return base64.urlsafe_b64encode(f"e:{entry_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, value = raw.partition(":")
+        if prefix != "e":
+            raise ValueError(raw)
+        return int(value)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidCursor("the cursor is not one this API returned") from exc
+
+
+@router.get("/transactions")
+async def list_transactions(
+    session: SessionDep,
+    user: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+    kind: TransferKind | None = None,
+    since: Annotated[datetime | None, Query(description="created at or after")] = None,
+    until: Annotated[datetime | None, Query(description="created before")] = None,
+) -> TransactionPage:
+    wallet = await service.require_wallet(session, user.id)
+    rows = await service.list_transactions(
+        session,
+        wallet.id,
+        limit=limit,
+        before_entry=_decode_cursor(cursor) if cursor else None,
+        kind=str(kind) if kind else None,
+        since=since,
+        until=until,
+    )
+    items = [TransactionOut.of(entry, transfer) for entry, transfer in rows[:limit]]
+    more = len(rows) > limit
+    return TransactionPage(
+        items=items, next_cursor=_encode_cursor(int(items[-1].id)) if more else None
+    )
+
+
+@router.post("/credits", status_code=status.HTTP_201_CREATED)
+async def grant_credits(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    body: Annotated[GrantIn, Body()],
+    idempotency_key: Annotated[str, Header(min_length=1, max_length=200)],
+    admin: Principal = require_permission(GRANT_PERMISSION),
+) -> GrantOut:
+    """Credit a wallet from platform:grants. Replaying a key with the same body returns the
+    original result; the same key with another body is a 409."""
+    fingerprint = hashlib.sha256(
+        json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
+    ).hexdigest()
+    posted = await service.grant(
+        session,
+        _policy(request),
+        user_id=body.user_id,
+        amount=body.amount_micro,
+        reason=body.reason,
+        idempotency_key=idempotency_key,
+        request_hash=fingerprint,
+    )
+    if posted.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    t = posted.transfer
+    return GrantOut(
+        transfer_id=t.id,
+        wallet_id=t.credit_account_id,
+        user_id=body.user_id,
+        amount=credits(t.amount),
+        amount_micro=t.amount,
+        reason=t.reason,
+        created_at=t.created_at,
+    )
+
+
+@router.post("/holds", status_code=status.HTTP_201_CREATED)
+async def place_hold(
+    request: Request, session: SessionDep, user: CurrentUser, body: HoldIn
+) -> HoldOut:
+    hold = await service.place_hold(
+        session,
+        _policy(request),
+        user_id=user.id,
+        amount=body.amount_micro,
+        reason=body.reason,
+        ttl_s=body.ttl_s,
+    )
+    return HoldOut.of(hold)
+
+
+@router.post("/holds/{hold_id}/capture")
+async def capture_hold(
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
+    hold_id: uuid.UUID,
+    body: CaptureIn | None = None,
+) -> HoldOut:
+    hold = await service.capture_hold(
+        session,
+        _policy(request),
+        user_id=user.id,
+        hold_id=hold_id,
+        amount=body.amount_micro if body else None,
+    )
+    return HoldOut.of(hold)
+
+
+@router.post("/holds/{hold_id}/release")
+async def release_hold(session: SessionDep, user: CurrentUser, hold_id: uuid.UUID) -> HoldOut:
+    return HoldOut.of(await service.release_hold(session, user_id=user.id, hold_id=hold_id))
+
+
+@router.get("/{user_id}")
+async def get_user_wallet(
+    session: SessionDep,
+    user_id: uuid.UUID,
+    admin: Principal = require_permission(READ_ANY_PERMISSION),
+) -> WalletOut:
+    return WalletOut.of(await service.require_wallet(session, user_id))

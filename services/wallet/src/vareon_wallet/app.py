@@ -1,0 +1,51 @@
+"""The wallet service app: wiring only."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from vareon_chassis.auth import TokenVerifier
+from vareon_chassis.service import Messaging, create_service
+from vareon_chassis.settings import load_settings
+
+from vareon_wallet.api import router
+from vareon_wallet.consumers import build_consumers
+from vareon_wallet.models import OUTBOX, inbox_table
+from vareon_wallet.service import Policy
+from vareon_wallet.settings import WalletSettings
+from vareon_wallet.sweeper import sweep_holds
+
+
+def create_app(
+    settings: WalletSettings | None = None, *, token_verifier: TokenVerifier | None = None
+) -> FastAPI:
+    settings = settings or load_settings(WalletSettings)
+    policy = Policy.from_settings(settings)
+    app = create_service(
+        settings,
+        title="Vareon wallet",
+        routers=[router],
+        token_verifier=token_verifier,
+        messaging=Messaging(outbox=OUTBOX, inbox=inbox_table, consumers=build_consumers(policy)),
+    )
+    app.state.wallet_policy = policy
+    chassis_lifespan = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with chassis_lifespan(app):
+            sweeper = asyncio.create_task(
+                sweep_holds(app.state.sessionmaker, settings.hold_sweep_interval_s)
+            )
+            try:
+                yield
+            finally:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
+
+    app.router.lifespan_context = lifespan
+    return app

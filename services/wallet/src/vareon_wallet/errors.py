@@ -1,0 +1,46 @@
+"""Problems the wallet API reports (RFC 9457 through the chassis handlers)."""
+
+from vareon_chassis.errors import PROBLEM_BASE, Conflict, DomainError, NotFound
+
+
+class WalletNotFound(NotFound):
+    type = PROBLEM_BASE + "wallet-not-found"
+    title = "Wallet not found"
+
+
+class HoldNotFound(NotFound):
+    type = PROBLEM_BASE + "hold-not-found"
+    title = "Hold not found"
+
+
+class InsufficientFundsProblem(DomainError):
+    type = PROBLEM_BASE + "insufficient-funds"
+    title = "Insufficient funds"
+    status = 409
+
+
+class WalletClosed(Conflict):
+    type = PROBLEM_BASE + "wallet-closed"
+    title = "Wallet closed"
+
+
+class HoldNotPending(Conflict):
+    type = PROBLEM_BASE + "hold-not-pending"
+    title = "Hold is no longer pending"
+
+
+class IdempotencyKeyReused(Conflict):
+    type = PROBLEM_BASE + "idempotency-key-reused"
+    title = "Idempotency key reused with a different request"
+
+
+class InvalidAmount(DomainError):
+    type = PROBLEM_BASE + "invalid-amount"
+    title = "Invalid amount"
+    status = 422
+
+
+class InvalidCursor(DomainError):
+    type = PROBLEM_BASE + "invalid-cursor"
+    title = "Invalid cursor"
+    status = 400

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+import pytest_asyncio
+from asgi_lifespan import LifespanManager
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from vareon_chassis.auth import TokenVerifier
+from vareon_chassis.db import create_engine, create_sessionmaker
+from vareon_wallet.app import create_app
+from vareon_wallet.service import Policy
+from vareon_wallet.settings import WalletSettings
+
+ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
+KID = "wallet-test-key"
+BONUS = 10_000_000
+THRESHOLD = 1_000_000
+
+
+class SigningKey:
+    """A locally generated Ed25519 key standing in for identity's JWKS."""
+
+    def __init__(self) -> None:
+        self.private = Ed25519PrivateKey.generate()
+        public = jwt.algorithms.OKPAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
+        self.keyset = jwt.PyJWKSet([{**public, "kid": KID, "alg": "EdDSA", "use": "sig"}])
+
+    async def __call__(self, force: bool = False) -> jwt.PyJWKSet:
+        return self.keyset
+
+    def token(self, user_id: uuid.UUID, permissions: Iterable[str] = ()) -> str:
+        now = int(time.time())
+        claims = {
+            "sub": str(user_id),
+            "email": f"{user_id.hex[:8]}@example.com",
+            "roles": ["user"],
+            "permissions": list(permissions),
+            "iat": now,
+            "exp": now + 600,
+            "iss": "vareon-identity",
+            "aud": "vareon",
+        }
+        return jwt.encode(claims, self.private, algorithm="EdDSA", headers={"kid": KID})
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> SigningKey:
+    return SigningKey()
+
+
+@pytest.fixture
+def auth(signing_key: SigningKey) -> Callable[..., dict[str, str]]:
+    def headers(user_id: uuid.UUID, *permissions: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {signing_key.token(user_id, permissions)}"}
+
+    return headers
+
+
+@pytest_asyncio.fixture
+async def database_url(infrastructure) -> str:  # type: ignore[no-untyped-def]
+    return await infrastructure.migrated_database("wallet", ALEMBIC_INI)
+
+
+@pytest.fixture
+def settings(database_url: str, infrastructure) -> WalletSettings:  # type: ignore[no-untyped-def]
+    return WalletSettings(
+        database_url=database_url,
+        initial_wallet_balance=BONUS,
+        low_balance_threshold=THRESHOLD,
+        hold_sweep_interval_s=0.2,
+        **infrastructure.service_env(),
+    )
+
+
+@pytest.fixture
+def policy(settings: WalletSettings) -> Policy:
+    return Policy.from_settings(settings)
+
+
+@pytest_asyncio.fixture
+async def sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(database_url, pool_size=20, max_overflow=0)
+    try:
+        yield create_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest_asyncio.fixture
+async def app(settings: WalletSettings, signing_key: SigningKey):  # type: ignore[no-untyped-def]
+    verifier = TokenVerifier(signing_key, issuer="vareon-identity", audience="vareon")
+    application = create_app(settings, token_verifier=verifier)
+    async with LifespanManager(application) as manager:
+        yield manager.app
+
+
+@pytest_asyncio.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://wallet") as c:
+        yield c

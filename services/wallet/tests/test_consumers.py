@@ -1,0 +1,138 @@
+"""Events in (real broker and the chassis ConsumerRuntime) and events out (outbox, topic)."""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord
+from sqlalchemy import func, select
+from vareon_chassis.messaging.broker import create_producer
+from vareon_chassis.messaging.consumer import ConsumerRuntime
+from vareon_contracts import Envelope, encode_kafka, topics
+from vareon_contracts.events.arcana import UsageRecordedV1
+from vareon_contracts.events.identity import UserDeletedV1, UserRegisteredV1
+from vareon_wallet import service
+from vareon_wallet.consumers import build_consumers
+from vareon_wallet.models import Transfer, inbox_table, outbox_table
+
+from .conftest import BONUS, THRESHOLD
+
+
+def _registered(user: uuid.UUID) -> Envelope:
+    return Envelope.wrap(
+        UserRegisteredV1(
+            user_id=user, email="a@example.com", display_name="A", registered_at=datetime.now(UTC)
+        ),
+        source="/identity",
+    )
+
+
+def _record(envelope: Envelope, topic: str, offset: int = 0) -> ConsumerRecord:
+    key, value, headers = encode_kafka(envelope)
+    return ConsumerRecord(
+        topic=topic,
+        partition=0,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=key,
+        value=value,
+        checksum=None,
+        serialized_key_size=len(key or b""),
+        serialized_value_size=len(value),
+        headers=headers,
+    )
+
+
+async def test_registration_on_the_broker_pays_the_bonus_once(
+    infrastructure, settings, app, sessionmaker, event_log
+):
+    user = uuid.uuid4()
+    envelope = _registered(user)
+    key, value, headers = encode_kafka(envelope)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=infrastructure.kafka_bootstrap, enable_idempotence=False
+    )
+    await producer.start()
+    try:
+        for _ in range(2):  # redelivered: the same event id twice
+            await producer.send_and_wait(
+                topics.IDENTITY_USER, value=value, key=key, headers=headers
+            )
+    finally:
+        await producer.stop()
+
+    changed = await event_log.wait_for(
+        topics.WALLET_BALANCE, lambda e: e.data.get("user_id") == str(user), timeout_s=30
+    )
+    assert changed[0].data["balance"] == BONUS and changed[0].data["kind"] == "signup-bonus"
+    await asyncio.sleep(1.0)  # give the duplicate time to be (not) applied
+    async with sessionmaker() as session:
+        wallet = await service.require_wallet(session, user)
+        assert wallet.balance == BONUS
+        bonuses = await session.scalar(
+            select(func.count())
+            .select_from(Transfer)
+            .where(Transfer.credit_account_id == wallet.id)
+        )
+        assert bonuses == 1
+    created = await event_log.all(
+        topics.WALLET_WALLET, lambda e: e.data.get("user_id") == str(user), settle_s=0
+    )
+    assert len(created) == 1
+
+
+async def test_a_redelivered_usage_record_is_charged_once(settings, sessionmaker, policy):
+    users, usage = build_consumers(policy)
+    producer = create_producer(settings)
+    await producer.start()
+    try:
+        registrations = ConsumerRuntime(users, sessionmaker, inbox_table, producer)
+        charges = ConsumerRuntime(usage, sessionmaker, inbox_table, producer)
+        user = uuid.uuid4()
+        assert (
+            await registrations.process(_record(_registered(user), topics.IDENTITY_USER))
+            == "applied"
+        )
+        event = Envelope.wrap(
+            UsageRecordedV1(
+                usage_id=uuid.uuid4(),
+                user_id=user,
+                provider="openai",
+                model="gpt",
+                tokens_in=10,
+                tokens_out=20,
+                cost=BONUS - THRESHOLD + 1,
+                recorded_at=datetime.now(UTC),
+            ),
+            source="/arcana",
+        )
+        # The effect committed, then the process died before committing the offset: the
+        # broker hands the same record over again.
+        assert await charges.process(_record(event, topics.ARCANA_USAGE, 7)) == "applied"
+        assert await charges.process(_record(event, topics.ARCANA_USAGE, 7)) == "duplicate"
+
+        async with sessionmaker() as session:
+            wallet = await service.require_wallet(session, user)
+            assert wallet.balance == THRESHOLD - 1
+            types = list(
+                await session.scalars(select(outbox_table.c.event_type).order_by(outbox_table.c.id))
+            )
+        assert types == [
+            "vareon.wallet.wallet.created.v1",
+            "vareon.wallet.balance.changed.v1",
+            "vareon.wallet.balance.changed.v1",
+            "vareon.wallet.balance.low-crossed.v1",
+        ]
+
+        deleted = Envelope.wrap(
+            UserDeletedV1(user_id=user, deleted_at=datetime.now(UTC)), source="/identity"
+        )
+        assert await registrations.process(_record(deleted, topics.IDENTITY_USER, 8)) == "applied"
+        async with sessionmaker() as session:
+            wallet = await service.require_wallet(session, user)
+            assert (wallet.status, wallet.balance) == ("closed", 0)
+            assert (await service.verify_ledger(session)).ok
+    finally:
+        await producer.stop()
