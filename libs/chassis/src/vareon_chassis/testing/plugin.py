@@ -109,63 +109,54 @@ def infrastructure() -> Iterator[Infrastructure]:
 
 
 class EventLog:
-    """Reads a topic from the beginning (no consumer group) to find the events a test expects."""
+    """Reads a topic from the beginning (no consumer group) to find what a test expects."""
 
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
 
-    async def wait_for(self, topic: str, predicate: Callable[[Envelope], bool] = lambda e: True,
-                       *, count: int = 1, timeout_s: float = 20.0) -> list[Envelope]:
-        found: list[Envelope] = []
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+    async def records(self, topic: str, predicate: Callable[[Any], bool] = lambda r: True,
+                      *, count: int = 1, timeout_s: float = 20.0) -> list[Any]:
+        """Raw ConsumerRecords matching ``predicate``; waits until ``count`` are there."""
+        found: list[Any] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=self.bootstrap,
+                                    enable_auto_commit=False, auto_offset_reset="earliest")
         await consumer.start()
         try:
-            partitions: set[int] = set()
-            while not partitions:
-                partitions = consumer.partitions_for_topic(topic) or set()
-                if not partitions:
-                    await consumer._client.force_metadata_update()  # noqa: SLF001
-                    partitions = consumer.partitions_for_topic(topic) or set()
-                if asyncio.get_running_loop().time() > deadline:
-                    raise TimeoutError(f"topic {topic} never appeared")
-                if not partitions:
-                    await asyncio.sleep(0.2)
-            tps = [TopicPartition(topic, p) for p in partitions]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
             while len(found) < count:
-                remaining = deadline - asyncio.get_running_loop().time()
+                remaining = deadline - loop.time()
                 if remaining <= 0:
-                    raise TimeoutError(f"{len(found)}/{count} matching events on {topic}")
-                batches = await consumer.getmany(timeout_ms=int(min(remaining, 1.0) * 1000))
-                for records in batches.values():
-                    for record in records:
-                        envelope = decode_kafka(record.value, list(record.headers or []))
-                        if predicate(envelope):
-                            found.append(envelope)
+                    raise TimeoutError(f"{len(found)}/{count} matching records on {topic}")
+                batches = await consumer.getmany(timeout_ms=int(min(remaining, 0.5) * 1000))
+                found += [r for rs in batches.values() for r in rs if predicate(r)]
             return found
         finally:
             await consumer.stop()
 
+    async def wait_for(self, topic: str, predicate: Callable[[Envelope], bool] = lambda e: True,
+                       *, count: int = 1, timeout_s: float = 20.0) -> list[Envelope]:
+        """CloudEvents on ``topic`` matching ``predicate``; waits until ``count`` are there."""
+        def matches(record: Any) -> bool:
+            return predicate(decode_kafka(record.value, list(record.headers or [])))
+        records = await self.records(topic, matches, count=count, timeout_s=timeout_s)
+        return [decode_kafka(r.value, list(r.headers or [])) for r in records]
+
     async def all(self, topic: str, predicate: Callable[[Envelope], bool] = lambda e: True,
                   *, settle_s: float = 2.0) -> list[Envelope]:
-        """Every matching event now on the topic (after waiting ``settle_s`` for stragglers)."""
+        """Every matching event on the topic after ``settle_s`` (to catch duplicates)."""
         await asyncio.sleep(settle_s)
-        try:
-            return await self.wait_for(topic, predicate, count=10**9, timeout_s=2.0)
-        except TimeoutError:
-            pass
-        found: list[Envelope] = []
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
         await consumer.start()
         try:
-            tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            tps = [TopicPartition(topic, p)
+                   for p in await consumer._client._wait_on_metadata(topic) or ()]  # noqa: SLF001
             if not tps:
                 return []
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
             ends = await consumer.end_offsets(tps)
+            found: list[Envelope] = []
             while any(await consumer.position(tp) < ends[tp] for tp in tps):
                 for records in (await consumer.getmany(timeout_ms=500)).values():
                     for record in records:
