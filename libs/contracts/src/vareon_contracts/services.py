@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from vareon_contracts.catalog import CATALOG
-from vareon_contracts.events import arcana, identity, wallet
+from vareon_contracts.events import arcana, cognisys, identity, wallet
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,15 @@ SERVICES: dict[str, ServiceContract] = {
             "vareon.arcana.usage.recorded.v1",
         },
     ),
-    "arcana": ServiceContract(publishes=defined_in(arcana)),
+    "arcana": ServiceContract(
+        publishes=defined_in(arcana),
+        consumes={
+            "vareon.cognisys.routing-rule.changed.v1",
+            "vareon.wallet.balance.changed.v1",
+            "vareon.identity.user.deleted.v1",
+        },
+    ),
+    "cognisys": ServiceContract(publishes=defined_in(cognisys)),
 }
 
 

@@ -157,7 +157,7 @@ class EventLog:
             await consumer.seek_to_beginning(*tps)
             ends = await consumer.end_offsets(tps)
             found: list[Envelope] = []
-            while any(await consumer.position(tp) < ends[tp] for tp in tps):
+            while any([await consumer.position(tp) < ends[tp] for tp in tps]):
                 for records in (await consumer.getmany(timeout_ms=500)).values():
                     for record in records:
                         envelope = decode_kafka(record.value, list(record.headers or []))
