@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from vareon_contracts.catalog import CATALOG
-from vareon_contracts.events import arcana, cognisys, identity, wallet
+from vareon_contracts.events import arcana, cognisys, identity, neosyntis, wallet
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,17 @@ SERVICES: dict[str, ServiceContract] = {
         },
     ),
     "cognisys": ServiceContract(publishes=defined_in(cognisys)),
+    "myntrix": ServiceContract(
+        consumes={
+            "vareon.neosyntis.model.version-registered.v1",
+            "vareon.neosyntis.model.alias-moved.v1",
+            "vareon.identity.user.deleted.v1",
+        },
+    ),
+    "neosyntis": ServiceContract(
+        publishes=defined_in(neosyntis),
+        consumes={"vareon.identity.user.deleted.v1"},
+    ),
 }
 
 
