@@ -8,7 +8,6 @@ from aiokafka import AIOKafkaProducer
 from asgi_lifespan import LifespanManager
 from models import effects, inbox_table
 from sqlalchemy import insert, select
-
 from vareon_chassis.messaging.consumer import DeadLetter, EventConsumer
 from vareon_chassis.service import Messaging, create_service
 from vareon_chassis.settings import ServiceSettings
@@ -18,9 +17,15 @@ from vareon_contracts.topics import IDENTITY_USER, dead_letter_topic
 
 
 def registered(user_id, name="Ada"):
-    return Envelope.wrap(UserRegisteredV1(user_id=user_id, email="ada@example.com",
-                                          display_name=name, registered_at=datetime.now(UTC)),
-                         source="/test")
+    return Envelope.wrap(
+        UserRegisteredV1(
+            user_id=user_id,
+            email="ada@example.com",
+            display_name=name,
+            registered_at=datetime.now(UTC),
+        ),
+        source="/test",
+    )
 
 
 async def produce(bootstrap, *records):
@@ -37,16 +42,24 @@ async def wait_for_rows(app, event_ids, timeout_s=20):
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
         async with app.state.sessionmaker() as s:
-            rows = (await s.execute(select(effects.c.event_id, effects.c.note)
-                                    .where(effects.c.event_id.in_(event_ids)))).all()
-        if len({r.event_id for r in rows}) == len(event_ids) or \
-                asyncio.get_running_loop().time() > deadline:
+            rows = (
+                await s.execute(
+                    select(effects.c.event_id, effects.c.note).where(
+                        effects.c.event_id.in_(event_ids)
+                    )
+                )
+            ).all()
+        if (
+            len({r.event_id for r in rows}) == len(event_ids)
+            or asyncio.get_running_loop().time() > deadline
+        ):
             return rows
         await asyncio.sleep(0.1)
 
 
 async def test_duplicates_apply_once_and_poison_messages_dead_letter(
-        fixture_db, infrastructure, event_log):
+    fixture_db, infrastructure, event_log
+):
     consumer = EventConsumer(name=f"chassis-test-{uuid.uuid4().hex[:6]}", topics=(IDENTITY_USER,))
     attempts: dict[str, int] = {}
 
@@ -57,25 +70,45 @@ async def test_duplicates_apply_once_and_poison_messages_dead_letter(
             raise RuntimeError("transient")
         if payload.display_name == "never":
             raise DeadLetter("this user can never be processed")
-        await session.execute(insert(effects).values(event_id=envelope.id,
-                                                     note=payload.display_name))
+        await session.execute(
+            insert(effects).values(event_id=envelope.id, note=payload.display_name)
+        )
 
-    settings = ServiceSettings(service_name="chassis-test", database_url=fixture_db,
-                               **infrastructure.service_env())
-    app = create_service(settings, title="test", messaging=Messaging(
-        inbox=inbox_table, consumers=[consumer]))
+    settings = ServiceSettings(
+        service_name="chassis-test", database_url=fixture_db, **infrastructure.service_env()
+    )
+    app = create_service(
+        settings, title="test", messaging=Messaging(inbox=inbox_table, consumers=[consumer])
+    )
 
-    good, flaky, never = registered(uuid.uuid4()), registered(uuid.uuid4(), "flaky"), \
-        registered(uuid.uuid4(), "never")
-    future = Envelope(source="/test", type="vareon.identity.user.registered.v9",
-                      subject=good.subject, data={"user_id": good.subject})
-    ignored = Envelope.wrap(UserVerifiedV1(user_id=uuid.uuid4(), email="x@example.com",
-                                           verified_at=datetime.now(UTC)), source="/test")
+    good, flaky, never = (
+        registered(uuid.uuid4()),
+        registered(uuid.uuid4(), "flaky"),
+        registered(uuid.uuid4(), "never"),
+    )
+    future = Envelope(
+        source="/test",
+        type="vareon.identity.user.registered.v9",
+        subject=good.subject,
+        data={"user_id": good.subject},
+    )
+    ignored = Envelope.wrap(
+        UserVerifiedV1(user_id=uuid.uuid4(), email="x@example.com", verified_at=datetime.now(UTC)),
+        source="/test",
+    )
     garbage = (good.subject.encode(), b"{not json", [("ce_specversion", b"1.0")])
     async with LifespanManager(app):
-        await produce(infrastructure.kafka_bootstrap, encode_kafka(good), encode_kafka(good),
-                      encode_kafka(future), garbage, encode_kafka(ignored),
-                      encode_kafka(flaky), encode_kafka(never), encode_kafka(good))
+        await produce(
+            infrastructure.kafka_bootstrap,
+            encode_kafka(good),
+            encode_kafka(good),
+            encode_kafka(future),
+            garbage,
+            encode_kafka(ignored),
+            encode_kafka(flaky),
+            encode_kafka(never),
+            encode_kafka(good),
+        )
         rows = await wait_for_rows(app, [good.id, flaky.id])
 
     assert sorted(r.note for r in rows) == ["Ada", "flaky"], "each event applied exactly once"
@@ -86,7 +119,9 @@ async def test_duplicates_apply_once_and_poison_messages_dead_letter(
 
     dead = await event_log.records(
         dead_letter_topic(IDENTITY_USER),
-        lambda r: dict(r.headers).get("dlq_consumer") == consumer.name.encode(), count=3)
+        lambda r: dict(r.headers).get("dlq_consumer") == consumer.name.encode(),
+        count=3,
+    )
     reasons = sorted(dict(r.headers)["dlq_reason"].decode() for r in dead)
     assert reasons == ["malformed", "rejected", "unknown-type"]
     for record in dead:

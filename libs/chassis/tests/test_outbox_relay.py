@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaProducer
 from models import outbox_table
 from sqlalchemy import func, select
-
 from vareon_chassis.db import create_engine, create_sessionmaker
 from vareon_chassis.messaging.outbox import Outbox
 from vareon_chassis.messaging.relay import OutboxRelay
@@ -17,35 +16,49 @@ OUTBOX = Outbox(outbox_table, source="/chassis-test")
 
 
 def producer_for(infrastructure):
-    return lambda: AIOKafkaProducer(bootstrap_servers=infrastructure.kafka_bootstrap,
-                                    acks="all", request_timeout_ms=1500)
+    return lambda: AIOKafkaProducer(
+        bootstrap_servers=infrastructure.kafka_bootstrap, acks="all", request_timeout_ms=1500
+    )
 
 
 def update(user_id, n):
-    return UserUpdatedV1(user_id=user_id, email=f"u{n}@example.com", display_name=f"v{n}",
-                         roles=[], updated_at=datetime.now(UTC))
+    return UserUpdatedV1(
+        user_id=user_id,
+        email=f"u{n}@example.com",
+        display_name=f"v{n}",
+        roles=[],
+        updated_at=datetime.now(UTC),
+    )
 
 
 async def test_overlapping_transactions_keep_per_key_order_and_lose_nothing(
-        fixture_db, infrastructure, event_log):
+    fixture_db, infrastructure, event_log
+):
     engine = create_engine(fixture_db)
     sessions = create_sessionmaker(engine)
-    relay = OutboxRelay(outbox_table, sessions, producer_for(infrastructure),
-                        database_url=fixture_db, service="chassis-test", batch_size=2)
+    relay = OutboxRelay(
+        outbox_table,
+        sessions,
+        producer_for(infrastructure),
+        database_url=fixture_db,
+        service="chassis-test",
+        batch_size=2,
+    )
     user, other = uuid.uuid4(), uuid.uuid4()
     try:
         first = sessions()
         await first.begin()
-        await OUTBOX.publish(first, update(user, 1))          # takes the lower id, commits last
+        await OUTBOX.publish(first, update(user, 1))  # takes the lower id, commits last
 
         async def second_for_same_key():
             async with sessions.begin() as s:
                 await OUTBOX.publish(s, update(user, 2))
+
         blocked = asyncio.create_task(second_for_same_key())
 
-        async with sessions.begin() as s:                      # a later id that commits first
+        async with sessions.begin() as s:  # a later id that commits first
             await OUTBOX.publish(s, update(other, 1))
-        assert await relay.relay_batch() == 1                  # only the committed row is sent
+        assert await relay.relay_batch() == 1  # only the committed row is sent
         await asyncio.sleep(0.3)
         assert not blocked.done(), "same-key transaction must wait for the first to commit"
 
@@ -56,12 +69,16 @@ async def test_overlapping_transactions_keep_per_key_order_and_lose_nothing(
             pass
 
         events = await event_log.wait_for(
-            "vareon.identity.user", lambda e: e.subject in (str(user), str(other)), count=3)
+            "vareon.identity.user", lambda e: e.subject in (str(user), str(other)), count=3
+        )
         mine = [e.data["display_name"] for e in events if e.subject == str(user)]
         assert mine == ["v1", "v2"]
         async with sessions() as s:
-            pending = await s.scalar(select(func.count()).select_from(outbox_table)
-                                     .where(outbox_table.c.sent_at.is_(None)))
+            pending = await s.scalar(
+                select(func.count())
+                .select_from(outbox_table)
+                .where(outbox_table.c.sent_at.is_(None))
+            )
         assert pending == 0
     finally:
         await relay._drop_producer()
@@ -71,8 +88,13 @@ async def test_overlapping_transactions_keep_per_key_order_and_lose_nothing(
 async def test_rows_stay_pending_while_the_broker_is_away(fixture_db, infrastructure, event_log):
     engine = create_engine(fixture_db)
     sessions = create_sessionmaker(engine)
-    relay = OutboxRelay(outbox_table, sessions, producer_for(infrastructure),
-                        database_url=fixture_db, service="chassis-test")
+    relay = OutboxRelay(
+        outbox_table,
+        sessions,
+        producer_for(infrastructure),
+        database_url=fixture_db,
+        service="chassis-test",
+    )
     user = uuid.uuid4()
     try:
         async with sessions.begin() as s:
@@ -89,8 +111,9 @@ async def test_rows_stay_pending_while_the_broker_is_away(fixture_db, infrastruc
             infrastructure.start_broker()
         runner = asyncio.create_task(relay.run())
         try:
-            events = await event_log.wait_for("vareon.identity.user",
-                                              lambda e: e.subject == str(user), timeout_s=30)
+            events = await event_log.wait_for(
+                "vareon.identity.user", lambda e: e.subject == str(user), timeout_s=30
+            )
             assert len(events) == 1
             for _ in range(50):
                 if await relay.pending_count() == 0:

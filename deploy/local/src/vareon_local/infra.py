@@ -11,7 +11,6 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 from vareon_chassis.embedded import EmbeddedBroker, EmbeddedPostgres
-from vareon_chassis.messaging.broker import ensure_topics
 
 TOPIC_PARTITIONS = 3
 
@@ -133,6 +132,8 @@ class Broker:
         self.embedded.restart()
 
     def create_topics(self, topics: set[str]) -> None:
+        from vareon_chassis.messaging.broker import ensure_topics  # FastStream: import late
+
         asyncio.run(
             asyncio.wait_for(ensure_topics(self.bootstrap, topics, TOPIC_PARTITIONS), timeout=30)
         )

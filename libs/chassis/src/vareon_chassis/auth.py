@@ -57,8 +57,9 @@ class JWKSKeys:
 
 
 class TokenVerifier:
-    def __init__(self, keys: Callable[..., Awaitable[jwt.PyJWKSet]], *, issuer: str,
-                 audience: str) -> None:
+    def __init__(
+        self, keys: Callable[..., Awaitable[jwt.PyJWKSet]], *, issuer: str, audience: str
+    ) -> None:
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
@@ -73,12 +74,20 @@ class TokenVerifier:
         key = await self._key(header.get("kid"))
         try:
             claims: dict[str, Any] = jwt.decode(
-                token, key, algorithms=ALGORITHMS, issuer=self.issuer, audience=self.audience,
-                options={"require": ["exp", "iat", "sub", "iss", "aud"]})
-            return Principal(id=UUID(claims["sub"]), email=claims.get("email", ""),
-                             roles=tuple(claims.get("roles", ())),
-                             permissions=frozenset(claims.get("permissions", ())),
-                             token_id=claims.get("jti"))
+                token,
+                key,
+                algorithms=ALGORITHMS,
+                issuer=self.issuer,
+                audience=self.audience,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+            return Principal(
+                id=UUID(claims["sub"]),
+                email=claims.get("email", ""),
+                roles=tuple(claims.get("roles", ())),
+                permissions=frozenset(claims.get("permissions", ())),
+                token_id=claims.get("jti"),
+            )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("token expired") from exc
         except (jwt.PyJWTError, ValueError, KeyError) as exc:
@@ -119,4 +128,5 @@ def require_permission(permission: str) -> Any:
         if not user.has(permission):
             raise Forbidden(f"missing permission {permission!r}")
         return user
+
     return Depends(check)

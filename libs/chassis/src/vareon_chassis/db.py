@@ -25,7 +25,10 @@ def new_metadata() -> MetaData:
 
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> AsyncEngine:
     return _create_async_engine(
-        url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True,
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
     )
 
 

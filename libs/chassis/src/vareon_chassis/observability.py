@@ -19,15 +19,18 @@ from vareon_chassis.context import request_id_var
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
-HTTP_REQUESTS = Counter("vareon_http_requests_total", "HTTP requests handled",
-                        ["service", "method", "route", "status"])
-HTTP_LATENCY = Histogram("vareon_http_request_seconds", "HTTP request latency",
-                         ["service", "method", "route"])
+HTTP_REQUESTS = Counter(
+    "vareon_http_requests_total", "HTTP requests handled", ["service", "method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "vareon_http_request_seconds", "HTTP request latency", ["service", "method", "route"]
+)
 
 
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
-    renderer = (structlog.processors.JSONRenderer() if json
-                else structlog.dev.ConsoleRenderer(colors=False))
+    renderer = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -40,18 +40,31 @@ class Messaging:
     consumers: Sequence[EventConsumer] = field(default_factory=tuple)
 
 
-def create_service(settings: ServiceSettings, *, title: str, version: str = "0.1.0",
-                   routers: Sequence[APIRouter] = (), messaging: Messaging | None = None,
-                   token_verifier: TokenVerifier | None = None,
-                   with_database: bool = True) -> FastAPI:
+def create_service(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    version: str = "0.1.0",
+    routers: Sequence[APIRouter] = (),
+    messaging: Messaging | None = None,
+    token_verifier: TokenVerifier | None = None,
+    with_database: bool = True,
+) -> FastAPI:
     """A Vareon service app. ``with_database=False`` for stateless services (the gateway)."""
     messaging = messaging or Messaging()
     configure_logging(settings.log_level, json=settings.log_json)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = (create_engine(settings.database_url, pool_size=settings.db_pool_size,
-                                max_overflow=settings.db_max_overflow) if with_database else None)
+        engine = (
+            create_engine(
+                settings.database_url,
+                pool_size=settings.db_pool_size,
+                max_overflow=settings.db_max_overflow,
+            )
+            if with_database
+            else None
+        )
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine) if engine is not None else None
         app.state.started_at = time.time()
@@ -59,8 +72,10 @@ def create_service(settings: ServiceSettings, *, title: str, version: str = "0.1
             app.state.token_verifier = token_verifier
         elif settings.jwks_url:
             app.state.token_verifier = TokenVerifier(
-                JWKSKeys(settings.jwks_url), issuer=settings.token_issuer,
-                audience=settings.token_audience)
+                JWKSKeys(settings.jwks_url),
+                issuer=settings.token_issuer,
+                audience=settings.token_audience,
+            )
         tasks: list[asyncio.Task[None]] = []
         producer = None
         if messaging.outbox is not None or messaging.consumers:
@@ -98,27 +113,39 @@ def create_service(settings: ServiceSettings, *, title: str, version: str = "0.1
     return app
 
 
-async def _start_messaging(app: FastAPI, settings: ServiceSettings, messaging: Messaging,
-                           producer: AIOKafkaProducer) -> None:
+async def _start_messaging(
+    app: FastAPI, settings: ServiceSettings, messaging: Messaging, producer: AIOKafkaProducer
+) -> None:
     """Connect to Kafka in the background (retrying), then run the relay and the consumers."""
     await retry_forever(producer.start, "kafka producer", log)
     app.state.producer_ready = True
     runners: list[asyncio.Task[None]] = []
     if messaging.consumers:
         assert messaging.inbox is not None, "a service with consumers needs an inbox table"
-        runtimes = [ConsumerRuntime(c, app.state.sessionmaker, messaging.inbox, producer,
-                                    max_attempts=settings.consumer_max_attempts,
-                                    backoff_s=settings.consumer_backoff_s)
-                    for c in messaging.consumers]
+        runtimes = [
+            ConsumerRuntime(
+                c,
+                app.state.sessionmaker,
+                messaging.inbox,
+                producer,
+                max_attempts=settings.consumer_max_attempts,
+                backoff_s=settings.consumer_backoff_s,
+            )
+            for c in messaging.consumers
+        ]
         broker = create_broker(settings, runtimes)
+        app.state.broker = broker  # before start: a shutdown mid-start must still stop it
         await retry_forever(broker.start, "kafka consumers", log)
-        app.state.broker = broker
     if messaging.outbox is not None:
-        relay = OutboxRelay(messaging.outbox.table, app.state.sessionmaker,
-                            lambda: create_producer(settings),
-                            database_url=settings.database_url, service=settings.service_name,
-                            batch_size=settings.relay_batch_size,
-                            poll_interval_s=settings.relay_poll_interval_s)
+        relay = OutboxRelay(
+            messaging.outbox.table,
+            app.state.sessionmaker,
+            lambda: create_producer(settings),
+            database_url=settings.database_url,
+            service=settings.service_name,
+            batch_size=settings.relay_batch_size,
+            poll_interval_s=settings.relay_poll_interval_s,
+        )
         app.state.relay = relay
         runners.append(asyncio.create_task(relay.run()))
     try:
@@ -145,11 +172,18 @@ async def _ready(request: Request) -> Any:
     if app.state.producer is not None:
         checks["broker"] = "ok" if getattr(app.state, "producer_ready", False) else "connecting"
     ok = all(v == "ok" for v in checks.values())
-    body = {"status": "ready" if ok else "not-ready", "checks": checks,
-            "uptime_s": round(time.time() - app.state.started_at, 3),
-            "version": app.version}
+    body = {
+        "status": "ready" if ok else "not-ready",
+        "checks": checks,
+        "uptime_s": round(time.time() - app.state.started_at, 3),
+        "version": app.version,
+    }
     if ok:
         return body
-    return problem(503, "https://vareon.dev/problems/not-ready", "Not ready",
-                   "A dependency is not available.",
-                   **{k: v for k, v in body.items() if k != "status"})
+    return problem(
+        503,
+        "https://vareon.dev/problems/not-ready",
+        "Not ready",
+        "A dependency is not available.",
+        **{k: v for k, v in body.items() if k != "status"},
+    )

@@ -24,8 +24,8 @@ class ServiceSettings(BaseSettings):
     kafka_partitions: int = 3
     jwks_url: str | None = None
     """Where identity publishes its signing keys; None only in identity itself."""
-    token_issuer: str = "vareon-identity"
-    token_audience: str = "vareon"
+    token_issuer: str = "vareon-identity"  # noqa: S105 - a name, not a secret
+    token_audience: str = "vareon"  # noqa: S105 - a name, not a secret
     consumer_max_attempts: int = 5
     consumer_backoff_s: float = 0.2
     relay_batch_size: int = 200
@@ -38,7 +38,7 @@ class ServiceSettings(BaseSettings):
     def _async_driver(cls, url: str) -> str:
         for prefix in ("postgresql://", "postgres://", "postgresql+asyncpg://"):
             if url.startswith(prefix):
-                return "postgresql+psycopg://" + url[len(prefix):]
+                return "postgresql+psycopg://" + url[len(prefix) :]
         return url
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from vareon_contracts.catalog import CATALOG
-from vareon_contracts.events import arcana, cognisys, identity, neosyntis, wallet
+from vareon_contracts.events import arcana, cognisys, identity, myntrix, neosyntis, wallet
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ SERVICES: dict[str, ServiceContract] = {
     ),
     "cognisys": ServiceContract(publishes=defined_in(cognisys)),
     "myntrix": ServiceContract(
+        publishes=defined_in(myntrix),
         consumes={
             "vareon.neosyntis.model.version-registered.v1",
             "vareon.neosyntis.model.alias-moved.v1",

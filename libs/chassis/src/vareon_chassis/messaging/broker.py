@@ -19,8 +19,11 @@ def create_producer(settings: ServiceSettings) -> AIOKafkaProducer:
     # Idempotence needs InitProducerId, which the embedded broker lacks; the outbox and the
     # inbox give exactly-once effects instead.
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap, acks="all", enable_idempotence=False,
-        request_timeout_ms=settings.kafka_request_timeout_ms, linger_ms=2,
+        bootstrap_servers=settings.kafka_bootstrap,
+        acks="all",
+        enable_idempotence=False,
+        request_timeout_ms=settings.kafka_request_timeout_ms,
+        linger_ms=2,
         client_id=f"{settings.service_name}-producer",
     )
 
@@ -29,14 +32,18 @@ def _on_message(runtime: ConsumerRuntime):  # type: ignore[no-untyped-def]
     async def on_message(msg: KafkaMessage) -> None:
         await runtime.process(msg.raw_message)  # type: ignore[arg-type]
         await msg.ack()
+
     on_message.__name__ = f"consume_{runtime.consumer.name.replace('-', '_')}"
     return on_message
 
 
 def create_broker(settings: ServiceSettings, runtimes: Iterable[ConsumerRuntime]) -> KafkaBroker:
-    broker = KafkaBroker(settings.kafka_bootstrap, client_id=settings.service_name,
-                         request_timeout_ms=settings.kafka_request_timeout_ms,
-                         enable_idempotence=False)
+    broker = KafkaBroker(
+        settings.kafka_bootstrap,
+        client_id=settings.service_name,
+        request_timeout_ms=settings.kafka_request_timeout_ms,
+        enable_idempotence=False,
+    )
     for runtime in runtimes:
         subscriber = broker.subscriber(
             *runtime.consumer.topics,

@@ -19,16 +19,17 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
+from vareon_contracts import Envelope, EventPayload
 
 from vareon_chassis.context import causation_id_var, request_id_var
-from vareon_contracts import Envelope, EventPayload
 
 NOTIFY_CHANNEL = "vareon_outbox"
 
 
 def define_outbox(metadata: MetaData) -> Table:
     return Table(
-        "outbox", metadata,
+        "outbox",
+        metadata,
         Column("id", BigInteger, Identity(), primary_key=True),
         Column("event_id", Uuid, nullable=False, unique=True),
         Column("topic", Text, nullable=False),
@@ -44,12 +45,12 @@ def define_outbox(metadata: MetaData) -> Table:
 
 def define_inbox(metadata: MetaData) -> Table:
     return Table(
-        "inbox", metadata,
+        "inbox",
+        metadata,
         Column("event_id", Text, primary_key=True),
         Column("consumer", Text, primary_key=True),
         Column("event_type", Text, nullable=False),
-        Column("processed_at", DateTime(timezone=True), nullable=False,
-               server_default=func.now()),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     )
 
 
@@ -67,15 +68,29 @@ class Outbox:
         its outbox id only after this one committed, so id order is commit order per key
         and the relay, publishing in id order, keeps each aggregate's events in order.
         """
-        envelope = Envelope.wrap(payload, source=self.source,
-                                 correlationid=request_id_var.get(),
-                                 causationid=causation_id_var.get())
-        await session.execute(select(func.pg_advisory_xact_lock(
-            func.hashtextextended(f"{payload.topic}/{envelope.key}", 0))))
-        await session.execute(insert(self.table).values(
-            event_id=envelope.id, topic=payload.topic, key=envelope.key,
-            event_type=envelope.type, headers=envelope.headers(), payload=envelope.data,
-        ))
+        envelope = Envelope.wrap(
+            payload,
+            source=self.source,
+            correlationid=request_id_var.get(),
+            causationid=causation_id_var.get(),
+        )
+        await session.execute(
+            select(
+                func.pg_advisory_xact_lock(
+                    func.hashtextextended(f"{payload.topic}/{envelope.key}", 0)
+                )
+            )
+        )
+        await session.execute(
+            insert(self.table).values(
+                event_id=envelope.id,
+                topic=payload.topic,
+                key=envelope.key,
+                event_type=envelope.type,
+                headers=envelope.headers(),
+                payload=envelope.data,
+            )
+        )
         # Delivered only on commit; identical notifications in one transaction fold into one.
         await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
         return envelope

@@ -36,10 +36,17 @@ def kafka_headers(headers: dict[str, str]) -> list[tuple[str, bytes]]:
 
 
 class OutboxRelay:
-    def __init__(self, table: Table, sessionmaker: async_sessionmaker[AsyncSession],
-                 producer_factory: Callable[[], AIOKafkaProducer], *, database_url: str,
-                 service: str,
-                 batch_size: int = 200, poll_interval_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        table: Table,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        producer_factory: Callable[[], AIOKafkaProducer],
+        *,
+        database_url: str,
+        service: str,
+        batch_size: int = 200,
+        poll_interval_s: float = 1.0,
+    ) -> None:
         self.table = table
         self.sessionmaker = sessionmaker
         self.producer_factory = producer_factory
@@ -56,11 +63,15 @@ class OutboxRelay:
         async with self.sessionmaker.begin() as session:
             if not await session.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_ID))):
                 return 0
-            rows = (await session.execute(
-                select(t.c.id, t.c.topic, t.c.key, t.c.headers, t.c.payload)
-                .where(t.c.sent_at.is_(None)).order_by(t.c.id)
-                .limit(self.batch_size).with_for_update(skip_locked=True)
-            )).all()
+            rows = (
+                await session.execute(
+                    select(t.c.id, t.c.topic, t.c.key, t.c.headers, t.c.payload)
+                    .where(t.c.sent_at.is_(None))
+                    .order_by(t.c.id)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
             if not rows:
                 return 0
             try:
@@ -72,7 +83,8 @@ class OutboxRelay:
                 await self._drop_producer()
                 raise
             await session.execute(
-                update(t).where(t.c.id.in_([r.id for r in rows])).values(sent_at=func.now()))
+                update(t).where(t.c.id.in_([r.id for r in rows])).values(sent_at=func.now())
+            )
         PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)
 
@@ -83,12 +95,14 @@ class OutboxRelay:
             self._producer = producer
         futures = []
         for row in rows:
-            futures.append(await self._producer.send(
-                row.topic,  # type: ignore[attr-defined]
-                value=json.dumps(row.payload, separators=(",", ":")).encode(),  # type: ignore[attr-defined]
-                key=row.key.encode() if row.key is not None else None,  # type: ignore[attr-defined]
-                headers=kafka_headers(row.headers),  # type: ignore[attr-defined]
-            ))
+            futures.append(
+                await self._producer.send(
+                    row.topic,  # type: ignore[attr-defined]
+                    value=json.dumps(row.payload, separators=(",", ":")).encode(),  # type: ignore[attr-defined]
+                    key=row.key.encode() if row.key is not None else None,  # type: ignore[attr-defined]
+                    headers=kafka_headers(row.headers),  # type: ignore[attr-defined]
+                )
+            )
         await asyncio.gather(*futures)
 
     async def _drop_producer(self) -> None:
@@ -100,8 +114,8 @@ class OutboxRelay:
     async def pending_count(self) -> int:
         async with self.sessionmaker() as session:
             count = await session.scalar(
-                select(func.count()).select_from(self.table)
-                .where(self.table.c.sent_at.is_(None)))
+                select(func.count()).select_from(self.table).where(self.table.c.sent_at.is_(None))
+            )
         PENDING.labels(self.service).set(count or 0)
         return count or 0
 
@@ -117,8 +131,9 @@ class OutboxRelay:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # broker or database away: keep the rows, retry
-                    log.warning("outbox relay failed; will retry", error=repr(exc),
-                                retry_in_s=backoff)
+                    log.warning(
+                        "outbox relay failed; will retry", error=repr(exc), retry_in_s=backoff
+                    )
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 10.0)
                     continue
@@ -136,7 +151,8 @@ class OutboxRelay:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                        self.database_url, autocommit=True) as conn:
+                    self.database_url, autocommit=True
+                ) as conn:
                     await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     async with contextlib.aclosing(conn.notifies()) as notifies:
                         async for _ in notifies:

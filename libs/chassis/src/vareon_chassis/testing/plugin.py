@@ -22,10 +22,10 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from psycopg import sql
+from vareon_contracts import Envelope, decode_kafka
 
 from vareon_chassis.embedded import EmbeddedBroker, EmbeddedPostgres
 from vareon_chassis.migrations import upgrade
-from vareon_contracts import Envelope, decode_kafka
 
 TEST_KAFKA_TIMEOUTS = {"kafka_session_timeout_ms": 3000, "kafka_heartbeat_interval_ms": 1000}
 
@@ -57,9 +57,13 @@ class Infrastructure:
         return url
 
     def service_env(self) -> dict[str, Any]:
-        return {"kafka_bootstrap": self.kafka_bootstrap, "log_json": False,
-                "relay_poll_interval_s": 0.2, "consumer_backoff_s": 0.05,
-                **TEST_KAFKA_TIMEOUTS}
+        return {
+            "kafka_bootstrap": self.kafka_bootstrap,
+            "log_json": False,
+            "relay_poll_interval_s": 0.2,
+            "consumer_backoff_s": 0.05,
+            **TEST_KAFKA_TIMEOUTS,
+        }
 
     def stop_broker(self) -> None:
         if self.broker is None:
@@ -74,8 +78,11 @@ class Infrastructure:
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             for name in self._databases:
                 with contextlib.suppress(psycopg.Error):
-                    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                                 .format(sql.Identifier(name)))
+                    conn.execute(
+                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                            sql.Identifier(name)
+                        )
+                    )
 
 
 @pytest.fixture(scope="session")
@@ -114,14 +121,24 @@ class EventLog:
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
 
-    async def records(self, topic: str, predicate: Callable[[Any], bool] = lambda r: True,
-                      *, count: int = 1, timeout_s: float = 20.0) -> list[Any]:
+    async def records(
+        self,
+        topic: str,
+        predicate: Callable[[Any], bool] = lambda r: True,
+        *,
+        count: int = 1,
+        timeout_s: float = 20.0,
+    ) -> list[Any]:
         """Raw ConsumerRecords matching ``predicate``; waits until ``count`` are there."""
         found: list[Any] = []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        consumer = AIOKafkaConsumer(topic, bootstrap_servers=self.bootstrap,
-                                    enable_auto_commit=False, auto_offset_reset="earliest")
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=self.bootstrap,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
         await consumer.start()
         try:
             while len(found) < count:
@@ -134,23 +151,38 @@ class EventLog:
         finally:
             await consumer.stop()
 
-    async def wait_for(self, topic: str, predicate: Callable[[Envelope], bool] = lambda e: True,
-                       *, count: int = 1, timeout_s: float = 20.0) -> list[Envelope]:
+    async def wait_for(
+        self,
+        topic: str,
+        predicate: Callable[[Envelope], bool] = lambda e: True,
+        *,
+        count: int = 1,
+        timeout_s: float = 20.0,
+    ) -> list[Envelope]:
         """CloudEvents on ``topic`` matching ``predicate``; waits until ``count`` are there."""
+
         def matches(record: Any) -> bool:
             return predicate(decode_kafka(record.value, list(record.headers or [])))
+
         records = await self.records(topic, matches, count=count, timeout_s=timeout_s)
         return [decode_kafka(r.value, list(r.headers or [])) for r in records]
 
-    async def all(self, topic: str, predicate: Callable[[Envelope], bool] = lambda e: True,
-                  *, settle_s: float = 2.0) -> list[Envelope]:
+    async def all(
+        self,
+        topic: str,
+        predicate: Callable[[Envelope], bool] = lambda e: True,
+        *,
+        settle_s: float = 2.0,
+    ) -> list[Envelope]:
         """Every matching event on the topic after ``settle_s`` (to catch duplicates)."""
         await asyncio.sleep(settle_s)
         consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
         await consumer.start()
         try:
-            tps = [TopicPartition(topic, p)
-                   for p in await consumer._client._wait_on_metadata(topic) or ()]  # noqa: SLF001
+            tps = [
+                TopicPartition(topic, p)
+                for p in await consumer._client._wait_on_metadata(topic) or ()
+            ]
             if not tps:
                 return []
             consumer.assign(tps)
@@ -181,8 +213,9 @@ async def serve(app: Any, port: int | None = None) -> AsyncIterator[str]:
     from vareon_chassis.embedded import free_port
 
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -200,6 +233,8 @@ async def serve(app: Any, port: int | None = None) -> AsyncIterator[str]:
 async def running() -> AsyncIterator[Callable[..., Any]]:
     """``url = await running(app)``: serve an app for the rest of the test."""
     async with contextlib.AsyncExitStack() as stack:
+
         async def start(app: Any, port: int | None = None) -> str:
             return await stack.enter_async_context(serve(app, port))
+
         yield start

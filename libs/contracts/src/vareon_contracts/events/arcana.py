@@ -1,4 +1,4 @@
-"""Events published by arcana (key: user id, so one user's usage stays in order)."""
+"""Events published by arcana: usage (key: user id, in order per user) and chat sessions."""
 
 from datetime import datetime
 from uuid import UUID
@@ -28,3 +28,30 @@ class UsageRecordedV1(EventPayload):
     tokens_out: int
     cost: int
     recorded_at: datetime
+
+
+@register
+class ChatSessionCreatedV1(EventPayload):
+    """A user opened a chat session (key: session id)."""
+
+    event_type = "vareon.arcana.session.created.v1"
+    topic = topics.ARCANA_SESSION
+    key_field = "session_id"
+
+    session_id: UUID
+    user_id: UUID
+    category: str
+    created_at: datetime
+
+
+@register
+class ChatSessionDeletedV1(EventPayload):
+    """A chat session and its messages were erased (by its owner or with the user)."""
+
+    event_type = "vareon.arcana.session.deleted.v1"
+    topic = topics.ARCANA_SESSION
+    key_field = "session_id"
+
+    session_id: UUID
+    user_id: UUID
+    deleted_at: datetime

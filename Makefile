@@ -1,0 +1,53 @@
+# The README's commands. Each bootstraps what it needs: only Python >= 3.11 and make are assumed.
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+
+.PHONY: up test lint check schemas migration bench clean help
+
+help:
+	@echo "make up       run the whole platform on embedded PostgreSQL + Kafka (gateway :8000)"
+	@echo "make test     run every test (real PostgreSQL and broker, started by the tests)"
+	@echo "make lint     ruff, import boundaries, contract gate, per-service dependency check"
+	@echo "make schemas  regenerate event JSON Schemas and docs/events.md (refuses breaking changes)"
+	@echo "make bench    run the benchmarks (ratios measured side by side)"
+
+$(UV):
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.synced: $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml deploy/local/pyproject.toml)
+	$(UV) sync --locked --all-packages --python $(PYTHON)
+	@touch $@
+
+up: .venv/.synced
+	$(UV) run --no-sync vareon up
+
+test: .venv/.synced
+	$(UV) run --no-sync pytest
+
+lint: .venv/.synced
+	$(UV) run --no-sync ruff check .
+	$(UV) run --no-sync lint-imports
+	$(UV) run --no-sync python -m vareon_contracts.compat
+	$(UV) run --no-sync python scripts/check_packages.py
+
+check: lint test
+
+schemas: .venv/.synced
+	$(UV) run --no-sync python -m vareon_contracts.compat --write
+	$(UV) run --no-sync python -m vareon_contracts.catalogue_doc
+
+# make migration SERVICE=wallet MESSAGE="add holds"
+migration: .venv/.synced
+	$(UV) run --no-sync python scripts/new_migration.py $(SERVICE) "$(MESSAGE)"
+
+bench: .venv/.synced
+	@for b in bench/*.py; do echo "== $$b"; $(UV) run --no-sync python $$b || exit 1; done
+
+clean:
+	rm -rf .venv $(TOOLS) .pytest_cache .ruff_cache

@@ -1,0 +1,39 @@
+"""Arcana's problem types (RFC 9457), rendered by the chassis."""
+
+from __future__ import annotations
+
+from vareon_chassis.errors import PROBLEM_BASE, DomainError, NotFound, ServiceUnavailable
+
+
+class SessionNotFound(NotFound):
+    type = PROBLEM_BASE + "chat-session-not-found"
+    title = "Chat session not found"
+
+
+class InsufficientCredits(DomainError):
+    type = PROBLEM_BASE + "insufficient-credits"
+    title = "Insufficient credits"
+    status = 402
+
+
+class InvalidCursor(DomainError):
+    type = PROBLEM_BASE + "invalid-cursor"
+    title = "Invalid cursor"
+    status = 422
+
+
+class ModelsUnavailable(ServiceUnavailable):
+    type = PROBLEM_BASE + "models-unavailable"
+    title = "No model could answer"
+
+
+class TooManyRequests(DomainError):
+    type = PROBLEM_BASE + "too-many-requests"
+    title = "Too many requests"
+    status = 429
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(
+            f"rate limit reached; retry in {retry_after_s} s",
+            headers={"Retry-After": str(retry_after_s)},
+        )

@@ -1,0 +1,130 @@
+"""Arcana's tables: chat sessions and messages, usage, replicas, reservations, outbox/inbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    Text,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from vareon_chassis.db import new_metadata
+from vareon_chassis.messaging import Outbox, define_inbox, define_outbox
+
+metadata = new_metadata()
+OUTBOX = Outbox(define_outbox(metadata), source="vareon-arcana")
+INBOX = define_inbox(metadata)
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+class ChatSession(Base):
+    __tablename__ = "chat_sessions"
+    __table_args__ = (Index("ix_chat_sessions_user_created", "user_id", "created_at", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    title: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(Text)
+    notes: Mapped[str] = mapped_column(Text, server_default="")
+    summary: Mapped[str] = mapped_column(Text, server_default="")
+    """Context memory: older turns folded into a few lines (see memory.py)."""
+    facts: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    """Context memory: key facts the user stated, newest last."""
+    folded_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    """Messages up to this seq are in the summary and no longer sent verbatim."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Message(Base):
+    """One turn; an assistant message carries its receipt (who answered, tokens, cost)."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_session_seq", "session_id", "seq"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(), unique=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("chat_sessions.id", ondelete="CASCADE")
+    )
+    role: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="completed")
+    """completed, failed (the provider broke mid-stream) or disconnected (the client left)."""
+    provider: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(Text)
+    tokens_in: Mapped[int | None] = mapped_column(Integer)
+    tokens_out: Mapped[int | None] = mapped_column(Integer)
+    cost: Mapped[int | None] = mapped_column(BigInteger)
+    usage_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class UsageRecord(Base):
+    """What was billed; kept after the user's sessions are erased (it holds no content)."""
+
+    __tablename__ = "usage_records"
+    __table_args__ = (Index("ix_usage_records_user_recorded", "user_id", "recorded_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    provider: Mapped[str] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(Text)
+    tokens_in: Mapped[int] = mapped_column(Integer)
+    tokens_out: Mapped[int] = mapped_column(Integer)
+    cost: Mapped[int] = mapped_column(BigInteger)
+    recorded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class RoutingRuleReplica(Base):
+    """cognisys' rules: the highest revision per rule id (tombstones kept, never resurrected)."""
+
+    __tablename__ = "routing_rules"
+
+    rule_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger)
+    deleted: Mapped[bool] = mapped_column(Boolean)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class BalanceReplica(Base):
+    """The wallet's latest balance per user; the row is the per-user admission lock."""
+
+    __tablename__ = "balances"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    balance: Mapped[int] = mapped_column(BigInteger)
+    available: Mapped[int] = mapped_column(BigInteger)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    event_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Reservation(Base):
+    """Credits held by an admitted call until it is settled."""
+
+    __tablename__ = "reservations"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

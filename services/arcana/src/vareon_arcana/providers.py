@@ -1,0 +1,147 @@
+"""Model providers: any OpenAI-compatible endpoint through the official SDK, and offline.
+
+One factory gives the provider of a routing target. A target whose provider has no API key
+is skipped; when no target is usable at all, the offline provider answers (deterministic,
+free, and it says so).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import openai
+from vareon_contracts.events.cognisys import ModelTarget
+
+from vareon_arcana import tokens
+from vareon_arcana.settings import ArcanaSettings
+
+OFFLINE = ModelTarget(
+    provider="offline", model="vareon-offline-1", input_price_per_1k=0, output_price_per_1k=0
+)
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    tokens_in: int
+    tokens_out: int
+
+
+Piece = Text | Usage
+
+
+class ProviderUnavailable(Exception):
+    """429, 5xx, timeout or a broken connection: another target may answer."""
+
+    def __init__(self, detail: str, retry_after_s: float | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
+class ProviderRejected(Exception):
+    """The provider refused the request itself (4xx other than 429): no target will differ."""
+
+
+class Provider(Protocol):
+    name: str
+
+    def stream(self, model: str, messages: list[dict[str, str]],
+               max_tokens: int) -> AsyncIterator[Piece]: ...
+
+
+def _retry_after(response: object) -> float | None:
+    headers = getattr(response, "headers", None) or {}
+    try:
+        return float(headers.get("retry-after"))
+    except (TypeError, ValueError):
+        return None
+
+
+class OpenAICompatible:
+    def __init__(self, name: str, client: openai.AsyncOpenAI) -> None:
+        self.name = name
+        self.client = client
+
+    async def stream(self, model: str, messages: list[dict[str, str]],
+                     max_tokens: int) -> AsyncIterator[Piece]:
+        try:
+            stream = await self.client.chat.completions.create(
+                model=model, messages=messages, max_tokens=max_tokens,  # type: ignore[arg-type]
+                stream=True, stream_options={"include_usage": True})
+            async with stream:
+                async for chunk in stream:
+                    if chunk.usage is not None:
+                        yield Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                    for choice in chunk.choices:
+                        if choice.delta and choice.delta.content:
+                            yield Text(choice.delta.content)
+        except openai.RateLimitError as exc:
+            raise ProviderUnavailable(f"{self.name}: rate limited",
+                                      _retry_after(exc.response)) from exc
+        except (openai.InternalServerError, openai.APITimeoutError,
+                openai.APIConnectionError) as exc:
+            raise ProviderUnavailable(f"{self.name}: {type(exc).__name__}") from exc
+        except openai.APIStatusError as exc:
+            raise ProviderRejected(f"{self.name}: HTTP {exc.status_code}") from exc
+        except (openai.APIError, OSError, ValueError) as exc:
+            raise ProviderUnavailable(f"{self.name}: {type(exc).__name__}") from exc
+        except Exception as exc:  # the HTTP library's own errors when a stream breaks
+            if type(exc).__module__.split(".")[0] in {"httpx", "httpx2", "httpcore", "httpcore2"}:
+                raise ProviderUnavailable(f"{self.name}: {type(exc).__name__}") from exc
+            raise
+
+
+class Offline:
+    """Answers without any model: used when no provider has an API key."""
+
+    name = "offline"
+
+    async def stream(self, model: str, messages: list[dict[str, str]],
+                     max_tokens: int) -> AsyncIterator[Piece]:
+        asked = " ".join(messages[-1]["content"].split())
+        reply = tokens.truncate(
+            "Vareon is offline: no model provider is configured, so this is a fixed answer "
+            f"and nothing was charged. You asked: {asked}", max_tokens)
+        words = reply.split(" ")
+        for i, word in enumerate(words):
+            yield Text(word if i == 0 else " " + word)
+            await asyncio.sleep(0)
+        yield Usage(tokens.count_messages(messages), tokens.count(reply))
+
+
+class Providers:
+    """The factory: one SDK client per configured provider, created on first use."""
+
+    def __init__(self, settings: ArcanaSettings) -> None:
+        self.settings = settings
+        self._clients: dict[str, OpenAICompatible] = {}
+        self.offline = Offline()
+
+    def configured(self, name: str) -> bool:
+        config = self.settings.providers.get(name)
+        return name == OFFLINE.provider or bool(config and config.api_key)
+
+    def get(self, name: str) -> Provider | None:
+        if name == OFFLINE.provider:
+            return self.offline
+        if not self.configured(name):
+            return None
+        if name not in self._clients:
+            config = self.settings.providers[name]
+            client = openai.AsyncOpenAI(
+                api_key=config.api_key, base_url=config.base_url,
+                timeout=self.settings.provider_timeout_s,
+                max_retries=0)  # fallback and Retry-After are ours (chat.py)
+            self._clients[name] = OpenAICompatible(name, client)
+        return self._clients[name]
+
+    async def close(self) -> None:
+        for provider in self._clients.values():
+            await provider.client.close()

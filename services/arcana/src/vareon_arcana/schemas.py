@@ -1,0 +1,97 @@
+"""Arcana's HTTP models."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_MESSAGE_CHARS = 32_000
+
+
+class SessionCreate(BaseModel):
+    category: str = Field(min_length=1, max_length=64)
+    title: str = Field("New chat", min_length=1, max_length=200)
+
+
+class SessionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    title: str
+    category: str
+    notes: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class SessionPage(BaseModel):
+    items: list[SessionOut]
+    next_cursor: str | None
+
+
+class NotesUpdate(BaseModel):
+    notes: str = Field(max_length=20_000)
+
+
+class MessageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    role: str
+    content: str
+    status: str
+    provider: str | None
+    model: str | None
+    tokens_in: int | None
+    tokens_out: int | None
+    cost: int | None
+    created_at: datetime
+
+
+class MessagePage(BaseModel):
+    items: list[MessageOut]
+    next_cursor: str | None
+
+
+class MessageCreate(BaseModel):
+    content: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    stream: bool = True
+    max_tokens: int | None = Field(None, ge=1, le=8_192)
+
+
+class ReceiptOut(BaseModel):
+    message_id: uuid.UUID | None
+    usage_id: uuid.UUID | None
+    provider: str
+    model: str
+    tokens_in: int
+    tokens_out: int
+    cost: int
+    """Micro-credits charged."""
+    status: str
+
+
+class ReplyOut(BaseModel):
+    content: str
+    status: str
+    receipt: ReceiptOut | None
+    rule: str | None
+    error: str | None = None
+
+
+class ChatRequest(BaseModel):
+    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    category: str | None = Field(None, max_length=64)
+    max_tokens: int | None = Field(None, ge=1, le=8_192)
+
+
+class StatusOut(BaseModel):
+    service: str
+    version: str
+    rules: int
+    providers: dict[str, bool]
+    """Provider name -> configured (has an API key)."""
+    balance: dict[str, Any] | None = None

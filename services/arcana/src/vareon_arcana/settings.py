@@ -1,0 +1,43 @@
+"""Arcana's settings: every field is the env var ARCANA_<FIELD>."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+from pydantic_settings import SettingsConfigDict
+from vareon_chassis.settings import ServiceSettings
+
+
+class ProviderSettings(BaseModel):
+    """One OpenAI-compatible endpoint; no ``api_key`` means the provider is not configured."""
+
+    base_url: str | None = None
+    """None: the SDK's default (api.openai.com)."""
+    api_key: str | None = None
+
+
+def _default_providers() -> dict[str, ProviderSettings]:
+    return {
+        "openai": ProviderSettings(),
+        "openrouter": ProviderSettings(base_url="https://openrouter.ai/api/v1"),
+    }
+
+
+class ArcanaSettings(ServiceSettings):
+    model_config = SettingsConfigDict(extra="ignore", env_prefix="ARCANA_")
+
+    service_name: str = "arcana"
+    port: int = 8103
+    database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/arcana"
+    providers: dict[str, ProviderSettings] = _default_providers()
+    """JSON, e.g. ARCANA_PROVIDERS='{"openai": {"api_key": "sk-..."}}'."""
+    provider_timeout_s: float = 30.0
+    """Connect/read timeout of one provider call; a stall longer than this is a failure."""
+    retry_after_cap_s: float = 2.0
+    """A 429 whose Retry-After is at most this is retried once on the same target."""
+    max_output_tokens: int = 512
+    history_token_budget: int = 2_000
+    memory_token_budget: int = 400
+    reservation_ttl_s: int = 600
+    """A reservation left by a crashed call stops counting after this long."""
+    demo_limit: str = "5/minute"
+    """Calls of the unauthenticated demo per client IP (the `limits` notation)."""

@@ -1,0 +1,99 @@
+"""Cognisys's HTTP routes, at the same paths as the public API (the gateway forwards as is).
+
+Reads need any signed-in user; changes need the permission ``routing:write``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+from uuid import UUID
+
+import vareon_routing as routing
+from fastapi import APIRouter, Query, Response, status
+from vareon_chassis.auth import CurrentUser, Principal, require_permission
+from vareon_chassis.db import SessionDep
+
+from vareon_cognisys import service
+from vareon_cognisys.models import RoutingRule
+from vareon_cognisys.schemas import (
+    Evaluation,
+    EvaluateIn,
+    PassedOver,
+    ReasonOut,
+    RuleIn,
+    RuleOut,
+    RulePage,
+    RulePatch,
+    RuleRef,
+)
+
+WRITE = "routing:write"
+
+router = APIRouter(prefix="/api/v1/cognisys", tags=["cognisys"])
+Writer = Annotated[Principal, require_permission(WRITE)]
+
+
+@router.get("/routing-rules", response_model=RulePage)
+async def list_rules(
+    session: SessionDep,
+    _: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> RulePage:
+    rows, next_cursor = await service.list_rules(session, limit=limit, cursor=cursor)
+    return RulePage(items=[RuleOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.post("/routing-rules", response_model=RuleOut, status_code=status.HTTP_201_CREATED)
+async def create_rule(body: RuleIn, session: SessionDep, _: Writer) -> RoutingRule:
+    return await service.create_rule(session, body)
+
+
+@router.get("/routing-rules/{rule_id}", response_model=RuleOut)
+async def get_rule(rule_id: UUID, session: SessionDep, _: CurrentUser) -> RoutingRule:
+    return await service.get_rule(session, rule_id)
+
+
+@router.put("/routing-rules/{rule_id}", response_model=RuleOut)
+async def replace_rule(rule_id: UUID, body: RuleIn, session: SessionDep,
+                       _: Writer) -> RoutingRule:
+    return await service.replace_rule(session, rule_id, body)
+
+
+@router.patch("/routing-rules/{rule_id}", response_model=RuleOut)
+async def update_rule(rule_id: UUID, body: RulePatch, session: SessionDep,
+                      _: Writer) -> RoutingRule:
+    return await service.update_rule(session, rule_id, body.changes())
+
+
+@router.delete("/routing-rules/{rule_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_rule(rule_id: UUID, session: SessionDep, _: Writer) -> Response:
+    await service.delete_rule(session, rule_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/routing/evaluate", response_model=Evaluation)
+async def evaluate(body: EvaluateIn, session: SessionDep, user: CurrentUser) -> Evaluation:
+    """Dry run: the rule and targets this request would be routed to, and why."""
+    roles = body.roles if body.roles is not None else list(user.roles)
+    now = body.now or datetime.now(UTC)
+    request = routing.RoutingRequest(category=body.category, roles=frozenset(roles),
+                                     text=body.text, now=now)
+    decision = await service.evaluate(session, request)
+    return Evaluation(
+        rule=_ref(decision.rule), targets=list(decision.targets),
+        used_default=decision.used_default, reasons=_reasons(decision.match),
+        passed_over=[PassedOver(rule=_ref(r), reasons=_reasons(m))
+                     for r, m in decision.passed_over],
+        timed_out=any(m.timed_out for _, m in decision.passed_over),
+        category=body.category, roles=sorted(roles), now=now)
+
+
+def _ref(rule: routing.RoutingRule) -> RuleRef:
+    return RuleRef(id=rule.rule_id, name=rule.name, priority=rule.priority,
+                   is_default=rule.is_default, revision=rule.revision)
+
+
+def _reasons(match: routing.Match) -> list[ReasonOut]:
+    return [ReasonOut(condition=r.condition, held=r.held, detail=r.detail) for r in match.reasons]

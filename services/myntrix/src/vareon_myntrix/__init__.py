@@ -1,0 +1,1 @@
+"""Myntrix: agents, hardware devices and model deployments."""

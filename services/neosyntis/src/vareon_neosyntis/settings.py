@@ -1,0 +1,40 @@
+"""Neosyntis settings: every field is the environment variable ``NEOSYNTIS_<FIELD>``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import SettingsConfigDict
+from vareon_chassis.settings import ServiceSettings
+
+MIB = 1024 * 1024
+
+
+class NeosyntisSettings(ServiceSettings):
+    model_config = SettingsConfigDict(extra="ignore", env_prefix="NEOSYNTIS_")
+
+    service_name: str = "neosyntis"
+    port: int = 8106
+    database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/neosyntis"
+
+    storage_backend: Literal["local", "s3"] = "local"
+    storage_dir: Path = Path("var/neosyntis/storage")
+    """Local backend: objects live here, uploads in progress under ``.incoming/``."""
+    s3_bucket: str = "vareon-neosyntis"
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None
+    """An S3-compatible endpoint (MinIO, moto...); None means AWS."""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_part_size: int = 8 * MIB
+    """Multipart upload part size (S3 needs at least 5 MiB for every part but the last)."""
+
+    max_upload_bytes: int = 1024 * MIB
+    upload_chunk_bytes: int = 1 * MIB
+
+    lab_max_rows: int = 100_000
+    """Open-lab operations read at most this many rows of a dataset (the first ones)."""
+    lab_preview_max_rows: int = 100
+    lab_max_folds: int = 10

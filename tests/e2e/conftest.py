@@ -1,0 +1,123 @@
+"""The platform as a user meets it: identity, wallet and the gateway as real HTTP servers on
+loopback, on real PostgreSQL and the real broker."""
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest_asyncio
+from vareon_chassis.testing.plugin import serve
+from vareon_gateway.app import create_app as create_gateway
+from vareon_gateway.settings import GatewaySettings
+from vareon_identity.app import create_app as create_identity
+from vareon_identity.keys import generate_signing_key
+from vareon_identity.settings import IdentitySettings
+from vareon_wallet.app import create_app as create_wallet
+from vareon_wallet.settings import WalletSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "correct horse battery"
+BONUS = 5_000_000
+
+
+@dataclass
+class Platform:
+    gateway: httpx.AsyncClient
+    identity_url: str
+    wallet_url: str
+
+    async def register(self, email: str | None = None) -> dict[str, Any]:
+        email = email or f"e2e-{uuid.uuid4().hex[:10]}@example.com"
+        response = await self.gateway.post(
+            "/api/v1/auth/register",
+            json={"email": email, "password": PASSWORD, "display_name": "E2E"},
+        )
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    bonus: int = BONUS
+
+    @staticmethod
+    def bearer(tokens: dict[str, Any]) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+    async def wallet_with_bonus(
+        self, tokens: dict[str, Any], timeout_s: float = 20.0
+    ) -> dict[str, Any]:
+        """Poll GET /wallet through the gateway until the signup bonus has arrived."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            response = await self.gateway.get("/api/v1/wallet", headers=self.bearer(tokens))
+            if response.status_code == 200 and response.json()["posted_micro"] >= self.bonus:
+                return dict(response.json())
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(
+                    f"no bonus after {timeout_s}s: {response.status_code} {response.text}"
+                )
+            await asyncio.sleep(0.2)
+
+    async def login(self, email: str) -> dict[str, Any]:
+        response = await self.gateway.post(
+            "/api/v1/auth/login", json={"email": email, "password": PASSWORD}
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def platform(infrastructure: Any, tmp_path_factory: Any) -> AsyncIterator[Platform]:
+    keys = tmp_path_factory.mktemp("keys")
+    generate_signing_key(keys)
+    identity_db = await infrastructure.migrated_database(
+        "identity", ROOT / "services/identity/alembic.ini"
+    )
+    wallet_db = await infrastructure.migrated_database(
+        "wallet", ROOT / "services/wallet/alembic.ini"
+    )
+    env = infrastructure.service_env()
+    async with contextlib.AsyncExitStack() as stack:
+        identity_url = await stack.enter_async_context(
+            serve(
+                create_identity(
+                    IdentitySettings(
+                        database_url=identity_db,
+                        signing_keys_dir=keys,
+                        argon2_time_cost=1,
+                        argon2_memory_cost_kib=8192,
+                        argon2_parallelism=1,
+                        **env,
+                    )
+                )
+            )
+        )
+        jwks = f"{identity_url}/.well-known/jwks.json"
+        wallet_url = await stack.enter_async_context(
+            serve(
+                create_wallet(
+                    WalletSettings(
+                        database_url=wallet_db, jwks_url=jwks, initial_wallet_balance=BONUS, **env
+                    )
+                )
+            )
+        )
+        gateway_url = await stack.enter_async_context(
+            serve(
+                create_gateway(
+                    GatewaySettings(
+                        identity_url=identity_url,
+                        wallet_url=wallet_url,
+                        jwks_url=jwks,
+                        **{k: v for k, v in env.items() if k != "database_url"},
+                    )
+                )
+            )
+        )
+        client = await stack.enter_async_context(
+            httpx.AsyncClient(base_url=gateway_url, timeout=30)
+        )
+        yield Platform(client, identity_url, wallet_url)
