@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +40,25 @@ class Messaging:
     consumers: Sequence[EventConsumer] = field(default_factory=tuple)
 
 
+Resource = Callable[[FastAPI], contextlib.AbstractAsyncContextManager[Any]]
+
+
+def background(run: Callable[[FastAPI], Awaitable[None]]) -> Resource:
+    """A task that runs for the app's life (a sweeper, a poller); cancelled at shutdown."""
+
+    @contextlib.asynccontextmanager
+    async def running(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(run(app))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return running
+
+
 def create_service(
     settings: ServiceSettings,
     *,
@@ -49,8 +68,13 @@ def create_service(
     messaging: Messaging | None = None,
     token_verifier: TokenVerifier | None = None,
     with_database: bool = True,
+    resources: Sequence[Resource] = (),
 ) -> FastAPI:
-    """A Vareon service app. ``with_database=False`` for stateless services (the gateway)."""
+    """A Vareon service app. ``with_database=False`` for stateless services (the gateway).
+
+    ``resources`` are entered after the database and messaging are set up and left before
+    they are torn down: clients to open and close, or ``background(fn)`` tasks to run.
+    """
     messaging = messaging or Messaging()
     configure_logging(settings.log_level, json=settings.log_json)
 
@@ -83,7 +107,10 @@ def create_service(
             tasks.append(asyncio.create_task(_start_messaging(app, settings, messaging, producer)))
         app.state.producer = producer
         try:
-            yield
+            async with contextlib.AsyncExitStack() as stack:
+                for resource in resources:
+                    await stack.enter_async_context(resource(app))
+                yield
         finally:
             for task in tasks:
                 task.cancel()

@@ -41,3 +41,37 @@ class ModelAliasMovedV1(EventPayload):
     version: int | None
     previous_version: int | None = None
     moved_at: datetime
+
+
+@register
+class DatasetVersionRegisteredV1(EventPayload):
+    """A new immutable version of a dataset was uploaded (key: dataset id)."""
+
+    event_type = "vareon.neosyntis.dataset.version-registered.v1"
+    topic = topics.NEOSYNTIS_DATASET
+    key_field = "dataset_id"
+
+    dataset_id: UUID
+    dataset_name: str
+    dataset_version_id: UUID
+    version: int
+    owner_id: UUID
+    format: str
+    sha256: str
+    size_bytes: int
+    row_count: int
+    registered_at: datetime
+
+
+@register
+class DatasetDeletedV1(EventPayload):
+    """A dataset and all its versions were deleted (soft) by its owner (key: dataset id)."""
+
+    event_type = "vareon.neosyntis.dataset.deleted.v1"
+    topic = topics.NEOSYNTIS_DATASET
+    key_field = "dataset_id"
+
+    dataset_id: UUID
+    dataset_name: str
+    owner_id: UUID
+    deleted_at: datetime

@@ -1,0 +1,101 @@
+"""A local OpenAI-compatible server speaking the chat-completions wire format.
+
+The model name picks the behaviour, so one server serves every test: ``Behaviour`` says what
+a model does (answer, 429 with Retry-After, 500, stall, die after some chunks, answer slowly).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+PROMPT_TOKENS = 100
+
+
+@dataclass
+class Behaviour:
+    kind: str = "answer"
+    """answer | rate-limit | error | stall | die"""
+    words: list[str] = field(default_factory=lambda: [f"w{i}" for i in range(10)])
+    retry_after: float | None = None
+    die_after: int = 3
+    delay_s: float = 0.0
+    """Pause between chunks."""
+    times: int | None = None
+    """Misbehave this many times, then answer."""
+
+
+@dataclass
+class Stream:
+    model: str
+    sent: int = 0
+    finished: bool = False
+    cancelled: bool = False
+
+
+class FakeOpenAI:
+    def __init__(self) -> None:
+        self.behaviours: dict[str, Behaviour] = {}
+        self.calls: list[str] = []
+        self.streams: list[Stream] = []
+        self.app = Starlette(routes=[Route("/v1/chat/completions", self.completions,
+                                           methods=["POST"])])
+
+    def behave(self, model: str, **kwargs: Any) -> str:
+        self.behaviours[model] = Behaviour(**kwargs)
+        return model
+
+    async def completions(self, request: Request) -> Response:
+        body = await request.json()
+        model = body["model"]
+        self.calls.append(model)
+        b = self.behaviours.get(model, Behaviour())
+        misbehave = b.times is None or self.calls.count(model) <= b.times
+        if misbehave and b.kind == "rate-limit":
+            headers = {"retry-after": str(b.retry_after)} if b.retry_after is not None else {}
+            return JSONResponse({"error": {"message": "slow down", "type": "rate_limit"}},
+                                status_code=429, headers=headers)
+        if misbehave and b.kind == "error":
+            return JSONResponse({"error": {"message": "boom", "type": "server_error"}},
+                                status_code=500)
+        if misbehave and b.kind == "stall":
+            await asyncio.sleep(30)
+        assert body.get("stream") is True and body["stream_options"] == {"include_usage": True}
+        stream = Stream(model)
+        self.streams.append(stream)
+        dies = misbehave and b.kind == "die"
+        return StreamingResponse(self._chunks(stream, b, dies), media_type="text/event-stream")
+
+    async def _chunks(self, stream: Stream, b: Behaviour, dies: bool):  # type: ignore[no-untyped-def]
+        def frame(choices: list[Any], usage: Any = None) -> str:
+            chunk = {"id": "chatcmpl-fake", "object": "chat.completion.chunk",
+                     "created": int(time.time()), "model": stream.model, "choices": choices,
+                     "usage": usage}
+            return f"data: {json.dumps(chunk)}\n\n"
+
+        try:
+            for i, word in enumerate(b.words):
+                if dies and i == b.die_after:
+                    raise RuntimeError("the fake provider died mid-stream")
+                text = word if i == 0 else " " + word
+                yield frame([{"index": 0, "delta": {"role": "assistant", "content": text},
+                              "finish_reason": None}])
+                stream.sent += 1
+                if b.delay_s:
+                    await asyncio.sleep(b.delay_s)
+            yield frame([{"index": 0, "delta": {}, "finish_reason": "stop"}])
+            yield frame([], {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": len(b.words),
+                             "total_tokens": PROMPT_TOKENS + len(b.words)})
+            yield "data: [DONE]\n\n"
+            stream.finished = True
+        except (asyncio.CancelledError, GeneratorExit):
+            stream.cancelled = True
+            raise

@@ -1,0 +1,36 @@
+"""Event handlers: neosyntis's model registry is replicated; identity's deletions erase."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from vareon_chassis.messaging import EventConsumer
+from vareon_contracts import Envelope, topics
+from vareon_contracts.events.identity import UserDeletedV1
+from vareon_contracts.events.neosyntis import ModelAliasMovedV1, ModelVersionRegisteredV1
+
+from vareon_myntrix import agents, deployments, devices
+
+
+def build_consumers() -> list[EventConsumer]:
+    models = EventConsumer(name="myntrix.models", topics=(topics.NEOSYNTIS_MODEL,))
+    users = EventConsumer(name="myntrix.users", topics=(topics.IDENTITY_USER,))
+
+    @models.on(ModelVersionRegisteredV1)
+    async def version_registered(
+        session: AsyncSession, event: ModelVersionRegisteredV1, envelope: Envelope
+    ) -> None:
+        await deployments.replicate_version(session, event)
+
+    @models.on(ModelAliasMovedV1)
+    async def alias_moved(
+        session: AsyncSession, event: ModelAliasMovedV1, envelope: Envelope
+    ) -> None:
+        await deployments.replicate_alias(session, event)
+
+    @users.on(UserDeletedV1)
+    async def user_deleted(session: AsyncSession, event: UserDeletedV1, envelope: Envelope) -> None:
+        await agents.erase_user(session, event.user_id)
+        await devices.erase_user(session, event.user_id)
+        await deployments.erase_user(session, event.user_id)
+
+    return [models, users]
