@@ -54,9 +54,13 @@ def settings_class(name: str, service_dir: Path) -> type[Any]:
     if src not in sys.path:
         sys.path.append(src)
     module = importlib.import_module(f"vareon_{name}.settings")
-    found = [c for _, c in inspect.getmembers(module, inspect.isclass)
-             if issubclass(c, ServiceSettings) and c is not ServiceSettings
-             and c.__module__ == module.__name__]
+    found = [
+        c
+        for _, c in inspect.getmembers(module, inspect.isclass)
+        if issubclass(c, ServiceSettings)
+        and c is not ServiceSettings
+        and c.__module__ == module.__name__
+    ]
     if len(found) != 1:
         raise LookupError(f"vareon_{name}.settings must define one ServiceSettings subclass")
     return found[0]
@@ -78,16 +82,22 @@ def discover(root: Path = ROOT, *, strict: bool = True) -> list[Service]:
             continue
         fields = cls.model_fields
         port = fields["port"].default if "port" in fields else DEFAULT_PORT
-        services.append(Service(
-            name=name, prefix=cls.model_config.get("env_prefix", ""),
-            fields=frozenset(fields), port=port,
-            required=frozenset(f for f, info in fields.items() if info.is_required()),
-            has_database=(service_dir / "alembic.ini").is_file()))
+        services.append(
+            Service(
+                name=name,
+                prefix=cls.model_config.get("env_prefix", ""),
+                fields=frozenset(fields),
+                port=port,
+                required=frozenset(f for f, info in fields.items() if info.is_required()),
+                has_database=(service_dir / "alembic.ini").is_file(),
+            )
+        )
     return services
 
 
-def environment(service: Service, services: list[Service], *, kafka: str,
-                host: Any) -> dict[str, str]:
+def environment(
+    service: Service, services: list[Service], *, kafka: str, host: Any
+) -> dict[str, str]:
     """Settings set in every deployment; ``host(s)`` is how ``s`` is reached by name."""
     env = {}
     if "kafka_bootstrap" in service.fields:
@@ -105,30 +115,40 @@ def environment(service: Service, services: list[Service], *, kafka: str,
 
 # --- compose ---------------------------------------------------------------------------------
 
+
 def compose(services: list[Service]) -> dict[str, Any]:
-    out: dict[str, Any] = {"kafka": {
-        "image": KAFKA_IMAGE,
-        "environment": {
-            "KAFKA_NODE_ID": "1",
-            "KAFKA_PROCESS_ROLES": "broker,controller",
-            "KAFKA_LISTENERS": "PLAINTEXT://:9092,CONTROLLER://:9093",
-            "KAFKA_ADVERTISED_LISTENERS": "PLAINTEXT://kafka:9092",
-            "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
-            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-            "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@kafka:9093",
-            "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
-            "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
-            "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
-            "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
-            "KAFKA_NUM_PARTITIONS": "3",
-            "KAFKA_LOG_DIRS": "/var/lib/kafka/data",
-        },
-        "volumes": ["kafka-data:/var/lib/kafka/data"],
-        "healthcheck": {
-            "test": ["CMD-SHELL", "/opt/kafka/bin/kafka-broker-api-versions.sh"
-                     " --bootstrap-server localhost:9092 > /dev/null 2>&1"],
-            "interval": "10s", "timeout": "10s", "retries": 12, "start_period": "20s"},
-    }}
+    out: dict[str, Any] = {
+        "kafka": {
+            "image": KAFKA_IMAGE,
+            "environment": {
+                "KAFKA_NODE_ID": "1",
+                "KAFKA_PROCESS_ROLES": "broker,controller",
+                "KAFKA_LISTENERS": "PLAINTEXT://:9092,CONTROLLER://:9093",
+                "KAFKA_ADVERTISED_LISTENERS": "PLAINTEXT://kafka:9092",
+                "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+                "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@kafka:9093",
+                "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+                "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+                "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
+                "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
+                "KAFKA_NUM_PARTITIONS": "3",
+                "KAFKA_LOG_DIRS": "/var/lib/kafka/data",
+            },
+            "volumes": ["kafka-data:/var/lib/kafka/data"],
+            "healthcheck": {
+                "test": [
+                    "CMD-SHELL",
+                    "/opt/kafka/bin/kafka-broker-api-versions.sh"
+                    " --bootstrap-server localhost:9092 > /dev/null 2>&1",
+                ],
+                "interval": "10s",
+                "timeout": "10s",
+                "retries": 12,
+                "start_period": "20s",
+            },
+        }
+    }
     volumes: dict[str, Any] = {"kafka-data": {}}
     secrets: dict[str, Any] = {}
 
@@ -137,8 +157,11 @@ def compose(services: list[Service]) -> dict[str, Any]:
 
     for s in services:
         image = {"image": f"vareon/{s.name}:${{VAREON_TAG:-dev}}"}
-        build = {"context": "..", "dockerfile": "deploy/docker/Dockerfile",
-                 "args": {"SERVICE": s.name, "PORT": str(s.port)}}
+        build = {
+            "context": "..",
+            "dockerfile": "deploy/docker/Dockerfile",
+            "args": {"SERVICE": s.name, "PORT": str(s.port)},
+        }
         env = environment(s, services, kafka="kafka:9092", host=host)
         depends: dict[str, Any] = {"kafka": {"condition": "service_healthy"}}
         if s.has_database:
@@ -148,15 +171,23 @@ def compose(services: list[Service]) -> dict[str, Any]:
                 "image": POSTGRES_IMAGE,
                 # Reachable only on the compose network, never published: trust auth keeps
                 # every password out of the repository. Kubernetes uses real secrets.
-                "environment": {"POSTGRES_DB": s.name, "POSTGRES_USER": s.name,
-                                "POSTGRES_HOST_AUTH_METHOD": "trust"},
+                "environment": {
+                    "POSTGRES_DB": s.name,
+                    "POSTGRES_USER": s.name,
+                    "POSTGRES_HOST_AUTH_METHOD": "trust",
+                },
                 "volumes": [f"{db}:/var/lib/postgresql/data"],
-                "healthcheck": {"test": ["CMD", "pg_isready", "-U", s.name, "-d", s.name],
-                                "interval": "5s", "timeout": "5s", "retries": 12},
+                "healthcheck": {
+                    "test": ["CMD", "pg_isready", "-U", s.name, "-d", s.name],
+                    "interval": "5s",
+                    "timeout": "5s",
+                    "retries": 12,
+                },
             }
             volumes[db] = {}
             out[f"{s.name}-migrate"] = {
-                **image, "build": build,
+                **image,
+                "build": build,
                 "command": ["alembic", "upgrade", "head"],
                 "environment": {s.env("database_url"): url},
                 "depends_on": {db: {"condition": "service_healthy"}},
@@ -164,18 +195,22 @@ def compose(services: list[Service]) -> dict[str, Any]:
             }
             env = {s.env("database_url"): url, **env}
             depends[f"{s.name}-migrate"] = {"condition": "service_completed_successfully"}
-        entry: dict[str, Any] = {**image, "build": build, "environment": env,
-                                 "depends_on": depends, "restart": "unless-stopped",
-                                 "stop_grace_period": "30s"}
+        entry: dict[str, Any] = {
+            **image,
+            "build": build,
+            "environment": env,
+            "depends_on": depends,
+            "restart": "unless-stopped",
+            "stop_grace_period": "30s",
+        }
         if s.signs_tokens:
-            entry["secrets"] = [{"source": "identity-signing-keys",
-                                 "target": SIGNING_KEYS_MOUNT}]
-            secrets["identity-signing-keys"] = {
-                "file": "${VAREON_SIGNING_KEYS:-../.vareon/keys}"}
+            entry["secrets"] = [{"source": "identity-signing-keys", "target": SIGNING_KEYS_MOUNT}]
+            secrets["identity-signing-keys"] = {"file": "${VAREON_SIGNING_KEYS:-../.vareon/keys}"}
         if s.name == GATEWAY:
             entry["ports"] = [f"{s.port}:{s.port}"]
-            entry["depends_on"] = {o.name: {"condition": "service_healthy"}
-                                   for o in services if o is not s}
+            entry["depends_on"] = {
+                o.name: {"condition": "service_healthy"} for o in services if o is not s
+            }
         out[s.name] = entry
     doc: dict[str, Any] = {"name": "vareon", "services": out, "volumes": volumes}
     if secrets:
@@ -185,9 +220,13 @@ def compose(services: list[Service]) -> dict[str, Any]:
 
 # --- kubernetes ------------------------------------------------------------------------------
 
+
 def labels(s: Service, component: str = "api") -> dict[str, str]:
-    return {"app.kubernetes.io/name": s.name, "app.kubernetes.io/component": component,
-            "app.kubernetes.io/part-of": "vareon"}
+    return {
+        "app.kubernetes.io/name": s.name,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": "vareon",
+    }
 
 
 def selector(s: Service) -> dict[str, str]:
@@ -195,19 +234,34 @@ def selector(s: Service) -> dict[str, str]:
 
 
 def container_security() -> dict[str, Any]:
-    return {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001,
-            "readOnlyRootFilesystem": True, "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": 10001,
+        "runAsGroup": 10001,
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
 
 
 def pod_security() -> dict[str, Any]:
-    return {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "fsGroup": 10001,
-            "seccompProfile": {"type": "RuntimeDefault"}}
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": 10001,
+        "runAsGroup": 10001,
+        "fsGroup": 10001,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
 
 
 def database_env(s: Service) -> list[dict[str, Any]]:
-    return [{"name": s.env("database_url"), "valueFrom": {"secretKeyRef": {
-        "name": f"{s.name}-database", "key": "url"}}}]
+    return [
+        {
+            "name": s.env("database_url"),
+            "valueFrom": {"secretKeyRef": {"name": f"{s.name}-database", "key": "url"}},
+        }
+    ]
 
 
 def k8s_objects(s: Service, services: list[Service]) -> list[dict[str, Any]]:
@@ -215,25 +269,32 @@ def k8s_objects(s: Service, services: list[Service]) -> list[dict[str, Any]]:
         return f"{o.name}:{o.port}"
 
     config = environment(s, services, kafka="kafka.vareon-data.svc.cluster.local:9092", host=host)
-    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"medium": "Memory",
-                                                                   "sizeLimit": "64Mi"}}]
+    volumes: list[dict[str, Any]] = [
+        {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}}
+    ]
     mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]  # noqa: S108
     if s.signs_tokens:
-        volumes.append({"name": "signing-keys", "secret": {
-            "secretName": "identity-signing-keys", "defaultMode": 0o400}})
-        mounts.append({"name": "signing-keys", "mountPath": SIGNING_KEYS_MOUNT,
-                       "readOnly": True})
+        volumes.append(
+            {
+                "name": "signing-keys",
+                "secret": {"secretName": "identity-signing-keys", "defaultMode": 0o400},
+            }
+        )
+        mounts.append({"name": "signing-keys", "mountPath": SIGNING_KEYS_MOUNT, "readOnly": True})
 
     def probe(path: str, **extra: Any) -> dict[str, Any]:
         return {"httpGet": {"path": path, "port": "http"}, "timeoutSeconds": 3, **extra}
 
     container = {
-        "name": s.name, "image": f"vareon/{s.name}",
+        "name": s.name,
+        "image": f"vareon/{s.name}",
         "ports": [{"name": "http", "containerPort": s.port}],
         "envFrom": [{"configMapRef": {"name": f"{s.name}-config"}}],
         "env": database_env(s) if s.has_database else [],
-        "resources": {"requests": {"cpu": "100m", "memory": "192Mi"},
-                      "limits": {"memory": "384Mi"}},
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "192Mi"},
+            "limits": {"memory": "384Mi"},
+        },
         "startupProbe": probe("/health/live", periodSeconds=2, failureThreshold=30),
         "livenessProbe": probe("/health/live", periodSeconds=10, failureThreshold=3),
         "readinessProbe": probe("/health/ready", periodSeconds=5, failureThreshold=2),
@@ -244,30 +305,70 @@ def k8s_objects(s: Service, services: list[Service]) -> list[dict[str, Any]]:
     }
     meta = {"name": s.name, "labels": labels(s)}
     objects: list[dict[str, Any]] = [
-        {"apiVersion": "v1", "kind": "ConfigMap",
-         "metadata": {"name": f"{s.name}-config", "labels": labels(s)}, "data": config},
-        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta, "spec": {
-            "replicas": 2, "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": selector(s)},
-            "strategy": {"type": "RollingUpdate",
-                         "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-            "template": {"metadata": {"labels": labels(s)}, "spec": {
-                "automountServiceAccountToken": False,
-                "terminationGracePeriodSeconds": 40,
-                "securityContext": pod_security(),
-                "containers": [container], "volumes": volumes}}}},
-        {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": {
-            "selector": selector(s),
-            "ports": [{"name": "http", "port": s.port, "targetPort": "http"}]}},
-        {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": meta,
-         "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector(s)}}},
-        {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": meta,
-         "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
-                                     "name": s.name},
-                  "minReplicas": 2, "maxReplicas": 6,
-                  "metrics": [{"type": "Resource", "resource": {
-                      "name": "cpu", "target": {"type": "Utilization",
-                                                "averageUtilization": 70}}}]}},
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": f"{s.name}-config", "labels": labels(s)},
+            "data": config,
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": meta,
+            "spec": {
+                "replicas": 2,
+                "revisionHistoryLimit": 5,
+                "selector": {"matchLabels": selector(s)},
+                "strategy": {
+                    "type": "RollingUpdate",
+                    "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+                },
+                "template": {
+                    "metadata": {"labels": labels(s)},
+                    "spec": {
+                        "automountServiceAccountToken": False,
+                        "terminationGracePeriodSeconds": 40,
+                        "securityContext": pod_security(),
+                        "containers": [container],
+                        "volumes": volumes,
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": meta,
+            "spec": {
+                "selector": selector(s),
+                "ports": [{"name": "http", "port": s.port, "targetPort": "http"}],
+            },
+        },
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": meta,
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector(s)}},
+        },
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": meta,
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": s.name},
+                "minReplicas": 2,
+                "maxReplicas": 6,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": 70},
+                        },
+                    }
+                ],
+            },
+        },
         network_policy(s, services),
     ]
     if s.has_database:
@@ -276,22 +377,38 @@ def k8s_objects(s: Service, services: list[Service]) -> list[dict[str, Any]]:
 
 
 def migration_job(s: Service) -> dict[str, Any]:
-    return {"apiVersion": "batch/v1", "kind": "Job",
-            "metadata": {"name": f"{s.name}-migrate", "labels": labels(s, "migration")},
-            "spec": {"backoffLimit": 3, "ttlSecondsAfterFinished": 3600,
-                     "template": {"metadata": {"labels": labels(s, "migration")}, "spec": {
-                         "restartPolicy": "Never", "automountServiceAccountToken": False,
-                         "securityContext": pod_security(),
-                         "containers": [{
-                             "name": "migrate", "image": f"vareon/{s.name}",
-                             "command": ["alembic", "upgrade", "head"],
-                             "env": database_env(s),
-                             "resources": {"requests": {"cpu": "50m", "memory": "128Mi"},
-                                           "limits": {"memory": "256Mi"}},
-                             "securityContext": container_security(),
-                             "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
-                         }],
-                         "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}]}}}}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": f"{s.name}-migrate", "labels": labels(s, "migration")},
+        "spec": {
+            "backoffLimit": 3,
+            "ttlSecondsAfterFinished": 3600,
+            "template": {
+                "metadata": {"labels": labels(s, "migration")},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "automountServiceAccountToken": False,
+                    "securityContext": pod_security(),
+                    "containers": [
+                        {
+                            "name": "migrate",
+                            "image": f"vareon/{s.name}",
+                            "command": ["alembic", "upgrade", "head"],
+                            "env": database_env(s),
+                            "resources": {
+                                "requests": {"cpu": "50m", "memory": "128Mi"},
+                                "limits": {"memory": "256Mi"},
+                            },
+                            "securityContext": container_security(),
+                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
+                        }
+                    ],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}],
+                },
+            },
+        },
+    }
 
 
 def network_policy(s: Service, services: list[Service]) -> dict[str, Any]:
@@ -302,71 +419,141 @@ def network_policy(s: Service, services: list[Service]) -> dict[str, Any]:
     gateway = next(o for o in services if o.name == GATEWAY)
     if s is gateway:
         ingress = [{"ports": port}]
-        egress = [{"to": [{"podSelector": {"matchLabels": selector(o)}}],
-                   "ports": [{"protocol": "TCP", "port": o.port}]}
-                  for o in services if o is not s]
+        egress = [
+            {
+                "to": [{"podSelector": {"matchLabels": selector(o)}}],
+                "ports": [{"protocol": "TCP", "port": o.port}],
+            }
+            for o in services
+            if o is not s
+        ]
     else:
-        ingress = [{"from": [{"podSelector": {"matchLabels": selector(gateway)}}],
-                    "ports": port}]
-        egress = [{"to": [{"podSelector": {"matchLabels": selector(gateway)}}],
-                   "ports": [{"protocol": "TCP", "port": gateway.port}]}]
+        ingress = [{"from": [{"podSelector": {"matchLabels": selector(gateway)}}], "ports": port}]
+        egress = [
+            {
+                "to": [{"podSelector": {"matchLabels": selector(gateway)}}],
+                "ports": [{"protocol": "TCP", "port": gateway.port}],
+            }
+        ]
     data = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "vareon-data"}}}
     if "kafka_bootstrap" in s.fields:
-        egress.append({"to": [{**data, "podSelector": {"matchLabels": {
-            "vareon.dev/kafka": "broker"}}}], "ports": [{"protocol": "TCP", "port": 9092}]})
+        egress.append(
+            {
+                "to": [{**data, "podSelector": {"matchLabels": {"vareon.dev/kafka": "broker"}}}],
+                "ports": [{"protocol": "TCP", "port": 9092}],
+            }
+        )
     if s.has_database:
-        egress.append({"to": [{**data, "podSelector": {"matchLabels": {
-            "vareon.dev/database": s.name}}}], "ports": [{"protocol": "TCP", "port": 5432}]})
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": s.name, "labels": labels(s)},
-            "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/name": s.name}},
-                     "policyTypes": ["Ingress", "Egress"],
-                     "ingress": ingress, "egress": egress}}
+        egress.append(
+            {
+                "to": [{**data, "podSelector": {"matchLabels": {"vareon.dev/database": s.name}}}],
+                "ports": [{"protocol": "TCP", "port": 5432}],
+            }
+        )
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": s.name, "labels": labels(s)},
+        "spec": {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": s.name}},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": ingress,
+            "egress": egress,
+        },
+    }
 
 
 COMMON = [
-    {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-     "metadata": {"name": "default-deny"},
-     "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}},
-    {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-     "metadata": {"name": "allow-dns"},
-     "spec": {"podSelector": {}, "policyTypes": ["Egress"],
-              "egress": [{"to": [{"namespaceSelector": {"matchLabels": {
-                  "kubernetes.io/metadata.name": "kube-system"}}}],
-                  "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}]}},
+    {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "default-deny"},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+    },
+    {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "allow-dns"},
+        "spec": {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                            }
+                        }
+                    ],
+                    "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                }
+            ],
+        },
+    },
 ]
 
 OVERLAYS: dict[str, dict[str, Any]] = {
-    "dev": {"namespace": "vareon-dev", "tag": "dev", "replicas": 1, "max": 2,
-            "resources": {"requests": {"cpu": "50m", "memory": "160Mi"},
-                          "limits": {"memory": "320Mi"}}},
-    "prod": {"namespace": "vareon", "tag": "0.1.0", "replicas": 3, "max": 10,
-             "resources": {"requests": {"cpu": "500m", "memory": "384Mi"},
-                           "limits": {"memory": "768Mi"}}},
+    "dev": {
+        "namespace": "vareon-dev",
+        "tag": "dev",
+        "replicas": 1,
+        "max": 2,
+        "resources": {"requests": {"cpu": "50m", "memory": "160Mi"}, "limits": {"memory": "320Mi"}},
+    },
+    "prod": {
+        "namespace": "vareon",
+        "tag": "0.1.0",
+        "replicas": 3,
+        "max": 10,
+        "resources": {
+            "requests": {"cpu": "500m", "memory": "384Mi"},
+            "limits": {"memory": "768Mi"},
+        },
+    },
 }
 
 
 def overlay(name: str, services: list[Service]) -> dict[str, Any]:
     o = OVERLAYS[name]
     return {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-        "namespace": o["namespace"], "resources": ["../../base"],
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "namespace": o["namespace"],
+        "resources": ["../../base"],
         "labels": [{"pairs": {"vareon.dev/environment": name}}],
         "images": [{"name": f"vareon/{s.name}", "newTag": o["tag"]} for s in services],
         "patches": [
-            {"target": {"kind": "Deployment"}, "patch": yaml.safe_dump([
-                {"op": "replace", "path": "/spec/replicas", "value": o["replicas"]},
-                {"op": "replace", "path": "/spec/template/spec/containers/0/resources",
-                 "value": o["resources"]}], sort_keys=False)},
-            {"target": {"kind": "HorizontalPodAutoscaler"}, "patch": yaml.safe_dump([
-                {"op": "replace", "path": "/spec/minReplicas", "value": o["replicas"]},
-                {"op": "replace", "path": "/spec/maxReplicas", "value": o["max"]}],
-                sort_keys=False)},
+            {
+                "target": {"kind": "Deployment"},
+                "patch": yaml.safe_dump(
+                    [
+                        {"op": "replace", "path": "/spec/replicas", "value": o["replicas"]},
+                        {
+                            "op": "replace",
+                            "path": "/spec/template/spec/containers/0/resources",
+                            "value": o["resources"],
+                        },
+                    ],
+                    sort_keys=False,
+                ),
+            },
+            {
+                "target": {"kind": "HorizontalPodAutoscaler"},
+                "patch": yaml.safe_dump(
+                    [
+                        {"op": "replace", "path": "/spec/minReplicas", "value": o["replicas"]},
+                        {"op": "replace", "path": "/spec/maxReplicas", "value": o["max"]},
+                    ],
+                    sort_keys=False,
+                ),
+            },
         ],
     }
 
 
 # --- files -----------------------------------------------------------------------------------
+
 
 def dump(*docs: Any) -> str:
     return HEADER + "---\n".join(yaml.safe_dump(d, sort_keys=False, width=100) for d in docs)
@@ -375,14 +562,17 @@ def dump(*docs: Any) -> str:
 def render(root: Path = ROOT, *, strict: bool = True) -> dict[Path, str]:
     """Every generated file, keyed by its path."""
     services = discover(root, strict=strict)
-    files = {COMPOSE: dump(compose(services)),
-             K8S / "base" / "common.yaml": dump(*COMMON)}
+    files = {COMPOSE: dump(compose(services)), K8S / "base" / "common.yaml": dump(*COMMON)}
     for s in services:
         files[K8S / "base" / f"{s.name}.yaml"] = dump(*k8s_objects(s, services))
-    files[K8S / "base" / "kustomization.yaml"] = dump({
-        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-        "labels": [{"pairs": {"app.kubernetes.io/part-of": "vareon"}}],
-        "resources": ["common.yaml", *(f"{s.name}.yaml" for s in services)]})
+    files[K8S / "base" / "kustomization.yaml"] = dump(
+        {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "labels": [{"pairs": {"app.kubernetes.io/part-of": "vareon"}}],
+            "resources": ["common.yaml", *(f"{s.name}.yaml" for s in services)],
+        }
+    )
     for name in OVERLAYS:
         files[K8S / "overlays" / name / "kustomization.yaml"] = dump(overlay(name, services))
     return files
@@ -398,8 +588,11 @@ def stale(root: Path = ROOT) -> list[Path]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="fail if files are out of date")
-    parser.add_argument("--skip-incomplete", action="store_true",
-                        help="leave out services whose settings module does not import yet")
+    parser.add_argument(
+        "--skip-incomplete",
+        action="store_true",
+        help="leave out services whose settings module does not import yet",
+    )
     args = parser.parse_args()
     if args.check:
         paths = stale()

@@ -32,7 +32,8 @@ generate = _generator()
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "image_install: replays the Dockerfile's install step for one service")
+        "markers", "image_install: replays the Dockerfile's install step for one service"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -57,9 +58,13 @@ def rendered() -> dict[str, list[dict]]:
     """`kubectl kustomize` output of each overlay, as objects."""
     out = {}
     for overlay in OVERLAYS:
-        result = subprocess.run(  # noqa: S603
+        result = subprocess.run(
             [tool("kubectl"), "kustomize", str(ROOT / "deploy" / "k8s" / "overlays" / overlay)],
-            capture_output=True, text=True, check=True, timeout=60)
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
         out[overlay] = [d for d in yaml.safe_load_all(result.stdout) if d]
     return out
 

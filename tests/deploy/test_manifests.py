@@ -20,8 +20,9 @@ COMPOSE_SCHEMA = Path(__file__).with_name("compose-spec.json")
 
 def test_generated_files_match_the_services() -> None:
     stale = generate.stale(ROOT)
-    assert not stale, ("run `uv run python deploy/k8s/generate.py`; out of date: "
-                       + ", ".join(str(p.relative_to(ROOT)) for p in stale))
+    assert not stale, "run `uv run python deploy/k8s/generate.py`; out of date: " + ", ".join(
+        str(p.relative_to(ROOT)) for p in stale
+    )
 
 
 def test_every_service_is_in_compose_and_every_overlay(services, compose_file, rendered) -> None:
@@ -62,8 +63,7 @@ def check_env(names: set[str], service, where: str) -> None:
     assert not missing, f"{where}: required settings {sorted(missing)} are not set"
 
 
-def test_env_is_settings_fields_and_covers_required_ones(services, compose_file,
-                                                         rendered) -> None:
+def test_env_is_settings_fields_and_covers_required_ones(services, compose_file, rendered) -> None:
     for s in services:
         check_env(set(compose_env(compose_file, s)), s, "compose")
         for overlay, objects in rendered.items():
@@ -87,8 +87,10 @@ def test_compose_follows_the_compose_specification(compose_file) -> None:
 
 
 def test_the_compose_schema_check_can_fail(compose_file) -> None:
-    broken = {**compose_file, "services": {"x": {"image": "a", "depends_on": {
-        "y": {"condition": "after-lunch"}}}}}
+    broken = {
+        **compose_file,
+        "services": {"x": {"image": "a", "depends_on": {"y": {"condition": "after-lunch"}}}},
+    }
     schema = json.loads(COMPOSE_SCHEMA.read_text())
     assert not jsonschema.Draft7Validator(schema).is_valid(broken)
 
@@ -96,8 +98,10 @@ def test_the_compose_schema_check_can_fail(compose_file) -> None:
 def test_compose_holds_no_secret_values(compose_file) -> None:
     for name, entry in compose_file["services"].items():
         for key in entry.get("environment") or {}:
-            assert not any(w in key for w in ("PASSWORD", "SECRET", "PRIVATE_KEY")) \
-                or key == "POSTGRES_HOST_AUTH_METHOD", (name, key)
+            assert (
+                not any(w in key for w in ("PASSWORD", "SECRET", "PRIVATE_KEY"))
+                or key == "POSTGRES_HOST_AUTH_METHOD"
+            ), (name, key)
     assert all("file" in s for s in compose_file.get("secrets", {}).values())
 
 
@@ -111,8 +115,12 @@ def test_overlay_objects_validate_against_kubernetes_schemas(rendered, overlay) 
 
 
 def test_the_kubernetes_schema_check_can_fail() -> None:
-    bad = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"},
-           "spec": {"replicas": "two", "selector": {}, "template": {}}}
+    bad = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "x"},
+        "spec": {"replicas": "two", "selector": {}, "template": {}},
+    }
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(bad, KUBERNETES_VERSION, strict=True)
 
@@ -141,8 +149,7 @@ def test_workloads_are_hardened_and_probed(rendered, overlay) -> None:
 
 
 def test_only_the_gateway_reaches_the_services(services, rendered) -> None:
-    policies = {o["metadata"]["name"]: o for o in rendered["prod"]
-                if o["kind"] == "NetworkPolicy"}
+    policies = {o["metadata"]["name"]: o for o in rendered["prod"] if o["kind"] == "NetworkPolicy"}
     assert policies["default-deny"]["spec"]["podSelector"] == {}
     gateway = {"app.kubernetes.io/name": generate.GATEWAY, "app.kubernetes.io/component": "api"}
     for s in services:
@@ -155,6 +162,7 @@ def test_only_the_gateway_reaches_the_services(services, rendered) -> None:
 def test_overlays_differ_in_replicas_and_tags(rendered) -> None:
     def first(overlay: str) -> dict:
         return next(o for o in rendered[overlay] if o["kind"] == "Deployment")
+
     dev, prod = first("dev"), first("prod")
     assert dev["spec"]["replicas"] < prod["spec"]["replicas"]
     image = dev["spec"]["template"]["spec"]["containers"][0]["image"]
@@ -162,15 +170,19 @@ def test_overlays_differ_in_replicas_and_tags(rendered) -> None:
 
 
 def test_dockerfile_passes_hadolint(find_tool) -> None:
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [find_tool("hadolint"), str(ROOT / "deploy" / "docker" / "Dockerfile")],
-        capture_output=True, text=True, timeout=60)
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_hadolint_would_catch_a_bad_dockerfile(tmp_path, find_tool) -> None:
     bad = tmp_path / "Dockerfile"
     bad.write_text("FROM python:latest\nRUN apt-get install curl\n")
-    result = subprocess.run([find_tool("hadolint"), str(bad)],  # noqa: S603
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [find_tool("hadolint"), str(bad)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0

@@ -16,23 +16,37 @@ ROLES = ["user", "pro", "admin"]
 WORDS = ["rust", "python", "invoice", "hello"]
 
 times = st.times()
-conditions = st.fixed_dictionaries({}, optional={
-    "categories": st.lists(st.sampled_from(CATEGORIES), max_size=2),
-    "roles": st.lists(st.sampled_from(ROLES), max_size=2),
-    "keywords": st.lists(st.sampled_from(WORDS), max_size=2),
-    "min_length": st.integers(0, 20),
-    "active_from": times,
-})
+conditions = st.fixed_dictionaries(
+    {},
+    optional={
+        "categories": st.lists(st.sampled_from(CATEGORIES), max_size=2),
+        "roles": st.lists(st.sampled_from(ROLES), max_size=2),
+        "keywords": st.lists(st.sampled_from(WORDS), max_size=2),
+        "min_length": st.integers(0, 20),
+        "active_from": times,
+    },
+)
 rules = st.builds(
-    lambda priority, rid, enabled, cond: rule(priority, rule_id=uuid.UUID(int=rid),
-                                              enabled=enabled, **cond),
-    st.integers(0, 5), st.integers(1, 2**64), st.booleans(), conditions)
+    lambda priority, rid, enabled, cond: rule(
+        priority, rule_id=uuid.UUID(int=rid), enabled=enabled, **cond
+    ),
+    st.integers(0, 5),
+    st.integers(1, 2**64),
+    st.booleans(),
+    conditions,
+)
 requests = st.builds(
     lambda text, category, roles, moment: request(
-        text, category=category, roles=tuple(roles),
-        now=datetime.combine(datetime(2026, 11, 26).date(), moment, tzinfo=UTC)),
+        text,
+        category=category,
+        roles=tuple(roles),
+        now=datetime.combine(datetime(2026, 11, 26).date(), moment, tzinfo=UTC),
+    ),
     st.lists(st.sampled_from([*WORDS, "x", "!"]), max_size=8).map(" ".join),
-    st.sampled_from([None, *CATEGORIES]), st.lists(st.sampled_from(ROLES), max_size=2), times)
+    st.sampled_from([None, *CATEGORIES]),
+    st.lists(st.sampled_from(ROLES), max_size=2),
+    times,
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -79,8 +93,12 @@ def test_a_wrapping_window_is_the_complement_of_its_reverse(start, end, moment):
     assert in_window(moment, start, end) != in_window(moment, end, start)
 
 
-@given(st.sampled_from(WORDS), st.sampled_from(["", " ", "(", "."]),
-       st.sampled_from(["", " ", ")", "!"]), st.booleans())
+@given(
+    st.sampled_from(WORDS),
+    st.sampled_from(["", " ", "(", "."]),
+    st.sampled_from(["", " ", ")", "!"]),
+    st.booleans(),
+)
 def test_a_keyword_between_non_word_characters_matches_in_any_case(word, before, after, upper):
     text = before + (word.upper() if upper else word) + after
     assert rule(keywords=[word]).matches(request(text)).matched

@@ -9,12 +9,21 @@ from vareon_routing import RoutingRule, RuleBook
 from .factories import TARGET
 
 
-def event(rule_id: uuid.UUID, revision: int, *, deleted: bool = False,
-          priority: int = 10) -> RoutingRuleChangedV1:
+def event(
+    rule_id: uuid.UUID, revision: int, *, deleted: bool = False, priority: int = 10
+) -> RoutingRuleChangedV1:
     return RoutingRuleChangedV1(
-        rule_id=rule_id, revision=revision, name=f"r{revision}", priority=priority,
-        enabled=True, is_default=False, conditions=RuleConditions(keywords=["x"]),
-        targets=[TARGET], deleted=deleted, changed_at=datetime.now(UTC))
+        rule_id=rule_id,
+        revision=revision,
+        name=f"r{revision}",
+        priority=priority,
+        enabled=True,
+        is_default=False,
+        conditions=RuleConditions(keywords=["x"]),
+        targets=[TARGET],
+        deleted=deleted,
+        changed_at=datetime.now(UTC),
+    )
 
 
 def test_a_rule_is_built_from_its_event():

@@ -32,22 +32,26 @@ def test_roles_need_any_one_of_the_listed_roles():
     assert not r.matches(request(roles=("user",))).matched
 
 
-@pytest.mark.parametrize(("text", "held"), [("abc", False), ("abcd", True),
-                                            ("abcdefgh", True), ("abcdefghi", False)])
+@pytest.mark.parametrize(
+    ("text", "held"), [("abc", False), ("abcd", True), ("abcdefgh", True), ("abcdefghi", False)]
+)
 def test_length_bounds_are_inclusive(text, held):
     assert rule(min_length=4, max_length=8).matches(request(text)).matched is held
 
 
-@pytest.mark.parametrize(("text", "held"), [
-    ("Please write PYTHON code", True),
-    ("python.", True),
-    ("pythonic code", False),
-    ("cpython", False),
-    ("I like C++ a lot", True),
-    ("I like c++", True),
-    ("Machine \n  Learning rocks", True),
-    ("machinelearning", False),
-])
+@pytest.mark.parametrize(
+    ("text", "held"),
+    [
+        ("Please write PYTHON code", True),
+        ("python.", True),
+        ("pythonic code", False),
+        ("cpython", False),
+        ("I like C++ a lot", True),
+        ("I like c++", True),
+        ("Machine \n  Learning rocks", True),
+        ("machinelearning", False),
+    ],
+)
 def test_keywords_match_whole_words_in_any_case(text, held):
     r = rule(keywords=["python", "c++", "machine learning"])
     match = r.matches(request(text))
@@ -84,20 +88,23 @@ def test_choose_passes_over_a_timed_out_rule_to_the_next():
     assert decision.passed_over[0][1].timed_out
 
 
-@pytest.mark.parametrize(("start", "end", "moment", "held"), [
-    (time(9), time(17), time(9), True),
-    (time(9), time(17), time(16, 59, 59), True),
-    (time(9), time(17), time(17), False),
-    (time(22), time(6), time(23, 30), True),
-    (time(22), time(6), time(0, 0), True),
-    (time(22), time(6), time(5, 59), True),
-    (time(22), time(6), time(6), False),
-    (time(22), time(6), time(12), False),
-    (time(22), None, time(23), True),
-    (time(22), None, time(21), False),
-    (None, time(6), time(5), True),
-    (None, time(6), time(7), False),
-])
+@pytest.mark.parametrize(
+    ("start", "end", "moment", "held"),
+    [
+        (time(9), time(17), time(9), True),
+        (time(9), time(17), time(16, 59, 59), True),
+        (time(9), time(17), time(17), False),
+        (time(22), time(6), time(23, 30), True),
+        (time(22), time(6), time(0, 0), True),
+        (time(22), time(6), time(5, 59), True),
+        (time(22), time(6), time(6), False),
+        (time(22), time(6), time(12), False),
+        (time(22), None, time(23), True),
+        (time(22), None, time(21), False),
+        (None, time(6), time(5), True),
+        (None, time(6), time(7), False),
+    ],
+)
 def test_time_window_in_utc_wraps_past_midnight(start, end, moment, held):
     now = datetime.combine(datetime(2026, 11, 26).date(), moment, tzinfo=UTC)
     r = rule(active_from=start, active_until=end)
@@ -123,7 +130,11 @@ def test_all_conditions_must_hold_and_every_one_is_explained():
     assert [x.condition for x in match.reasons] == ["category", "roles", "length", "keywords"]
     miss = r.matches(request("go please", category="chat", roles=("pro",)))
     assert [(x.condition, x.held) for x in miss.reasons] == [
-        ("category", False), ("roles", True), ("length", True), ("keywords", False)]
+        ("category", False),
+        ("roles", True),
+        ("length", True),
+        ("keywords", False),
+    ]
 
 
 def test_non_exhaustive_match_stops_at_first_failure():
@@ -173,18 +184,21 @@ def test_no_rule_and_no_default_is_no_route():
         choose([rule(categories=["x"])], request(category="y"))
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"priority": -1}, "priority"),
-    ({"priority": 1001}, "priority"),
-    ({"targets": ()}, "at least one target"),
-    ({"pattern": "("}, "does not compile"),
-    ({"pattern": "a" * 501}, "longer than 500"),
-    ({"pattern": ""}, "must not be empty"),
-    ({"min_length": 5, "max_length": 4}, "min_length"),
-    ({"keywords": [" "]}, "blank"),
-    ({"active_from": time(3), "active_until": time(3)}, "differ"),
-    ({"active_from": time(3, tzinfo=timezone(timedelta(hours=2)))}, "UTC"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"priority": -1}, "priority"),
+        ({"priority": 1001}, "priority"),
+        ({"targets": ()}, "at least one target"),
+        ({"pattern": "("}, "does not compile"),
+        ({"pattern": "a" * 501}, "longer than 500"),
+        ({"pattern": ""}, "must not be empty"),
+        ({"min_length": 5, "max_length": 4}, "min_length"),
+        ({"keywords": [" "]}, "blank"),
+        ({"active_from": time(3), "active_until": time(3)}, "differ"),
+        ({"active_from": time(3, tzinfo=timezone(timedelta(hours=2)))}, "UTC"),
+    ],
+)
 def test_invalid_rules_are_refused_at_creation(kwargs, message):
     priority = kwargs.pop("priority", 10)
     with pytest.raises(InvalidRule, match=message):

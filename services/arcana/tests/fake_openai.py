@@ -67,7 +67,7 @@ class FakeOpenAI:
             return JSONResponse({"error": {"message": "boom", "type": "server_error"}},
                                 status_code=500)
         if misbehave and b.kind == "stall":
-            await asyncio.sleep(30)
+            await asyncio.sleep(4)  # past the client timeout, short enough for shutdown
         assert body.get("stream") is True and body["stream_options"] == {"include_usage": True}
         stream = Stream(model)
         self.streams.append(stream)

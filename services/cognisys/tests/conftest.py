@@ -38,9 +38,14 @@ class SigningKey:
         now = int(time.time())
         user_id = uuid.uuid4()
         claims = {
-            "sub": str(user_id), "email": f"{user_id.hex[:8]}@example.com",
-            "roles": list(roles), "permissions": list(permissions),
-            "iat": now, "exp": now + 600, "iss": "vareon-identity", "aud": "vareon",
+            "sub": str(user_id),
+            "email": f"{user_id.hex[:8]}@example.com",
+            "roles": list(roles),
+            "permissions": list(permissions),
+            "iat": now,
+            "exp": now + 600,
+            "iss": "vareon-identity",
+            "aud": "vareon",
         }
         return jwt.encode(claims, self.private, algorithm="EdDSA", headers={"kid": KID})
 
@@ -74,8 +79,9 @@ def settings(database_url: str, infrastructure: Any) -> CognisysSettings:
 
 
 @pytest_asyncio.fixture
-async def client(settings: CognisysSettings, signing_key: SigningKey
-                 ) -> AsyncIterator[httpx.AsyncClient]:
+async def client(
+    settings: CognisysSettings, signing_key: SigningKey
+) -> AsyncIterator[httpx.AsyncClient]:
     verifier = TokenVerifier(signing_key, issuer="vareon-identity", audience="vareon")
     app = create_app(settings, token_verifier=verifier)
     async with LifespanManager(app) as manager:
@@ -90,10 +96,18 @@ def rule_body(**overrides: Any) -> dict[str, Any]:
         "priority": 100,
         "conditions": {"categories": ["coding"], "keywords": ["python", "rust"]},
         "targets": [
-            {"provider": "openai", "model": "gpt-big", "input_price_per_1k": 2500,
-             "output_price_per_1k": 10000},
-            {"provider": "offline", "model": "vareon-offline-1", "input_price_per_1k": 0,
-             "output_price_per_1k": 0},
+            {
+                "provider": "openai",
+                "model": "gpt-big",
+                "input_price_per_1k": 2500,
+                "output_price_per_1k": 10000,
+            },
+            {
+                "provider": "offline",
+                "model": "vareon-offline-1",
+                "input_price_per_1k": 0,
+                "output_price_per_1k": 0,
+            },
         ],
     }
     body.update(overrides)

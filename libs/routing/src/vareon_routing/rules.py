@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from uuid import UUID
@@ -66,7 +66,7 @@ class Match:
 
 
 def in_window(moment: time, start: time | None, end: time | None) -> bool:
-    """Daily UTC window [start, end); wraps past midnight when start > end; start == end is empty."""
+    """Daily UTC window [start, end): wraps past midnight when start > end; empty when equal."""
     if start is None and end is None:
         return True
     if start is None:
@@ -97,25 +97,29 @@ def condition_errors(conditions: RuleConditions) -> list[str]:
     if any(len(k) > MAX_KEYWORD_LENGTH for k in c.keywords):
         errors.append(f"keywords: each at most {MAX_KEYWORD_LENGTH} characters")
     for name in ("min_length", "max_length"):
-        value = getattr(c, name)
-        if value is not None and value < 0:
+        size: int | None = getattr(c, name)
+        if size is not None and size < 0:
             errors.append(f"{name}: must be >= 0")
     if c.min_length is not None and c.max_length is not None and c.min_length > c.max_length:
         errors.append("min_length: must not exceed max_length")
     if c.pattern is not None and (problem := pattern_error(c.pattern)):
         errors.append(f"pattern: {problem}")
     for name in ("active_from", "active_until"):
-        value: time | None = getattr(c, name)
-        if value is not None and value.utcoffset() not in (None, UTC.utcoffset(None)):
+        bound: time | None = getattr(c, name)
+        if bound is not None and bound.utcoffset() not in (None, UTC.utcoffset(None)):
             errors.append(f"{name}: times are UTC; give no offset or +00:00")
-    if (c.active_from is not None and c.active_until is not None
-            and _naive(c.active_from) == _naive(c.active_until)):
+    if (
+        c.active_from is not None
+        and c.active_until is not None
+        and _naive(c.active_from) == _naive(c.active_until)
+    ):
         errors.append("active_from: must differ from active_until (the window would be empty)")
     return errors
 
 
-def rule_errors(priority: int, conditions: RuleConditions,
-                targets: Sequence[ModelTarget]) -> list[str]:
+def rule_errors(
+    priority: int, conditions: RuleConditions, targets: Sequence[ModelTarget]
+) -> list[str]:
     errors = []
     if not PRIORITY_MIN <= priority <= PRIORITY_MAX:
         errors.append(f"priority: must be between {PRIORITY_MIN} and {PRIORITY_MAX}")
@@ -152,20 +156,38 @@ class RoutingRule:
     def from_event(cls, event: RoutingRuleChangedV1) -> RoutingRule:
         if event.deleted:
             raise ValueError("a tombstone is not a rule")
-        return cls(rule_id=event.rule_id, name=event.name, priority=event.priority,
-                   conditions=event.conditions, targets=tuple(event.targets),
-                   enabled=event.enabled, is_default=event.is_default, revision=event.revision)
+        return cls(
+            rule_id=event.rule_id,
+            name=event.name,
+            priority=event.priority,
+            conditions=event.conditions,
+            targets=tuple(event.targets),
+            enabled=event.enabled,
+            is_default=event.is_default,
+            revision=event.revision,
+        )
 
-    def matches(self, request: RoutingRequest, *, exhaustive: bool = True,
-                timeout_s: float = MATCH_TIMEOUT_S) -> Match:
+    def matches(
+        self,
+        request: RoutingRequest,
+        *,
+        exhaustive: bool = True,
+        timeout_s: float = MATCH_TIMEOUT_S,
+    ) -> Match:
         """Whether every condition holds; ``exhaustive=False`` stops at the first that fails.
 
         The default rule matches every request: ``choose`` reaches it only when no other
         rule matched, and its conditions and ``enabled`` flag are not consulted.
         """
         if self.is_default:
-            return Match(True, (Reason("default", True,
-                                       "the default rule serves any request no other rule took"),))
+            return Match(
+                True,
+                (
+                    Reason(
+                        "default", True, "the default rule serves any request no other rule took"
+                    ),
+                ),
+            )
         reasons: list[Reason] = []
         for check in self._checks(timeout_s):
             reason = check(request)
@@ -178,10 +200,17 @@ class RoutingRule:
             reasons.append(Reason("conditions", True, "no conditions: matches every request"))
         return Match(all(r.held for r in reasons), tuple(reasons))
 
-    def _checks(self, timeout_s: float) -> list:  # type: ignore[type-arg]
+    def _checks(self, timeout_s: float) -> list[Callable[[RoutingRequest], Reason | None]]:
         # Cheapest first, so a non-exhaustive match rarely runs the pattern.
-        return [self._enabled, self._category, self._roles, self._length, self._window,
-                self._keyword, lambda request: self._pattern_check(request, timeout_s)]
+        return [
+            self._enabled,
+            self._category,
+            self._roles,
+            self._length,
+            self._window,
+            self._keyword,
+            lambda request: self._pattern_check(request, timeout_s),
+        ]
 
     def _enabled(self, request: RoutingRequest) -> Reason | None:
         return None if self.enabled else Reason("enabled", False, "the rule is disabled")
@@ -192,8 +221,11 @@ class RoutingRule:
             return None
         folded = {c.casefold() for c in wanted}
         held = request.category is not None and request.category.casefold() in folded
-        return Reason("category", held, f"category {request.category!r} "
-                      f"{'is' if held else 'is not'} one of {sorted(wanted)}")
+        return Reason(
+            "category",
+            held,
+            f"category {request.category!r} {'is' if held else 'is not'} one of {sorted(wanted)}",
+        )
 
     def _roles(self, request: RoutingRequest) -> Reason | None:
         wanted = set(self.conditions.roles)
@@ -211,8 +243,9 @@ class RoutingRule:
         size = len(request.text)
         held = (low is None or size >= low) and (high is None or size <= high)
         bounds = f"[{'0' if low is None else low}, {'∞' if high is None else high}]"
-        return Reason("length", held,
-                      f"message length {size} is {'within' if held else 'outside'} {bounds}")
+        return Reason(
+            "length", held, f"message length {size} is {'within' if held else 'outside'} {bounds}"
+        )
 
     def _window(self, request: RoutingRequest) -> Reason | None:
         start, end = self.conditions.active_from, self.conditions.active_until
@@ -221,9 +254,11 @@ class RoutingRule:
         moment = request.now.astimezone(UTC).time()
         held = in_window(moment, start, end)
         span = f"[{start or '00:00'}, {end or '24:00'}) UTC"
-        return Reason("time_window", held,
-                      f"{moment.strftime('%H:%M:%S')} UTC is {'inside' if held else 'outside'} "
-                      f"{span}")
+        return Reason(
+            "time_window",
+            held,
+            f"{moment.strftime('%H:%M:%S')} UTC is {'inside' if held else 'outside'} {span}",
+        )
 
     def _keyword(self, request: RoutingRequest) -> Reason | None:
         if self._keywords is None:
@@ -234,8 +269,9 @@ class RoutingRule:
             return Reason("keywords", False, "keyword search timed out; counted as no match")
         if found.matched:
             return Reason("keywords", True, f"message contains keyword {found.text!r}")
-        return Reason("keywords", False,
-                      f"message contains none of the keywords {self.conditions.keywords}")
+        return Reason(
+            "keywords", False, f"message contains none of the keywords {self.conditions.keywords}"
+        )
 
     def _pattern_check(self, request: RoutingRequest, timeout_s: float) -> Reason | None:
         if self._pattern is None:
@@ -243,8 +279,11 @@ class RoutingRule:
         try:
             found = search(self._pattern, request.text, timeout_s)
         except PatternTimeout:
-            return Reason("pattern", False, f"pattern timed out after {timeout_s * 1000:g} ms; "
-                          "counted as no match")
+            return Reason(
+                "pattern",
+                False,
+                f"pattern timed out after {timeout_s * 1000:g} ms; counted as no match",
+            )
         if found.matched:
             return Reason("pattern", True, f"pattern matched {found.text!r}")
         return Reason("pattern", False, "pattern found no match")
@@ -273,8 +312,9 @@ def evaluation_order(rules: Iterable[RoutingRule]) -> list[RoutingRule]:
     return sorted(rules, key=lambda r: (r.is_default, -r.priority, r.rule_id))
 
 
-def choose(rules: Iterable[RoutingRule], request: RoutingRequest, *,
-           timeout_s: float = MATCH_TIMEOUT_S) -> Decision:
+def choose(
+    rules: Iterable[RoutingRule], request: RoutingRequest, *, timeout_s: float = MATCH_TIMEOUT_S
+) -> Decision:
     """The highest-priority enabled rule that matches; ties go to the lower rule id.
 
     When none does, the default rule (the lowest id among several, which should not exist).

@@ -44,10 +44,12 @@ def compile_keywords(keywords: Sequence[str]) -> regex.Pattern[str] | None:
     words = [k.split() for k in keywords if k.strip()]
     if not words:
         return None
-    alternatives = sorted((r"\s+".join(regex.escape(w) for w in ws) for ws in words),
-                          key=len, reverse=True)
-    return regex.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)",
-                         regex.IGNORECASE | regex.FULLCASE)
+    alternatives = sorted(
+        (r"\s+".join(regex.escape(w) for w in ws) for ws in words), key=len, reverse=True
+    )
+    return regex.compile(
+        r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", regex.IGNORECASE | regex.FULLCASE
+    )
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from vareon_chassis.db import SessionDep
 from vareon_cognisys import service
 from vareon_cognisys.models import RoutingRule
 from vareon_cognisys.schemas import (
-    Evaluation,
     EvaluateIn,
+    Evaluation,
     PassedOver,
     ReasonOut,
     RuleIn,
@@ -56,14 +56,14 @@ async def get_rule(rule_id: UUID, session: SessionDep, _: CurrentUser) -> Routin
 
 
 @router.put("/routing-rules/{rule_id}", response_model=RuleOut)
-async def replace_rule(rule_id: UUID, body: RuleIn, session: SessionDep,
-                       _: Writer) -> RoutingRule:
+async def replace_rule(rule_id: UUID, body: RuleIn, session: SessionDep, _: Writer) -> RoutingRule:
     return await service.replace_rule(session, rule_id, body)
 
 
 @router.patch("/routing-rules/{rule_id}", response_model=RuleOut)
-async def update_rule(rule_id: UUID, body: RulePatch, session: SessionDep,
-                      _: Writer) -> RoutingRule:
+async def update_rule(
+    rule_id: UUID, body: RulePatch, session: SessionDep, _: Writer
+) -> RoutingRule:
     return await service.update_rule(session, rule_id, body.changes())
 
 
@@ -78,21 +78,33 @@ async def evaluate(body: EvaluateIn, session: SessionDep, user: CurrentUser) -> 
     """Dry run: the rule and targets this request would be routed to, and why."""
     roles = body.roles if body.roles is not None else list(user.roles)
     now = body.now or datetime.now(UTC)
-    request = routing.RoutingRequest(category=body.category, roles=frozenset(roles),
-                                     text=body.text, now=now)
+    request = routing.RoutingRequest(
+        category=body.category, roles=frozenset(roles), text=body.text, now=now
+    )
     decision = await service.evaluate(session, request)
     return Evaluation(
-        rule=_ref(decision.rule), targets=list(decision.targets),
-        used_default=decision.used_default, reasons=_reasons(decision.match),
-        passed_over=[PassedOver(rule=_ref(r), reasons=_reasons(m))
-                     for r, m in decision.passed_over],
+        rule=_ref(decision.rule),
+        targets=list(decision.targets),
+        used_default=decision.used_default,
+        reasons=_reasons(decision.match),
+        passed_over=[
+            PassedOver(rule=_ref(r), reasons=_reasons(m)) for r, m in decision.passed_over
+        ],
         timed_out=any(m.timed_out for _, m in decision.passed_over),
-        category=body.category, roles=sorted(roles), now=now)
+        category=body.category,
+        roles=sorted(roles),
+        now=now,
+    )
 
 
 def _ref(rule: routing.RoutingRule) -> RuleRef:
-    return RuleRef(id=rule.rule_id, name=rule.name, priority=rule.priority,
-                   is_default=rule.is_default, revision=rule.revision)
+    return RuleRef(
+        id=rule.rule_id,
+        name=rule.name,
+        priority=rule.priority,
+        is_default=rule.is_default,
+        revision=rule.revision,
+    )
 
 
 def _reasons(match: routing.Match) -> list[ReasonOut]:

@@ -6,8 +6,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, Index, Integer, Text, Uuid
-from sqlalchemy import func, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Index,
+    Integer,
+    Text,
+    Uuid,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from vareon_chassis.db import new_metadata
@@ -27,13 +37,18 @@ class Base(DeclarativeBase):
 class RoutingRule(Base):
     __tablename__ = "routing_rules"
     __table_args__ = (
-        CheckConstraint(f"priority BETWEEN {PRIORITY_MIN} AND {PRIORITY_MAX}",
-                        name="priority_range"),
+        CheckConstraint(
+            f"priority BETWEEN {PRIORITY_MIN} AND {PRIORITY_MAX}", name="priority_range"
+        ),
         CheckConstraint("revision >= 1", name="revision_positive"),
         CheckConstraint("jsonb_array_length(targets) >= 1", name="has_targets"),
         # At most one default rule.
-        Index("uq_routing_rules_default", "is_default", unique=True,
-              postgresql_where=text("is_default")),
+        Index(
+            "uq_routing_rules_default",
+            "is_default",
+            unique=True,
+            postgresql_where=text("is_default"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)

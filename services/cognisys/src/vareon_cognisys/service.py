@@ -47,19 +47,30 @@ def _stored(field: str, value: Any) -> Any:
 
 def as_rule(row: RoutingRule) -> routing.RoutingRule:
     return routing.RoutingRule(
-        rule_id=row.id, name=row.name, priority=row.priority,
+        rule_id=row.id,
+        name=row.name,
+        priority=row.priority,
         conditions=RuleConditions.model_validate(row.conditions),
         targets=tuple(ModelTarget.model_validate(t) for t in row.targets),
-        enabled=row.enabled, is_default=row.is_default, revision=row.revision)
+        enabled=row.enabled,
+        is_default=row.is_default,
+        revision=row.revision,
+    )
 
 
 def changed_event(row: RoutingRule, *, deleted: bool = False) -> RoutingRuleChangedV1:
     return RoutingRuleChangedV1(
-        rule_id=row.id, revision=row.revision, name=row.name, priority=row.priority,
-        enabled=row.enabled, is_default=row.is_default,
+        rule_id=row.id,
+        revision=row.revision,
+        name=row.name,
+        priority=row.priority,
+        enabled=row.enabled,
+        is_default=row.is_default,
         conditions=RuleConditions.model_validate(row.conditions),
         targets=[ModelTarget.model_validate(t) for t in row.targets],
-        deleted=deleted, changed_at=row.updated_at)
+        deleted=deleted,
+        changed_at=row.updated_at,
+    )
 
 
 def _check(row: RoutingRule) -> None:
@@ -79,8 +90,13 @@ def _check(row: RoutingRule) -> None:
 
 async def create_rule(session: AsyncSession, data: RuleIn) -> RoutingRule:
     now = _now()
-    row = RoutingRule(**{f: _stored(f, getattr(data, f)) for f in EDITABLE},
-                      is_default=False, revision=1, created_at=now, updated_at=now)
+    row = RoutingRule(
+        **{f: _stored(f, getattr(data, f)) for f in EDITABLE},
+        is_default=False,
+        revision=1,
+        created_at=now,
+        updated_at=now,
+    )
     _check(row)
     session.add(row)
     await session.flush()
@@ -88,8 +104,9 @@ async def create_rule(session: AsyncSession, data: RuleIn) -> RoutingRule:
     return row
 
 
-async def get_rule(session: AsyncSession, rule_id: UUID, *, for_update: bool = False
-                   ) -> RoutingRule:
+async def get_rule(
+    session: AsyncSession, rule_id: UUID, *, for_update: bool = False
+) -> RoutingRule:
     query = select(RoutingRule).where(RoutingRule.id == rule_id)
     if for_update:
         query = query.with_for_update().execution_options(populate_existing=True)
@@ -99,8 +116,7 @@ async def get_rule(session: AsyncSession, rule_id: UUID, *, for_update: bool = F
     return row
 
 
-async def update_rule(session: AsyncSession, rule_id: UUID, changes: dict[str, Any]
-                      ) -> RoutingRule:
+async def update_rule(session: AsyncSession, rule_id: UUID, changes: dict[str, Any]) -> RoutingRule:
     """Apply ``changes`` (a subset of EDITABLE); a change to nothing keeps the revision."""
     row = await get_rule(session, rule_id, for_update=True)
     new = {f: _stored(f, v) for f, v in changes.items()}
@@ -148,19 +164,30 @@ def _decode_cursor(cursor: str) -> tuple[bool, int, UUID]:
         raise InvalidCursor("cursor is not one this service returned") from exc
 
 
-async def list_rules(session: AsyncSession, *, limit: int, cursor: str | None
-                     ) -> tuple[list[RoutingRule], str | None]:
+async def list_rules(
+    session: AsyncSession, *, limit: int, cursor: str | None
+) -> tuple[list[RoutingRule], str | None]:
     """Rules in evaluation order: by priority (highest first), then id; the default last."""
     r = RoutingRule
     query = select(r)
     if cursor:
         is_default, priority, rule_id = _decode_cursor(cursor)
-        query = query.where(or_(
-            r.is_default > is_default,
-            and_(r.is_default == is_default,
-                 or_(r.priority < priority, and_(r.priority == priority, r.id > rule_id)))))
-    rows = list((await session.scalars(
-        query.order_by(r.is_default, r.priority.desc(), r.id).limit(limit + 1))).all())
+        after = [
+            and_(
+                r.is_default == is_default,
+                or_(r.priority < priority, and_(r.priority == priority, r.id > rule_id)),
+            )
+        ]
+        if not is_default:
+            after.append(r.is_default.is_(True))  # the default comes after every other rule
+        query = query.where(or_(*after))
+    rows = list(
+        (
+            await session.scalars(
+                query.order_by(r.is_default, r.priority.desc(), r.id).limit(limit + 1)
+            )
+        ).all()
+    )
     next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 from fastapi import FastAPI
 from vareon_chassis.auth import TokenVerifier
@@ -21,24 +20,21 @@ def create_app(
     settings: GatewaySettings | None = None, *, token_verifier: TokenVerifier | None = None
 ) -> FastAPI:
     settings = settings or load_settings(GatewaySettings)
-    app = create_service(
+
+    @contextlib.asynccontextmanager
+    async def upstream(app: FastAPI) -> AsyncIterator[None]:
+        app.state.upstream = create_upstream_client(settings)
+        app.state.status_cache = CachedStatus(settings.status_cache_s)
+        try:
+            yield
+        finally:
+            await app.state.upstream.aclose()
+
+    return create_service(
         settings,
         title="Vareon",
         routers=[router],
         token_verifier=token_verifier,
         with_database=False,
+        resources=[upstream],
     )
-    chassis_lifespan = app.router.lifespan_context
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
-        async with chassis_lifespan(app) as state:
-            app.state.upstream = create_upstream_client(settings)
-            app.state.status_cache = CachedStatus(settings.status_cache_s)
-            try:
-                yield state
-            finally:
-                await app.state.upstream.aclose()
-
-    app.router.lifespan_context = lifespan
-    return app

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-
 from fastapi import FastAPI
 from vareon_chassis.auth import TokenVerifier
-from vareon_chassis.service import Messaging, create_service
+from vareon_chassis.service import Messaging, background, create_service
 from vareon_chassis.settings import load_settings
 
 from vareon_wallet.api import router
@@ -24,28 +20,17 @@ def create_app(
 ) -> FastAPI:
     settings = settings or load_settings(WalletSettings)
     policy = Policy.from_settings(settings)
+
+    async def expire_holds(app: FastAPI) -> None:
+        await sweep_holds(app.state.sessionmaker, settings.hold_sweep_interval_s)
+
     app = create_service(
         settings,
         title="Vareon wallet",
         routers=[router],
         token_verifier=token_verifier,
         messaging=Messaging(outbox=OUTBOX, inbox=inbox_table, consumers=build_consumers(policy)),
+        resources=[background(expire_holds)],
     )
     app.state.wallet_policy = policy
-    chassis_lifespan = app.router.lifespan_context
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with chassis_lifespan(app):
-            sweeper = asyncio.create_task(
-                sweep_holds(app.state.sessionmaker, settings.hold_sweep_interval_s)
-            )
-            try:
-                yield
-            finally:
-                sweeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
-
-    app.router.lifespan_context = lifespan
     return app

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+import pytest_asyncio
+from asgi_lifespan import LifespanManager
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from vareon_chassis.auth import TokenVerifier
+from vareon_neosyntis.app import create_app
+from vareon_neosyntis.settings import NeosyntisSettings
+
+ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
+KID = "neosyntis-test-key"
+API = "/api/v1/neosyntis"
+
+
+class SigningKey:
+    """A locally generated Ed25519 key standing in for identity's JWKS."""
+
+    def __init__(self) -> None:
+        self.private = Ed25519PrivateKey.generate()
+        public = jwt.algorithms.OKPAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
+        self.keyset = jwt.PyJWKSet([{**public, "kid": KID, "alg": "EdDSA", "use": "sig"}])
+
+    async def __call__(self, force: bool = False) -> jwt.PyJWKSet:
+        return self.keyset
+
+    def token(self, user_id: uuid.UUID) -> str:
+        now = int(time.time())
+        claims = {"sub": str(user_id), "email": f"{user_id.hex[:8]}@example.com",
+                  "roles": ["user"], "permissions": [], "iat": now, "exp": now + 600,
+                  "iss": "vareon-identity", "aud": "vareon"}
+        return jwt.encode(claims, self.private, algorithm="EdDSA", headers={"kid": KID})
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> SigningKey:
+    return SigningKey()
+
+
+@pytest.fixture
+def auth(signing_key: SigningKey) -> Callable[[uuid.UUID], dict[str, str]]:
+    def headers(user_id: uuid.UUID) -> dict[str, str]:
+        return {"Authorization": f"Bearer {signing_key.token(user_id)}"}
+    return headers
+
+
+@pytest.fixture
+def user(auth: Callable[[uuid.UUID], dict[str, str]]) -> dict[str, str]:
+    return auth(uuid.uuid4())
+
+
+@pytest_asyncio.fixture
+async def database_url(infrastructure: Any) -> str:
+    return await infrastructure.migrated_database("neosyntis", ALEMBIC_INI)
+
+
+@pytest.fixture
+def settings(database_url: str, infrastructure: Any, tmp_path: Path) -> NeosyntisSettings:
+    return NeosyntisSettings(database_url=database_url, storage_dir=tmp_path / "storage",
+                             max_upload_bytes=64 * 1024 * 1024, **infrastructure.service_env())
+
+
+@pytest_asyncio.fixture
+async def app(settings: NeosyntisSettings, signing_key: SigningKey) -> AsyncIterator[Any]:
+    verifier = TokenVerifier(signing_key, issuer="vareon-identity", audience="vareon")
+    application = create_app(settings, token_verifier=verifier)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest_asyncio.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://neosyntis",
+                                 timeout=60) as c:
+        yield c
