@@ -161,15 +161,28 @@ async def start(
         "UVICORN_PORT": str(port),
     }
     log = tmp / "server.log"
+    server = spawn(
+        [str(venv / "bin" / "uvicorn"), "--factory", "--timeout-graceful-shutdown", "5"],
+        env,
+        app_dir,
+        log,
+    )
+    return f"http://127.0.0.1:{port}", server, log
+
+
+def spawn(args: list[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
-        server = subprocess.Popen(
-            [str(venv / "bin" / "uvicorn"), "--factory", "--timeout-graceful-shutdown", "5"],
+        return subprocess.Popen(
+            args,
             env=env,
-            cwd=app_dir,
+            cwd=cwd,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    return f"http://127.0.0.1:{port}", server, log
+
+
+def tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:]
 
 
 @pytest.mark.image_install
@@ -183,10 +196,10 @@ async def test_image_install_step_serves_ready(name: str, servers: dict[str, Any
     finally:
         server.terminate()
         server.wait(timeout=20)
-    output = log.read_text(errors="replace")
+    output = tail(log)
     # uvicorn re-raises the SIGTERM it handled once the shutdown has finished.
-    assert server.returncode in (0, -15), output[-3000:]
-    assert "Application shutdown complete" in output, output[-3000:]
+    assert server.returncode in (0, -15), output
+    assert "Application shutdown complete" in output, output
 
 
 async def wait_ready(
@@ -197,7 +210,7 @@ async def wait_ready(
     async with httpx.AsyncClient(timeout=2) as client:
         while asyncio.get_running_loop().time() < deadline:
             if server.poll() is not None:
-                pytest.fail("exited before it was ready:\n" + log.read_text()[-3000:])
+                pytest.fail("exited before it was ready:\n" + tail(log))
             try:
                 response = await client.get(url)
                 if response.status_code == 200:
@@ -206,4 +219,4 @@ async def wait_ready(
             except httpx.TransportError as exc:
                 last = repr(exc)
             await asyncio.sleep(0.2)
-    pytest.fail(f"{url} never became ready: {last}\n" + log.read_text()[-3000:])
+    pytest.fail(f"{url} never became ready: {last}\n" + tail(log))

@@ -1,5 +1,5 @@
-from vareon_chassis.migrations import run_migrations
 from vareon_arcana.models import metadata
 from vareon_arcana.settings import ArcanaSettings
+from vareon_chassis.migrations import run_migrations
 
 run_migrations(metadata, ArcanaSettings().database_url)

@@ -43,9 +43,16 @@ class SigningKey:
 
     def headers(self, user_id: uuid.UUID) -> dict[str, str]:
         now = int(time.time())
-        claims = {"sub": str(user_id), "email": f"{user_id.hex[:8]}@example.com",
-                  "roles": ["user"], "permissions": [], "iat": now, "exp": now + 600,
-                  "iss": "vareon-identity", "aud": "vareon"}
+        claims = {
+            "sub": str(user_id),
+            "email": f"{user_id.hex[:8]}@example.com",
+            "roles": ["user"],
+            "permissions": [],
+            "iat": now,
+            "exp": now + 600,
+            "iss": "vareon-identity",
+            "aud": "vareon",
+        }
         token = jwt.encode(claims, self.private, algorithm="EdDSA", headers={"kid": KID})
         return {"Authorization": f"Bearer {token}"}
 
@@ -68,14 +75,21 @@ async def database_url(infrastructure: Any) -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(infrastructure: Any, database_url: str,
-             fake: tuple[FakeOpenAI, str]) -> ArcanaSettings:
+def settings(
+    infrastructure: Any, database_url: str, fake: tuple[FakeOpenAI, str]
+) -> ArcanaSettings:
     return ArcanaSettings(
         database_url=database_url,
-        providers={"fake": ProviderSettings(base_url=fake[1] + "/v1", api_key="test-key"),
-                   "openai": ProviderSettings()},
-        provider_timeout_s=1.5, retry_after_cap_s=1.0, db_pool_size=25, db_max_overflow=5,
-        **infrastructure.service_env())
+        providers={
+            "fake": ProviderSettings(base_url=fake[1] + "/v1", api_key="test-key"),
+            "openai": ProviderSettings(),
+        },
+        provider_timeout_s=1.5,
+        retry_after_cap_s=1.0,
+        db_pool_size=25,
+        db_max_overflow=5,
+        **infrastructure.service_env(),
+    )
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -102,8 +116,9 @@ async def db(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def producer(infrastructure: Any) -> AsyncIterator[AIOKafkaProducer]:
-    kafka = AIOKafkaProducer(bootstrap_servers=infrastructure.kafka_bootstrap,
-                             enable_idempotence=False, acks="all")
+    kafka = AIOKafkaProducer(
+        bootstrap_servers=infrastructure.kafka_bootstrap, enable_idempotence=False, acks="all"
+    )
     await kafka.start()
     try:
         yield kafka
@@ -121,6 +136,7 @@ def publish(producer: AIOKafkaProducer) -> Publish:
         key, value, headers = encode_kafka(envelope)
         await producer.send_and_wait(payload.topic, value=value, key=key, headers=headers)
         return envelope
+
     return send
 
 
@@ -136,24 +152,47 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout_s: float = 20.
         await asyncio.sleep(0.1)
 
 
-def target(model: str, provider: str = "fake", price_in: int = 0,
-           price_out: int = 0) -> ModelTarget:
-    return ModelTarget(provider=provider, model=model, input_price_per_1k=price_in,
-                       output_price_per_1k=price_out)
+def target(
+    model: str, provider: str = "fake", price_in: int = 0, price_out: int = 0
+) -> ModelTarget:
+    return ModelTarget(
+        provider=provider, model=model, input_price_per_1k=price_in, output_price_per_1k=price_out
+    )
 
 
-def rule(category: str, targets: list[ModelTarget], *, rule_id: uuid.UUID | None = None,
-         revision: int = 1, deleted: bool = False, priority: int = 100) -> RoutingRuleChangedV1:
+def rule(
+    category: str,
+    targets: list[ModelTarget],
+    *,
+    rule_id: uuid.UUID | None = None,
+    revision: int = 1,
+    deleted: bool = False,
+    priority: int = 100,
+) -> RoutingRuleChangedV1:
     return RoutingRuleChangedV1(
-        rule_id=rule_id or uuid.uuid4(), revision=revision, name=f"rule-{category}",
-        priority=priority, enabled=True, is_default=False,
-        conditions=RuleConditions(categories=[category]), targets=targets, deleted=deleted,
-        changed_at=datetime.now(UTC))
+        rule_id=rule_id or uuid.uuid4(),
+        revision=revision,
+        name=f"rule-{category}",
+        priority=priority,
+        enabled=True,
+        is_default=False,
+        conditions=RuleConditions(categories=[category]),
+        targets=targets,
+        deleted=deleted,
+        changed_at=datetime.now(UTC),
+    )
 
 
-def balance(user_id: uuid.UUID, available: int, *, at: datetime | None = None
-            ) -> BalanceChangedV1:
+def balance(user_id: uuid.UUID, available: int, *, at: datetime | None = None) -> BalanceChangedV1:
     return BalanceChangedV1(
-        wallet_id=uuid.uuid4(), user_id=user_id, balance=available, change=available,
-        reason="test", transfer_id=uuid.uuid4(), changed_at=at or datetime.now(UTC),
-        pending=0, available=available, kind="grant")
+        wallet_id=uuid.uuid4(),
+        user_id=user_id,
+        balance=available,
+        change=available,
+        reason="test",
+        transfer_id=uuid.uuid4(),
+        changed_at=at or datetime.now(UTC),
+        pending=0,
+        available=available,
+        kind="grant",
+    )

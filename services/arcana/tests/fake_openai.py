@@ -46,8 +46,9 @@ class FakeOpenAI:
         self.behaviours: dict[str, Behaviour] = {}
         self.calls: list[str] = []
         self.streams: list[Stream] = []
-        self.app = Starlette(routes=[Route("/v1/chat/completions", self.completions,
-                                           methods=["POST"])])
+        self.app = Starlette(
+            routes=[Route("/v1/chat/completions", self.completions, methods=["POST"])]
+        )
 
     def behave(self, model: str, **kwargs: Any) -> str:
         self.behaviours[model] = Behaviour(**kwargs)
@@ -61,11 +62,15 @@ class FakeOpenAI:
         misbehave = b.times is None or self.calls.count(model) <= b.times
         if misbehave and b.kind == "rate-limit":
             headers = {"retry-after": str(b.retry_after)} if b.retry_after is not None else {}
-            return JSONResponse({"error": {"message": "slow down", "type": "rate_limit"}},
-                                status_code=429, headers=headers)
+            return JSONResponse(
+                {"error": {"message": "slow down", "type": "rate_limit"}},
+                status_code=429,
+                headers=headers,
+            )
         if misbehave and b.kind == "error":
-            return JSONResponse({"error": {"message": "boom", "type": "server_error"}},
-                                status_code=500)
+            return JSONResponse(
+                {"error": {"message": "boom", "type": "server_error"}}, status_code=500
+            )
         if misbehave and b.kind == "stall":
             await asyncio.sleep(4)  # past the client timeout, short enough for shutdown
         assert body.get("stream") is True and body["stream_options"] == {"include_usage": True}
@@ -76,9 +81,14 @@ class FakeOpenAI:
 
     async def _chunks(self, stream: Stream, b: Behaviour, dies: bool):  # type: ignore[no-untyped-def]
         def frame(choices: list[Any], usage: Any = None) -> str:
-            chunk = {"id": "chatcmpl-fake", "object": "chat.completion.chunk",
-                     "created": int(time.time()), "model": stream.model, "choices": choices,
-                     "usage": usage}
+            chunk = {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": stream.model,
+                "choices": choices,
+                "usage": usage,
+            }
             return f"data: {json.dumps(chunk)}\n\n"
 
         try:
@@ -86,14 +96,27 @@ class FakeOpenAI:
                 if dies and i == b.die_after:
                     raise RuntimeError("the fake provider died mid-stream")
                 text = word if i == 0 else " " + word
-                yield frame([{"index": 0, "delta": {"role": "assistant", "content": text},
-                              "finish_reason": None}])
+                yield frame(
+                    [
+                        {
+                            "index": 0,
+                            "delta": {"role": "assistant", "content": text},
+                            "finish_reason": None,
+                        }
+                    ]
+                )
                 stream.sent += 1
                 if b.delay_s:
                     await asyncio.sleep(b.delay_s)
             yield frame([{"index": 0, "delta": {}, "finish_reason": "stop"}])
-            yield frame([], {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": len(b.words),
-                             "total_tokens": PROMPT_TOKENS + len(b.words)})
+            yield frame(
+                [],
+                {
+                    "prompt_tokens": PROMPT_TOKENS,
+                    "completion_tokens": len(b.words),
+                    "total_tokens": PROMPT_TOKENS + len(b.words),
+                },
+            )
             yield "data: [DONE]\n\n"
             stream.finished = True
         except (asyncio.CancelledError, GeneratorExit):

@@ -33,6 +33,7 @@ async def seed(publish, db, *, user_id=None, available=None, targets=None, categ
         async def rule_seen():
             async with db() as s:
                 return await s.get(RoutingRuleReplica, event.rule_id)
+
         await eventually(rule_seen)
     if available is not None:
         await publish(balance(user_id, available))
@@ -41,20 +42,23 @@ async def seed(publish, db, *, user_id=None, available=None, targets=None, categ
             async with db() as s:
                 row = await s.get(BalanceReplica, user_id, populate_existing=True)
                 return row is not None and row.available == available
+
         await eventually(balance_seen)
     return category
 
 
 async def new_session(client, headers, category):
-    response = await client.post("/api/v1/arcana/sessions", headers=headers,
-                                 json={"category": category})
+    response = await client.post(
+        "/api/v1/arcana/sessions", headers=headers, json={"category": category}
+    )
     assert response.status_code == 201, response.text
     return response.json()["id"]
 
 
 async def stream(client, headers, sid, content="hello there"):
-    response = await client.post(f"/api/v1/arcana/sessions/{sid}/messages", headers=headers,
-                                 json={"content": content})
+    response = await client.post(
+        f"/api/v1/arcana/sessions/{sid}/messages", headers=headers, json={"content": content}
+    )
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/event-stream")
     return parse_sse(response.text)
@@ -65,13 +69,19 @@ def cost(tokens_in, tokens_out):
 
 
 async def test_streamed_reply_has_a_receipt_and_is_charged_once(
-        client, signing_key, publish, db, fake, event_log):
+    client, signing_key, publish, db, fake, event_log
+):
     server, _ = fake
     user = uuid.uuid4()
     me = signing_key.headers(user)
     model = server.behave(f"paid-{uuid.uuid4().hex[:6]}", words=["Hello", "from", "fake"])
-    category = await seed(publish, db, user_id=user, available=10_000_000,
-                          targets=[target(model, price_in=PRICE_IN, price_out=PRICE_OUT)])
+    category = await seed(
+        publish,
+        db,
+        user_id=user,
+        available=10_000_000,
+        targets=[target(model, price_in=PRICE_IN, price_out=PRICE_OUT)],
+    )
     sid = await new_session(client, me, category)
 
     events = await stream(client, me, sid)
@@ -80,20 +90,34 @@ async def test_streamed_reply_has_a_receipt_and_is_charged_once(
     receipt = events[-1][1]["receipt"]
     expected = cost(PROMPT_TOKENS, 3)
     assert receipt | {"message_id": None, "usage_id": None} == {
-        "message_id": None, "usage_id": None, "provider": "fake", "model": model,
-        "tokens_in": PROMPT_TOKENS, "tokens_out": 3, "cost": expected, "status": "completed"}
+        "message_id": None,
+        "usage_id": None,
+        "provider": "fake",
+        "model": model,
+        "tokens_in": PROMPT_TOKENS,
+        "tokens_out": 3,
+        "cost": expected,
+        "status": "completed",
+    }
 
     history = (await client.get(f"/api/v1/arcana/sessions/{sid}/history", headers=me)).json()
     assert [(m["role"], m["content"]) for m in history["items"]] == [
-        ("user", "hello there"), ("assistant", "Hello from fake")]
+        ("user", "hello there"),
+        ("assistant", "Hello from fake"),
+    ]
     assert history["items"][1]["cost"] == expected
 
-    usage = await event_log.wait_for(
-        topics.ARCANA_USAGE, lambda e: e.data["user_id"] == str(user))
+    usage = await event_log.wait_for(topics.ARCANA_USAGE, lambda e: e.data["user_id"] == str(user))
     assert usage[0].data["cost"] == expected and usage[0].data["model"] == model
     assert usage[0].data["usage_id"] == receipt["usage_id"]
-    assert len(await event_log.all(topics.ARCANA_USAGE,
-                                   lambda e: e.data["user_id"] == str(user), settle_s=0.5)) == 1
+    assert (
+        len(
+            await event_log.all(
+                topics.ARCANA_USAGE, lambda e: e.data["user_id"] == str(user), settle_s=0.5
+            )
+        )
+        == 1
+    )
 
 
 async def test_non_streamed_reply_is_json(client, signing_key, publish, db, fake):
@@ -102,8 +126,11 @@ async def test_non_streamed_reply_is_json(client, signing_key, publish, db, fake
     model = server.behave(f"free-{uuid.uuid4().hex[:6]}", words=["plain"])
     category = await seed(publish, db, targets=[target(model)])
     sid = await new_session(client, me, category)
-    response = await client.post(f"/api/v1/arcana/sessions/{sid}/messages", headers=me,
-                                 json={"content": "hi", "stream": False})
+    response = await client.post(
+        f"/api/v1/arcana/sessions/{sid}/messages",
+        headers=me,
+        json={"content": "hi", "stream": False},
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["content"] == "plain" and body["receipt"]["cost"] == 0
@@ -118,9 +145,17 @@ async def test_fallback_before_the_first_chunk(client, signing_key, publish, db,
     limited = server.behave(f"429-{tag}", kind="rate-limit", retry_after=60)
     stalled = server.behave(f"stall-{tag}", kind="stall")
     good = server.behave(f"good-{tag}", words=["rescued"])
-    category = await seed(publish, db, targets=[
-        target(failing), target(limited), target(stalled), target("unconfigured", "openai"),
-        target(good)])
+    category = await seed(
+        publish,
+        db,
+        targets=[
+            target(failing),
+            target(limited),
+            target(stalled),
+            target("unconfigured", "openai"),
+            target(good),
+        ],
+    )
     sid = await new_session(client, me, category)
     events = await stream(client, me, sid)
     assert events[-1][0] == "done" and events[-1][1]["receipt"]["model"] == good
@@ -129,11 +164,17 @@ async def test_fallback_before_the_first_chunk(client, signing_key, publish, db,
 
 
 async def test_short_retry_after_is_honoured_on_the_same_target(
-        client, signing_key, publish, db, fake):
+    client, signing_key, publish, db, fake
+):
     server, _ = fake
     me = signing_key.headers(uuid.uuid4())
-    model = server.behave(f"brief-429-{uuid.uuid4().hex[:6]}", kind="rate-limit",
-                          retry_after=0.3, times=1, words=["after", "waiting"])
+    model = server.behave(
+        f"brief-429-{uuid.uuid4().hex[:6]}",
+        kind="rate-limit",
+        retry_after=0.3,
+        times=1,
+        words=["after", "waiting"],
+    )
     category = await seed(publish, db, targets=[target(model)])
     sid = await new_session(client, me, category)
     events = await stream(client, me, sid)
@@ -146,23 +187,31 @@ async def test_every_target_failing_is_a_503_problem(client, signing_key, publis
     model = server.behave(f"down-{uuid.uuid4().hex[:6]}", kind="error")
     category = await seed(publish, db, targets=[target(model)])
     sid = await new_session(client, me, category)
-    response = await client.post(f"/api/v1/arcana/sessions/{sid}/messages", headers=me,
-                                 json={"content": "anyone?"})
+    response = await client.post(
+        f"/api/v1/arcana/sessions/{sid}/messages", headers=me, json={"content": "anyone?"}
+    )
     assert response.status_code == 503
     assert response.json()["type"].endswith("/models-unavailable")
 
 
 async def test_mid_stream_failure_ends_with_an_error_and_charges_what_was_produced(
-        client, signing_key, publish, db, fake, event_log):
+    client, signing_key, publish, db, fake, event_log
+):
     server, _ = fake
     user = uuid.uuid4()
     me = signing_key.headers(user)
     tag = uuid.uuid4().hex[:6]
-    dying = server.behave(f"die-{tag}", kind="die", die_after=2, words=["one", "two", "three",
-                                                                           "four"])
+    dying = server.behave(
+        f"die-{tag}", kind="die", die_after=2, words=["one", "two", "three", "four"]
+    )
     backup = server.behave(f"backup-{tag}")
-    category = await seed(publish, db, user_id=user, available=10_000_000, targets=[
-        target(dying, price_in=PRICE_IN, price_out=PRICE_OUT), target(backup)])
+    category = await seed(
+        publish,
+        db,
+        user_id=user,
+        available=10_000_000,
+        targets=[target(dying, price_in=PRICE_IN, price_out=PRICE_OUT), target(backup)],
+    )
     sid = await new_session(client, me, category)
     events = await stream(client, me, sid)
     assert [e for e, _ in events] == ["chunk", "chunk", "error"]
@@ -171,35 +220,50 @@ async def test_mid_stream_failure_ends_with_an_error_and_charges_what_was_produc
     receipt = error["receipt"]
     assert receipt["model"] == dying and receipt["tokens_out"] == 2  # "one two"
     assert receipt["cost"] == cost(receipt["tokens_in"], 2)
-    usage = await event_log.wait_for(topics.ARCANA_USAGE,
-                                     lambda e: e.data["user_id"] == str(user))
+    usage = await event_log.wait_for(topics.ARCANA_USAGE, lambda e: e.data["user_id"] == str(user))
     assert usage[0].data["cost"] == receipt["cost"]
     async with db() as s:
-        stored = await s.scalar(select(Message).where(Message.role == "assistant",
-                                                      Message.session_id == uuid.UUID(sid)))
+        stored = await s.scalar(
+            select(Message).where(Message.role == "assistant", Message.session_id == uuid.UUID(sid))
+        )
     assert stored.content == "one two" and stored.status == "failed"
 
 
 async def test_client_disconnect_stops_the_call_and_charges_only_what_was_produced(
-        client, signing_key, publish, db, fake):
+    client, signing_key, publish, db, fake
+):
     server, _ = fake
     user = uuid.uuid4()
     me = signing_key.headers(user)
-    model = server.behave(f"slow-{uuid.uuid4().hex[:6]}", delay_s=0.3,
-                          words=[f"w{i}" for i in range(40)])
-    category = await seed(publish, db, user_id=user, available=10_000_000,
-                          targets=[target(model, price_in=PRICE_IN, price_out=PRICE_OUT)])
+    model = server.behave(
+        f"slow-{uuid.uuid4().hex[:6]}", delay_s=0.3, words=[f"w{i}" for i in range(40)]
+    )
+    category = await seed(
+        publish,
+        db,
+        user_id=user,
+        available=10_000_000,
+        targets=[target(model, price_in=PRICE_IN, price_out=PRICE_OUT)],
+    )
     sid = await new_session(client, me, category)
-    async with client.stream("POST", f"/api/v1/arcana/sessions/{sid}/messages", headers=me,
-                             json={"content": "tell me a long story"}) as response:
+    async with client.stream(
+        "POST",
+        f"/api/v1/arcana/sessions/{sid}/messages",
+        headers=me,
+        json={"content": "tell me a long story"},
+    ) as response:
         async for line in response.aiter_lines():
             if line.startswith("data:"):
                 break  # the first chunk arrived; hang up
 
     async def settled():
         async with db() as s:
-            return await s.scalar(select(Message).where(Message.role == "assistant",
-                                                         Message.session_id == uuid.UUID(sid)))
+            return await s.scalar(
+                select(Message).where(
+                    Message.role == "assistant", Message.session_id == uuid.UUID(sid)
+                )
+            )
+
     stored = await eventually(settled, timeout_s=10)
     assert stored.status == "disconnected"
     upstream = next(s for s in server.streams if s.model == model)

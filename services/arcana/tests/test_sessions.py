@@ -4,8 +4,9 @@ import uuid
 
 
 async def _create(client, headers, category="general", title="Chat"):
-    response = await client.post("/api/v1/arcana/sessions", headers=headers,
-                                 json={"category": category, "title": title})
+    response = await client.post(
+        "/api/v1/arcana/sessions", headers=headers, json={"category": category, "title": title}
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -16,13 +17,17 @@ async def test_sessions_crud_and_pagination(client, signing_key):
 
     first = (await client.get("/api/v1/arcana/sessions?limit=2", headers=me)).json()
     assert [s["title"] for s in first["items"]] == ["Chat 2", "Chat 1"]
-    rest = (await client.get(f"/api/v1/arcana/sessions?limit=2&cursor={first['next_cursor']}",
-                             headers=me)).json()
+    rest = (
+        await client.get(
+            f"/api/v1/arcana/sessions?limit=2&cursor={first['next_cursor']}", headers=me
+        )
+    ).json()
     assert [s["title"] for s in rest["items"]] == ["Chat 0"] and rest["next_cursor"] is None
 
     sid = created[0]["id"]
-    notes = await client.put(f"/api/v1/arcana/sessions/{sid}/notes", headers=me,
-                             json={"notes": "remember the milk"})
+    notes = await client.put(
+        f"/api/v1/arcana/sessions/{sid}/notes", headers=me, json={"notes": "remember the milk"}
+    )
     assert notes.status_code == 200 and notes.json()["notes"] == "remember the milk"
     got = await client.get(f"/api/v1/arcana/sessions/{sid}", headers=me)
     assert got.json()["category"] == "general" and got.json()["notes"] == "remember the milk"
@@ -57,3 +62,14 @@ async def test_bad_cursor_and_no_token_are_problems(client, signing_key):
     bad = await client.get("/api/v1/arcana/sessions?cursor=%%%", headers=me)
     assert bad.status_code == 422
     assert (await client.get("/api/v1/arcana/sessions")).status_code == 401
+
+
+async def test_demo_needs_no_account_is_free_and_rate_limited(client, settings):
+    allowed = int(settings.demo_limit.split("/")[0])
+    for _ in range(allowed):
+        response = await client.post("/api/v1/arcana/chat/demo", json={"message": "hello?"})
+        assert response.status_code == 200, response.text
+        assert response.json()["receipt"]["cost"] == 0
+        assert response.json()["receipt"]["model"] == "vareon-offline-1"
+    refused = await client.post("/api/v1/arcana/chat/demo", json={"message": "hello?"})
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -86,3 +87,18 @@ async def test_a_replica_rebuilt_from_the_topic_equals_the_api(
         )
         assert rule.conditions.model_dump(mode="json") == shown["conditions"]
         assert [t.model_dump() for t in rule.targets] == shown["targets"]
+
+
+async def test_concurrent_changes_get_distinct_revisions_in_topic_order(client, admin, event_log):
+    rule = (await client.post(RULES, json=rule_body(), headers=admin)).json()
+    url = f"{RULES}/{rule['id']}"
+    responses = await asyncio.gather(
+        *(client.patch(url, json={"priority": p}, headers=admin) for p in range(1, 6))
+    )
+    assert sorted(r.json()["revision"] for r in responses) == [2, 3, 4, 5, 6]
+    events = await event_log.wait_for(
+        COGNISYS_ROUTING_RULE, lambda e: e.subject == rule["id"], count=6
+    )
+    assert [e.data["revision"] for e in events] == [1, 2, 3, 4, 5, 6]
+    final = (await client.get(url, headers=admin)).json()
+    assert final["priority"] == events[-1].data["priority"]

@@ -317,6 +317,16 @@ async def test_admin_lists_users_and_manages_roles(client, database_url):
     bad = await client.get("/api/v1/users?cursor=not-a-cursor", headers=bearer(tokens))
     assert bad.status_code == 422
 
+    unverified = await client.post(
+        f"/api/v1/users/{other['id']}/roles/admin", headers=bearer(tokens)
+    )
+    assert unverified.status_code == 403
+    assert unverified.json()["type"] == "https://vareon.dev/problems/email-not-verified"
+    async with await psycopg.AsyncConnection.connect(libpq(database_url)) as conn:
+        await conn.execute(
+            "UPDATE users SET email_verified_at = now() WHERE id = %s", (other["id"],)
+        )
+        await conn.commit()
     granted = await client.post(f"/api/v1/users/{other['id']}/roles/admin", headers=bearer(tokens))
     assert granted.json()["roles"] == ["admin", "user"]
     revoked = await client.delete(

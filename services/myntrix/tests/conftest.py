@@ -38,9 +38,14 @@ class SigningKey:
     def token(self, user_id: uuid.UUID, permissions: Iterable[str] = ()) -> str:
         now = int(time.time())
         claims = {
-            "sub": str(user_id), "email": f"{user_id.hex[:8]}@example.com", "roles": ["user"],
-            "permissions": list(permissions), "iat": now, "exp": now + 600,
-            "iss": "vareon-identity", "aud": "vareon",
+            "sub": str(user_id),
+            "email": f"{user_id.hex[:8]}@example.com",
+            "roles": ["user"],
+            "permissions": list(permissions),
+            "iat": now,
+            "exp": now + 600,
+            "iss": "vareon-identity",
+            "aud": "vareon",
         }
         return jwt.encode(claims, self.private, algorithm="EdDSA", headers={"kid": KID})
 
@@ -76,8 +81,15 @@ def settings(database_url: str, infrastructure: Any) -> MyntrixSettings:
         rollout_interval_s=0.1,
         device_inactivity_timeout_s=30,
         command_ttl_s=60,
+        run_consumers=False,
         **infrastructure.service_env(),
     )
+
+
+@pytest.fixture
+def consuming(settings: MyntrixSettings) -> MyntrixSettings:
+    """Settings for the tests that need the real consumers running (they join groups)."""
+    return settings.model_copy(update={"run_consumers": True})
 
 
 @pytest_asyncio.fixture
@@ -98,6 +110,15 @@ async def app(settings: MyntrixSettings, signing_key: SigningKey) -> AsyncIterat
 
 
 @pytest_asyncio.fixture
+async def consuming_app(consuming: MyntrixSettings, signing_key: SigningKey) -> AsyncIterator[Any]:
+    verifier = TokenVerifier(signing_key, issuer="vareon-identity", audience="vareon")
+    application = create_app(consuming, token_verifier=verifier)
+    # Leaving a consumer group that is still joining can take a few seconds on Tansu.
+    async with LifespanManager(application, shutdown_timeout=30) as manager:
+        yield manager.app
+
+
+@pytest_asyncio.fixture
 async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://myntrix") as c:
@@ -107,21 +128,32 @@ async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
 API = "/api/v1/myntrix"
 
 
-async def register_device(client: httpx.AsyncClient, headers: dict[str, str],
-                          **body: Any) -> dict[str, Any]:
-    response = await client.post(f"{API}/hardware", headers=headers,
-                                 json={"name": "gpu-box", **body})
+async def register_device(
+    client: httpx.AsyncClient, headers: dict[str, str], **body: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        f"{API}/hardware", headers=headers, json={"name": "gpu-box", **body}
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
 
-async def heartbeat(client: httpx.AsyncClient, device: dict[str, Any], *,
-                    sent_at: datetime | None = None, running: dict[str, int] | None = None,
-                    credential: str | None = None) -> httpx.Response:
+async def heartbeat(
+    client: httpx.AsyncClient,
+    device: dict[str, Any],
+    *,
+    sent_at: datetime | None = None,
+    running: dict[str, int] | None = None,
+    credential: str | None = None,
+) -> httpx.Response:
     return await client.post(
         f"{API}/hardware/{device['id']}/heartbeat",
         headers={"Authorization": f"Device {credential or device['credential']}"},
-        json={"sent_at": (sent_at or datetime.now(UTC)).isoformat(), "load": 0.5,
-              "memory_percent": 40.0, "temperature_c": 55.0,
-              "running_models": [{"model_name": k, "version": v}
-                                 for k, v in (running or {}).items()]})
+        json={
+            "sent_at": (sent_at or datetime.now(UTC)).isoformat(),
+            "load": 0.5,
+            "memory_percent": 40.0,
+            "temperature_c": 55.0,
+            "running_models": [{"model_name": k, "version": v} for k, v in (running or {}).items()],
+        },
+    )

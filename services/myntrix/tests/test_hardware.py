@@ -10,8 +10,7 @@ from .conftest import API, heartbeat, register_device
 async def test_registration_needs_the_permission_and_shows_the_credential_once(
     client, auth, operator
 ):
-    refused = await client.post(f"{API}/hardware", headers=auth(uuid.uuid4()),
-                                json={"name": "x"})
+    refused = await client.post(f"{API}/hardware", headers=auth(uuid.uuid4()), json={"name": "x"})
     assert refused.status_code == 403
     device = await register_device(client, operator, capabilities=["gpu", "cuda12"])
     assert len(device["credential"]) >= 43 and device["connectivity"] == "offline"
@@ -25,29 +24,52 @@ async def test_one_devices_credential_cannot_heartbeat_another_device(client, op
     forged = await heartbeat(client, b, credential=a["credential"])
     assert forged.status_code == 401
     assert forged.headers["www-authenticate"] == "Device"
-    assert (await client.post(f"{API}/hardware/{b['id']}/heartbeat", headers=operator, json={
-        "sent_at": datetime.now(UTC).isoformat(), "load": 1, "memory_percent": 1,
-        "temperature_c": 1})).status_code == 401  # a user JWT is not a device credential
+    assert (
+        await client.post(
+            f"{API}/hardware/{b['id']}/heartbeat",
+            headers=operator,
+            json={
+                "sent_at": datetime.now(UTC).isoformat(),
+                "load": 1,
+                "memory_percent": 1,
+                "temperature_c": 1,
+            },
+        )
+    ).status_code == 401  # a user JWT is not a device credential
     assert (await client.get(f"{API}/hardware/{b['id']}", headers=operator)).json()[
-        "last_heartbeat_at"] is None
+        "last_heartbeat_at"
+    ] is None
     assert (await heartbeat(client, b)).status_code == 200
 
 
 async def test_a_client_cannot_set_connectivity(client, operator):
     device = await register_device(client, operator)
-    status = await client.put(f"{API}/hardware/{device['id']}/status", headers=operator,
-                              json={"admin_state": "active", "connectivity": "online"})
+    status = await client.put(
+        f"{API}/hardware/{device['id']}/status",
+        headers=operator,
+        json={"admin_state": "active", "connectivity": "online"},
+    )
     assert status.status_code == 422
     beat = await client.post(
         f"{API}/hardware/{device['id']}/heartbeat",
         headers={"Authorization": f"Device {device['credential']}"},
-        json={"sent_at": datetime.now(UTC).isoformat(), "load": 0, "memory_percent": 0,
-              "temperature_c": 20, "connectivity": "online"})
+        json={
+            "sent_at": datetime.now(UTC).isoformat(),
+            "load": 0,
+            "memory_percent": 0,
+            "temperature_c": 20,
+            "connectivity": "online",
+        },
+    )
     assert beat.status_code == 422
     assert (await client.get(f"{API}/hardware/{device['id']}", headers=operator)).json()[
-        "connectivity"] == "offline"
-    maintenance = await client.put(f"{API}/hardware/{device['id']}/status", headers=operator,
-                                   json={"admin_state": "maintenance"})
+        "connectivity"
+    ] == "offline"
+    maintenance = await client.put(
+        f"{API}/hardware/{device['id']}/status",
+        headers=operator,
+        json={"admin_state": "maintenance"},
+    )
     assert maintenance.status_code == 200 and maintenance.json()["admin_state"] == "maintenance"
 
 
@@ -62,7 +84,8 @@ async def test_a_silent_device_goes_offline_once_and_a_stale_heartbeat_never_rev
     mine = lambda e: e.data["device_id"] == device["id"]  # noqa: E731
 
     offline = await event_log.wait_for(
-        topics.MYNTRIX_DEVICE, lambda e: mine(e) and e.type.endswith("went-offline.v1"))
+        topics.MYNTRIX_DEVICE, lambda e: mine(e) and e.type.endswith("went-offline.v1")
+    )
     assert offline[0].data["inactivity_timeout_s"] == 0.6
     shown = await client.get(f"{API}/hardware/{device['id']}", headers=operator)
     assert shown.json()["connectivity"] == "offline"
@@ -77,7 +100,8 @@ async def test_a_silent_device_goes_offline_once_and_a_stale_heartbeat_never_rev
     revived = await heartbeat(client, device)
     assert revived.json()["accepted"] is True and revived.json()["connectivity"] == "online"
     await event_log.wait_for(
-        topics.MYNTRIX_DEVICE, lambda e: mine(e) and e.type.endswith("came-online.v1"), count=2)
+        topics.MYNTRIX_DEVICE, lambda e: mine(e) and e.type.endswith("came-online.v1"), count=2
+    )
 
 
 async def test_a_heartbeat_from_the_future_is_refused(client, operator):
@@ -91,8 +115,9 @@ async def test_devices_are_filtered_and_paginated(client, operator, auth):
     cpu = await register_device(client, operator, name="b", capabilities=["cpu"])
     await register_device(client, operator, name="c", capabilities=["gpu"])
     await heartbeat(client, gpu)
-    await client.put(f"{API}/hardware/{cpu['id']}/status", headers=operator,
-                     json={"admin_state": "maintenance"})
+    await client.put(
+        f"{API}/hardware/{cpu['id']}/status", headers=operator, json={"admin_state": "maintenance"}
+    )
 
     async def ids(**params):
         response = await client.get(f"{API}/hardware", headers=operator, params=params)
@@ -104,8 +129,11 @@ async def test_devices_are_filtered_and_paginated(client, operator, auth):
     assert await ids(admin_state="maintenance") == [cpu["id"]]
     assert len(await ids(capability="gpu")) == 2
     first = (await client.get(f"{API}/hardware", headers=operator, params={"limit": 2})).json()
-    rest = (await client.get(f"{API}/hardware", headers=operator,
-                             params={"limit": 2, "cursor": first["next_cursor"]})).json()
+    rest = (
+        await client.get(
+            f"{API}/hardware", headers=operator, params={"limit": 2, "cursor": first["next_cursor"]}
+        )
+    ).json()
     assert len(first["items"]) == 2 and len(rest["items"]) == 1 and rest["next_cursor"] is None
     bad = await client.get(f"{API}/hardware", headers=operator, params={"cursor": "nope"})
     assert bad.status_code == 422

@@ -7,23 +7,35 @@ from vareon_myntrix.lifecycle import (
 )
 
 
-@pytest.mark.parametrize(("status", "event", "expected"), [
-    ("stopped", "start", "starting"),
-    ("starting", "started", "running"),
-    ("running", "stop", "stopping"),
-    ("stopping", "stopped", "stopped"),
-    ("running", "restart", "starting"),
-    ("failed", "start", "starting"),
-    ("running", "failed", "failed"),
-])
+@pytest.mark.parametrize(
+    ("status", "event", "expected"),
+    [
+        ("stopped", "start", "starting"),
+        ("starting", "started", "running"),
+        ("running", "stop", "stopping"),
+        ("stopping", "stopped", "stopped"),
+        ("running", "restart", "starting"),
+        ("failed", "start", "starting"),
+        ("running", "failed", "failed"),
+    ],
+)
 def test_legal_transitions(status, event, expected):
     assert next_status(status, event) == expected
 
 
-@pytest.mark.parametrize(("status", "event"), [
-    ("stopped", "stop"), ("stopped", "restart"), ("running", "start"), ("stopping", "start"),
-    ("stopped", "started"), ("failed", "stop"), ("starting", "restart"), ("bogus", "start"),
-])
+@pytest.mark.parametrize(
+    ("status", "event"),
+    [
+        ("stopped", "stop"),
+        ("stopped", "restart"),
+        ("running", "start"),
+        ("stopping", "start"),
+        ("stopped", "started"),
+        ("failed", "stop"),
+        ("starting", "restart"),
+        ("bogus", "start"),
+    ],
+)
 def test_illegal_transitions_are_refused(status, event):
     with pytest.raises(IllegalTransition):
         next_status(status, event)

@@ -11,8 +11,15 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _plan(**overrides) -> Plan:
-    base = dict(model_name="m", version=2, state=DeploymentState.ROLLING_OUT, batch_size=2,
-                pause_s=0, failure_threshold=0.25, device_timeout_s=10)
+    base = dict(
+        model_name="m",
+        version=2,
+        state=DeploymentState.ROLLING_OUT,
+        batch_size=2,
+        pause_s=0,
+        failure_threshold=0.25,
+        device_timeout_s=10,
+    )
     return Plan(**{**base, **overrides})
 
 
@@ -42,14 +49,20 @@ class Fleet:
             elif isinstance(a, rollout.WaitUntil):
                 self.plan = Plan(**{**self.plan.__dict__, "next_batch_at": a.at})
             else:
-                state = {rollout.Start: TargetState.IN_PROGRESS,
-                         rollout.Succeed: TargetState.SUCCEEDED, rollout.Fail: TargetState.FAILED,
-                         rollout.Skip: TargetState.SKIPPED,
-                         rollout.Cancel: TargetState.CANCELLED}[type(a)]
+                state = {
+                    rollout.Start: TargetState.IN_PROGRESS,
+                    rollout.Succeed: TargetState.SUCCEEDED,
+                    rollout.Fail: TargetState.FAILED,
+                    rollout.Skip: TargetState.SKIPPED,
+                    rollout.Cancel: TargetState.CANCELLED,
+                }[type(a)]
                 t = self.targets[a.device_id]
-                self.targets[a.device_id] = Target(t.device_id, t.position, state,
-                                                   now if state is TargetState.IN_PROGRESS
-                                                   else t.started_at)
+                self.targets[a.device_id] = Target(
+                    t.device_id,
+                    t.position,
+                    state,
+                    now if state is TargetState.IN_PROGRESS else t.started_at,
+                )
         for i, t in self.targets.items():  # healthy devices install what they were told
             if t.state is TargetState.IN_PROGRESS and i not in self.failing:
                 self.running[i] = self.plan.version
@@ -58,7 +71,8 @@ class Fleet:
     def run(self, seconds: int = 120) -> None:
         now = T0
         while self.plan.state is DeploymentState.ROLLING_OUT and now < T0 + timedelta(
-                seconds=seconds):
+            seconds=seconds
+        ):
             self.step(now)
             now += timedelta(seconds=1)
 
@@ -97,9 +111,11 @@ def test_batches_never_exceed_their_size_and_wait_out_the_pause():
 def test_maintenance_offline_and_pinned_devices_are_skipped_with_their_reason():
     fleet = Fleet(4, failing=set(), plan=_plan(batch_size=4))
     a, b, c, _ = fleet.ids
-    fleet.reports_override = {a: _report(admin=AdminState.MAINTENANCE),
-                              b: _report(connectivity=Connectivity.OFFLINE),
-                              c: _report(pin=1)}
+    fleet.reports_override = {
+        a: _report(admin=AdminState.MAINTENANCE),
+        b: _report(connectivity=Connectivity.OFFLINE),
+        c: _report(pin=1),
+    }
     skips = {x.device_id: x.reason for x in fleet.step(T0) if isinstance(x, rollout.Skip)}
     assert skips == {a: "maintenance", b: "offline", c: "pinned"}
 

@@ -34,9 +34,16 @@ class SigningKey:
 
     def token(self, user_id: uuid.UUID) -> str:
         now = int(time.time())
-        claims = {"sub": str(user_id), "email": f"{user_id.hex[:8]}@example.com",
-                  "roles": ["user"], "permissions": [], "iat": now, "exp": now + 600,
-                  "iss": "vareon-identity", "aud": "vareon"}
+        claims = {
+            "sub": str(user_id),
+            "email": f"{user_id.hex[:8]}@example.com",
+            "roles": ["user"],
+            "permissions": [],
+            "iat": now,
+            "exp": now + 600,
+            "iss": "vareon-identity",
+            "aud": "vareon",
+        }
         return jwt.encode(claims, self.private, algorithm="EdDSA", headers={"kid": KID})
 
 
@@ -49,6 +56,7 @@ def signing_key() -> SigningKey:
 def auth(signing_key: SigningKey) -> Callable[[uuid.UUID], dict[str, str]]:
     def headers(user_id: uuid.UUID) -> dict[str, str]:
         return {"Authorization": f"Bearer {signing_key.token(user_id)}"}
+
     return headers
 
 
@@ -64,8 +72,12 @@ async def database_url(infrastructure: Any) -> str:
 
 @pytest.fixture
 def settings(database_url: str, infrastructure: Any, tmp_path: Path) -> NeosyntisSettings:
-    return NeosyntisSettings(database_url=database_url, storage_dir=tmp_path / "storage",
-                             max_upload_bytes=64 * 1024 * 1024, **infrastructure.service_env())
+    return NeosyntisSettings(
+        database_url=database_url,
+        storage_dir=tmp_path / "storage",
+        max_upload_bytes=64 * 1024 * 1024,
+        **infrastructure.service_env(),
+    )
 
 
 @pytest_asyncio.fixture
@@ -79,6 +91,5 @@ async def app(settings: NeosyntisSettings, signing_key: SigningKey) -> AsyncIter
 @pytest_asyncio.fixture
 async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://neosyntis",
-                                 timeout=60) as c:
+    async with httpx.AsyncClient(transport=transport, base_url="http://neosyntis", timeout=60) as c:
         yield c

@@ -15,8 +15,12 @@ CSV = b"id,score,label\n1,0.5,a\n2,1.5,b\n3,,a\n"
 
 
 async def upload(client, headers, name, body, fmt="csv", **params):
-    return await client.post(f"{API}/datasets", params={"name": name, "format": fmt, **params},
-                             content=body, headers=headers)
+    return await client.post(
+        f"{API}/datasets",
+        params={"name": name, "format": fmt, **params},
+        content=body,
+        headers=headers,
+    )
 
 
 def storage_files(app):
@@ -34,7 +38,8 @@ async def test_upload_versions_download_and_list(client, app, user, auth, event_
     assert latest["columns"] == [
         {"name": "id", "type": "integer", "nullable": False},
         {"name": "score", "type": "float", "nullable": True},
-        {"name": "label", "type": "string", "nullable": False}]
+        {"name": "label", "type": "string", "nullable": False},
+    ]
     second = await upload(client, user, "scores", CSV + b"4,2.0,c\n")
     assert second.json()["latest"]["version"] == 2
 
@@ -47,12 +52,12 @@ async def test_upload_versions_download_and_list(client, app, user, auth, event_
         assert (await upload(client, user, name, CSV)).status_code == 201
     page = await client.get(f"{API}/datasets", params={"limit": 2}, headers=user)
     assert [d["name"] for d in page.json()["items"]] == ["other-b", "other-a"]
-    rest = await client.get(f"{API}/datasets", headers=user,
-                            params={"limit": 2, "cursor": page.json()["next_cursor"]})
+    rest = await client.get(
+        f"{API}/datasets", headers=user, params={"limit": 2, "cursor": page.json()["next_cursor"]}
+    )
     assert [d["name"] for d in rest.json()["items"]] == ["scores"]
     assert rest.json()["items"][0]["latest"]["version"] == 2
-    filtered = await client.get(f"{API}/datasets", params={"name_prefix": "other"},
-                                headers=user)
+    filtered = await client.get(f"{API}/datasets", params={"name_prefix": "other"}, headers=user)
     assert len(filtered.json()["items"]) == 2
 
     stranger = auth(uuid.uuid4())
@@ -61,8 +66,9 @@ async def test_upload_versions_download_and_list(client, app, user, auth, event_
     assert (await client.get(f"{API}/datasets")).status_code == 401
 
     dataset_id = first.json()["id"]
-    events = await event_log.wait_for(topics.NEOSYNTIS_DATASET,
-                                      lambda e: e.data["dataset_id"] == dataset_id, count=2)
+    events = await event_log.wait_for(
+        topics.NEOSYNTIS_DATASET, lambda e: e.data["dataset_id"] == dataset_id, count=2
+    )
     assert sorted(e.data["version"] for e in events) == [1, 2]
 
 
@@ -72,13 +78,18 @@ async def test_jsonl_and_parquet_are_inspected(client, user):
     assert response.status_code == 201, response.text
     latest = response.json()["latest"]
     assert latest["row_count"] == 3
-    assert latest["columns"] == [{"name": "x", "type": "float", "nullable": False},
-                                 {"name": "y", "type": "string", "nullable": True}]
+    assert latest["columns"] == [
+        {"name": "x", "type": "float", "nullable": False},
+        {"name": "y", "type": "string", "nullable": True},
+    ]
     buffer = io.BytesIO()
     pq.write_table(pa.table({"a": [1, 2, 3, 4], "b": ["p", "q", None, "s"]}), buffer)
-    response = await client.post(f"{API}/datasets", params={"name": "pq"},
-                                 content=buffer.getvalue(),
-                                 headers={**user, "Content-Type": "application/vnd.apache.parquet"})
+    response = await client.post(
+        f"{API}/datasets",
+        params={"name": "pq"},
+        content=buffer.getvalue(),
+        headers={**user, "Content-Type": "application/vnd.apache.parquet"},
+    )
     assert response.status_code == 201, response.text
     assert response.json()["latest"]["row_count"] == 4
     assert [c["type"] for c in response.json()["latest"]["columns"]] == ["integer", "string"]
@@ -86,10 +97,10 @@ async def test_jsonl_and_parquet_are_inspected(client, user):
 
 async def test_malformed_and_truncated_files_leave_nothing(client, app, user):
     cases = [
-        ("csv", b"a,b,c\n1,2,3\n4,5,6\n7,8\n", 4),       # truncated row
-        ("csv", b'a,b\n1,"never closed\n', 2),           # truncated inside a quote
-        ("jsonl", b'{"a": 1}\n{"a": 2}\n{"a": \n', 3),    # truncated JSON
-        ("parquet", b"PAR1" + b"\0" * 100, None),         # no footer
+        ("csv", b"a,b,c\n1,2,3\n4,5,6\n7,8\n", 4),  # truncated row
+        ("csv", b'a,b\n1,"never closed\n', 2),  # truncated inside a quote
+        ("jsonl", b'{"a": 1}\n{"a": 2}\n{"a": \n', 3),  # truncated JSON
+        ("parquet", b"PAR1" + b"\0" * 100, None),  # no footer
     ]
     for fmt, body, line in cases:
         response = await upload(client, user, "broken", body, fmt=fmt)
@@ -113,16 +124,21 @@ async def test_size_limit_is_a_413_and_leaves_nothing(client, app, user, setting
             yield row
             sent += len(row)
 
-    response = await client.post(f"{API}/datasets", params={"name": "huge", "format": "csv"},
-                                 content=body(), headers=user)
+    response = await client.post(
+        f"{API}/datasets", params={"name": "huge", "format": "csv"}, content=body(), headers=user
+    )
     assert response.status_code == 413
     assert response.json()["type"].endswith("/payload-too-large")
     assert storage_files(app) == []
 
 
 async def test_unknown_format_and_bad_name(client, user):
-    response = await client.post(f"{API}/datasets", params={"name": "x"}, content=b"a\n1\n",
-                                 headers={**user, "Content-Type": "application/pdf"})
+    response = await client.post(
+        f"{API}/datasets",
+        params={"name": "x"},
+        content=b"a\n1\n",
+        headers={**user, "Content-Type": "application/pdf"},
+    )
     assert response.status_code == 415
     response = await upload(client, user, "../etc", CSV)
     assert response.status_code == 422
@@ -131,12 +147,16 @@ async def test_unknown_format_and_bad_name(client, user):
 async def test_delete_is_soft_and_refused_while_a_model_uses_it(client, user):
     created = await upload(client, user, "train", CSV)
     version = created.json()["latest"]
-    assert (await client.post(f"{API}/models", json={"name": f"m-{uuid.uuid4().hex[:6]}"},
-                              headers=user)).status_code == 201
+    assert (
+        await client.post(f"{API}/models", json={"name": f"m-{uuid.uuid4().hex[:6]}"}, headers=user)
+    ).status_code == 201
     models = (await client.get(f"{API}/models", params={"mine": True}, headers=user)).json()
     name = models["items"][0]["name"]
-    registered = await client.post(f"{API}/models/{name}/versions", headers=user, json={
-        "artifact_digest": "sha256:" + "a" * 64, "dataset_version_id": version["id"]})
+    registered = await client.post(
+        f"{API}/models/{name}/versions",
+        headers=user,
+        json={"artifact_digest": "sha256:" + "a" * 64, "dataset_version_id": version["id"]},
+    )
     assert registered.status_code == 201, registered.text
     assert registered.json()["dataset_digest"] == version["sha256"]
     refused = await client.delete(f"{API}/datasets/train", headers=user)

@@ -21,6 +21,7 @@ from vareon_chassis.messaging.broker import create_broker, create_producer, retr
 from vareon_chassis.messaging.consumer import ConsumerRuntime, EventConsumer
 from vareon_chassis.messaging.outbox import Outbox
 from vareon_chassis.messaging.relay import OutboxRelay
+from vareon_chassis.messaging.status import StatusCache
 from vareon_chassis.observability import (
     RequestContextMiddleware,
     configure_logging,
@@ -124,12 +125,14 @@ def create_service(
             if producer is not None:
                 with contextlib.suppress(Exception):
                     await producer.stop()
+            app.state.messaging_status.close()
             if engine is not None:
                 await engine.dispose()
 
     app = FastAPI(title=title, version=version, lifespan=lifespan)
     app.state.settings = settings
     app.state.messaging = messaging
+    app.state.messaging_status = StatusCache()
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     app.add_api_route("/health/live", _live, include_in_schema=False)
@@ -172,6 +175,8 @@ async def _start_messaging(
             service=settings.service_name,
             batch_size=settings.relay_batch_size,
             poll_interval_s=settings.relay_poll_interval_s,
+            listen=settings.relay_listen,
+            retention_days=settings.outbox_retention_days,
         )
         app.state.relay = relay
         runners.append(asyncio.create_task(relay.run()))
@@ -205,6 +210,12 @@ async def _ready(request: Request) -> Any:
         "uptime_s": round(time.time() - app.state.started_at, 3),
         "version": app.version,
     }
+    if getattr(app.state, "producer_ready", False):  # lag, dead letters, outbox backlog
+        body["messaging"] = app.state.messaging_status.peek(
+            app.state.settings.kafka_bootstrap,
+            app.state.messaging.consumers,
+            getattr(app.state, "relay", None),
+        )
     if ok:
         return body
     return problem(

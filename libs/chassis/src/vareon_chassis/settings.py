@@ -30,6 +30,10 @@ class ServiceSettings(BaseSettings):
     consumer_backoff_s: float = 0.2
     relay_batch_size: int = 200
     relay_poll_interval_s: float = 1.0
+    relay_listen: bool = True
+    """Wake the relay with LISTEN/NOTIFY; off leaves only polling (fault tests)."""
+    outbox_retention_days: float = 7.0
+    """Sent outbox rows older than this are purged by the relay (0 keeps them forever)."""
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -15,8 +15,9 @@ from vareon_chassis.context import request_id_var
 from vareon_chassis.db import SessionDep
 
 from vareon_arcana import chat, credits, sessions
-from vareon_arcana.errors import ModelsUnavailable
+from vareon_arcana.errors import ModelsUnavailable, TooManyRequests
 from vareon_arcana.models import RoutingRuleReplica
+from vareon_arcana.providers import OFFLINE
 from vareon_arcana.schemas import (
     ChatRequest,
     MessageCreate,
@@ -42,8 +43,9 @@ async def create_session(body: SessionCreate, user: CurrentUser, db: SessionDep)
 
 
 @router.get("/sessions", response_model=SessionPage)
-async def list_sessions(user: CurrentUser, db: SessionDep, limit: Limit = 20,
-                        cursor: str | None = None) -> Any:
+async def list_sessions(
+    user: CurrentUser, db: SessionDep, limit: Limit = 20, cursor: str | None = None
+) -> Any:
     items, next_cursor = await sessions.page(db, user.id, limit=limit, cursor=cursor)
     return {"items": items, "next_cursor": next_cursor}
 
@@ -54,16 +56,22 @@ async def get_session(session_id: uuid.UUID, user: CurrentUser, db: SessionDep) 
 
 
 @router.get("/sessions/{session_id}/history", response_model=MessagePage)
-async def session_history(session_id: uuid.UUID, user: CurrentUser, db: SessionDep,
-                          limit: Limit = 50, cursor: str | None = None) -> Any:
+async def session_history(
+    session_id: uuid.UUID,
+    user: CurrentUser,
+    db: SessionDep,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> Any:
     owned = await sessions.owned(db, user.id, session_id)
     items, next_cursor = await sessions.history(db, owned, limit=limit, cursor=cursor)
     return {"items": [MessageOut.model_validate(m) for m in items], "next_cursor": next_cursor}
 
 
 @router.put("/sessions/{session_id}/notes", response_model=SessionOut)
-async def put_notes(session_id: uuid.UUID, body: NotesUpdate, user: CurrentUser,
-                    db: SessionDep) -> Any:
+async def put_notes(
+    session_id: uuid.UUID, body: NotesUpdate, user: CurrentUser, db: SessionDep
+) -> Any:
     owned = await sessions.owned(db, user.id, session_id, for_update=True)
     return await sessions.set_notes(db, owned, body.notes)
 
@@ -90,13 +98,19 @@ def _receipt(end: chat.End) -> dict[str, Any] | None:
     return ReceiptOut(**vars(end.receipt)).model_dump(mode="json")
 
 
-async def _start(request: Request, turn: chat.Turn, *, store_reply: bool = True
-                 ) -> tuple[chat.Call, str | chat.End]:
+async def _start(
+    request: Request, turn: chat.Turn, *, store_reply: bool = True
+) -> tuple[chat.Call, str | chat.End]:
     state = request.app.state
     settings: ArcanaSettings = state.settings
     turn.request_id = request_id_var.get()
-    call = chat.Call(turn, state.providers, state.sessionmaker, settings.retry_after_cap_s,
-                     store_reply=store_reply).start(state.calls)
+    call = chat.Call(
+        turn,
+        state.providers,
+        state.sessionmaker,
+        settings.retry_after_cap_s,
+        store_reply=store_reply,
+    ).start(state.calls)
     first = await call.next()
     if isinstance(first, chat.End) and first.status == "unanswered":
         raise ModelsUnavailable(f"no model could answer: {first.error}")
@@ -110,8 +124,13 @@ async def _collect(call: chat.Call, first: str | chat.End, rule: str | None) -> 
         parts.append(item)
         item = await call.next()
     receipt = _receipt(item)
-    return ReplyOut(content="".join(parts), status=item.status, rule=rule, error=item.error,
-                    receipt=ReceiptOut(**receipt) if receipt else None)
+    return ReplyOut(
+        content="".join(parts),
+        status=item.status,
+        rule=rule,
+        error=item.error,
+        receipt=ReceiptOut(**receipt) if receipt else None,
+    )
 
 
 async def _events(call: chat.Call, first: str | chat.End) -> AsyncIterator[str]:
@@ -123,29 +142,43 @@ async def _events(call: chat.Call, first: str | chat.End) -> AsyncIterator[str]:
         if item.status == "completed":
             yield _frame("done", {"status": item.status, "receipt": _receipt(item)})
         else:
-            yield _frame("error", {"status": item.status, "detail": item.error,
-                                   "receipt": _receipt(item)})
+            yield _frame(
+                "error", {"status": item.status, "detail": item.error, "receipt": _receipt(item)}
+            )
     finally:
         if not call.ended:
             call.stop()
 
 
-@router.post("/sessions/{session_id}/messages", response_model=ReplyOut,
-             responses={200: {"content": {"text/event-stream": {}}}})
-async def send_message(session_id: uuid.UUID, body: MessageCreate, user: CurrentUser,
-                       request: Request) -> Any:
+@router.post(
+    "/sessions/{session_id}/messages",
+    response_model=ReplyOut,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def send_message(
+    session_id: uuid.UUID, body: MessageCreate, user: CurrentUser, request: Request
+) -> Any:
     state = request.app.state
     settings: ArcanaSettings = state.settings
     async with state.sessionmaker.begin() as db:
         turn = await chat.prepare(
-            db, settings, state.providers, user_id=user.id, roles=frozenset(user.roles),
-            session_id=session_id, content=body.content,
-            max_tokens=body.max_tokens or settings.max_output_tokens)
+            db,
+            settings,
+            state.providers,
+            user_id=user.id,
+            roles=frozenset(user.roles),
+            session_id=session_id,
+            content=body.content,
+            max_tokens=body.max_tokens or settings.max_output_tokens,
+        )
     call, first = await _start(request, turn)
     if not body.stream:
         return await _collect(call, first, turn.route.rule)
-    return StreamingResponse(_events(call, first), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        _events(call, first),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.post("/chat", response_model=ReplyOut)
@@ -153,26 +186,61 @@ async def one_shot(body: ChatRequest, user: CurrentUser, request: Request) -> An
     """A single question without a session: nothing but the usage record is kept."""
     state = request.app.state
     settings: ArcanaSettings = state.settings
-    messages = [{"role": "system", "content": chat.memory.SYSTEM},
-                {"role": "user", "content": body.message}]
+    messages = [
+        {"role": "system", "content": chat.memory.SYSTEM},
+        {"role": "user", "content": body.message},
+    ]
     async with state.sessionmaker.begin() as db:
         turn = await chat.admit(
-            db, settings, state.providers, user_id=user.id, roles=frozenset(user.roles),
-            category=body.category, messages=messages,
-            max_tokens=body.max_tokens or settings.max_output_tokens, session_id=None)
+            db,
+            settings,
+            state.providers,
+            user_id=user.id,
+            roles=frozenset(user.roles),
+            category=body.category,
+            messages=messages,
+            max_tokens=body.max_tokens or settings.max_output_tokens,
+            session_id=None,
+        )
     call, first = await _start(request, turn, store_reply=False)
     return await _collect(call, first, turn.route.rule)
+
+
+@router.post("/chat/demo", response_model=ReplyOut)
+async def demo(body: ChatRequest, request: Request) -> Any:
+    """No account needed: the offline model answers, nothing is charged or stored."""
+    client = request.client.host if request.client else "unknown"
+    wait = request.app.state.demo_limiter.retry_after(client)
+    if wait is not None:
+        raise TooManyRequests(wait)
+    messages = [{"role": "user", "content": body.message}]
+    turn = chat.Turn(
+        uuid.UUID(int=0),
+        None,
+        messages,
+        chat.Route(None, [OFFLINE]),
+        min(body.max_tokens or 256, 256),
+        0,
+        None,
+    )
+    call, first = await _start(request, turn, store_reply=False)
+    return await _collect(call, first, None)
 
 
 @router.get("/status", response_model=StatusOut)
 async def arcana_status(user: CurrentUser, db: SessionDep, request: Request) -> Any:
     settings: ArcanaSettings = request.app.state.settings
-    rules = await db.scalar(select(func.count()).select_from(RoutingRuleReplica)
-                            .where(RoutingRuleReplica.deleted.is_(False)))
+    rules = await db.scalar(
+        select(func.count())
+        .select_from(RoutingRuleReplica)
+        .where(RoutingRuleReplica.deleted.is_(False))
+    )
     available, spendable = await credits.balance_of(db, user.id)
     providers = request.app.state.providers
     return StatusOut(
-        service=settings.service_name, version=request.app.version, rules=rules or 0,
+        service=settings.service_name,
+        version=request.app.version,
+        rules=rules or 0,
         providers={name: providers.configured(name) for name in settings.providers},
-        balance=None if available is None else {"available": available,
-                                                "spendable": spendable})
+        balance=None if available is None else {"available": available, "spendable": spendable},
+    )

@@ -13,22 +13,28 @@ from vareon_chassis.service import Messaging, create_service
 from vareon_arcana import chat
 from vareon_arcana.api import router
 from vareon_arcana.consumers import build_consumers
+from vareon_arcana.demo import DemoLimiter
 from vareon_arcana.models import INBOX, OUTBOX
 from vareon_arcana.providers import Providers
 from vareon_arcana.settings import ArcanaSettings
 
 
-def create_app(settings: ArcanaSettings | None = None, *,
-               token_verifier: TokenVerifier | None = None) -> FastAPI:
+def create_app(
+    settings: ArcanaSettings | None = None, *, token_verifier: TokenVerifier | None = None
+) -> FastAPI:
     settings = settings or ArcanaSettings()
     app = create_service(
-        settings, title="Vareon arcana", routers=[router],
+        settings,
+        title="Vareon arcana",
+        routers=[router],
         messaging=Messaging(outbox=OUTBOX, inbox=INBOX, consumers=build_consumers()),
-        token_verifier=token_verifier)
+        token_verifier=token_verifier,
+    )
     providers = Providers(settings)
     calls: set[asyncio.Task[None]] = set()
     app.state.providers = providers
     app.state.calls = calls
+    app.state.demo_limiter = DemoLimiter(settings.demo_limit)
     chassis_lifespan = app.router.lifespan_context
 
     @contextlib.asynccontextmanager

@@ -35,12 +35,20 @@ class Route:
     targets: list[ModelTarget]
 
 
-async def route(session: AsyncSession, providers: Providers, *, category: str | None,
-                roles: frozenset[str], text: str) -> Route:
+async def route(
+    session: AsyncSession,
+    providers: Providers,
+    *,
+    category: str | None,
+    roles: frozenset[str],
+    text: str,
+) -> Route:
     """The local rule replica decides; targets without a configured provider are skipped."""
     try:
-        decision = choose(await replicas.rules(session), RoutingRequest(
-            category=category, roles=roles, text=text, now=datetime.now(UTC)))
+        decision = choose(
+            await replicas.rules(session),
+            RoutingRequest(category=category, roles=roles, text=text, now=datetime.now(UTC)),
+        )
     except NoRoute:
         return Route(None, [OFFLINE])
     usable = [t for t in decision.targets if providers.configured(t.provider)]
@@ -61,20 +69,44 @@ class Turn:
     request_id: str | None = None
 
 
-async def prepare(session: AsyncSession, settings: ArcanaSettings, providers: Providers, *,
-                  user_id: uuid.UUID, roles: frozenset[str], session_id: uuid.UUID,
-                  content: str, max_tokens: int) -> Turn:
+async def prepare(
+    session: AsyncSession,
+    settings: ArcanaSettings,
+    providers: Providers,
+    *,
+    user_id: uuid.UUID,
+    roles: frozenset[str],
+    session_id: uuid.UUID,
+    content: str,
+    max_tokens: int,
+) -> Turn:
     chat = await sessions.owned(session, user_id, session_id, for_update=True)
-    past = list(await session.scalars(
-        select(Message).where(Message.session_id == chat.id, Message.seq > chat.folded_seq)
-        .order_by(Message.seq)))
+    past = list(
+        await session.scalars(
+            select(Message)
+            .where(Message.session_id == chat.id, Message.seq > chat.folded_seq)
+            .order_by(Message.seq)
+        )
+    )
     context = memory.build(
-        chat.summary, list(chat.facts),
-        [memory.Turn(m.role, m.content) for m in past], content,
-        memory_budget=settings.memory_token_budget, history_budget=settings.history_token_budget)
-    turn = await admit(session, settings, providers, user_id=user_id, roles=roles,
-                       category=chat.category, messages=context.messages, max_tokens=max_tokens,
-                       session_id=chat.id)
+        chat.summary,
+        list(chat.facts),
+        [memory.Turn(m.role, m.content) for m in past],
+        content,
+        memory_budget=settings.memory_token_budget,
+        history_budget=settings.history_token_budget,
+    )
+    turn = await admit(
+        session,
+        settings,
+        providers,
+        user_id=user_id,
+        roles=roles,
+        category=chat.category,
+        messages=context.messages,
+        max_tokens=max_tokens,
+        session_id=chat.id,
+    )
     if context.dropped:
         chat.summary = memory.fold(chat.summary, context.dropped, settings.memory_token_budget)
         chat.folded_seq = past[len(context.dropped) - 1].seq
@@ -84,16 +116,24 @@ async def prepare(session: AsyncSession, settings: ArcanaSettings, providers: Pr
     return turn
 
 
-async def admit(session: AsyncSession, settings: ArcanaSettings, providers: Providers, *,
-                user_id: uuid.UUID, roles: frozenset[str], category: str | None,
-                messages: list[dict[str, str]], max_tokens: int,
-                session_id: uuid.UUID | None) -> Turn:
-    chosen = await route(session, providers, category=category, roles=roles,
-                         text=messages[-1]["content"])
+async def admit(
+    session: AsyncSession,
+    settings: ArcanaSettings,
+    providers: Providers,
+    *,
+    user_id: uuid.UUID,
+    roles: frozenset[str],
+    category: str | None,
+    messages: list[dict[str, str]],
+    max_tokens: int,
+    session_id: uuid.UUID | None,
+) -> Turn:
+    chosen = await route(
+        session, providers, category=category, roles=roles, text=messages[-1]["content"]
+    )
     prompt_tokens = tokens.count_messages(messages)
     amount = pricing.maximum_cost(chosen.targets, prompt_tokens, max_tokens)
-    reservation = await credits.admit(session, user_id, amount,
-                                      ttl_s=settings.reservation_ttl_s)
+    reservation = await credits.admit(session, user_id, amount, ttl_s=settings.reservation_ttl_s)
     return Turn(user_id, session_id, messages, chosen, max_tokens, prompt_tokens, reservation)
 
 
@@ -152,9 +192,14 @@ class Call:
         usage = None
         status, error = "completed", None
         try:
-            async for target, piece in answer(
-                    self.providers, self.turn.route.targets, self.turn.messages,
-                    self.turn.max_tokens, retry_after_cap_s=self.retry_after_cap_s):
+            async for answering, piece in answer(
+                self.providers,
+                self.turn.route.targets,
+                self.turn.messages,
+                self.turn.max_tokens,
+                retry_after_cap_s=self.retry_after_cap_s,
+            ):
+                target = answering
                 if isinstance(piece, Text):
                     parts.append(piece.text)
                     self.queue.put_nowait(piece.text)
@@ -172,15 +217,17 @@ class Call:
         self.streaming = False
         receipt = None
         try:
-            receipt = await self._settle(target if parts or usage else None, "".join(parts),
-                                         usage, status)
+            receipt = await self._settle(
+                target if parts or usage else None, "".join(parts), usage, status
+            )
         except Exception as exc:  # the client must still get an end event
             log.exception("settling a chat call failed")
             status, error = "failed", f"could not record the answer: {type(exc).__name__}"
         self.queue.put_nowait(End(status, receipt, error))
 
-    async def _settle(self, target: ModelTarget | None, text: str, usage: object,
-                      status: str) -> Receipt | None:
+    async def _settle(
+        self, target: ModelTarget | None, text: str, usage: object, status: str
+    ) -> Receipt | None:
         turn = self.turn
         async with self.sessionmaker.begin() as session:
             await credits.release(session, turn.reservation_id)
@@ -193,28 +240,68 @@ class Call:
             cost = pricing.cost(target, tokens_in, tokens_out)
             usage_id = uuid.uuid4() if cost > 0 else None
             message_id = None
-            chat = (await session.get(ChatSession, turn.session_id)
-                    if turn.session_id and self.store_reply else None)
+            chat = (
+                await session.get(ChatSession, turn.session_id)
+                if turn.session_id and self.store_reply
+                else None
+            )
             if chat is not None:
                 message_id = uuid.uuid4()
-                session.add(Message(
-                    id=message_id, session_id=chat.id, role="assistant", content=text,
-                    status=status, provider=target.provider, model=target.model,
-                    tokens_in=tokens_in, tokens_out=tokens_out, cost=cost, usage_id=usage_id))
+                session.add(
+                    Message(
+                        id=message_id,
+                        session_id=chat.id,
+                        role="assistant",
+                        content=text,
+                        status=status,
+                        provider=target.provider,
+                        model=target.model,
+                        tokens_in=tokens_in,
+                        tokens_out=tokens_out,
+                        cost=cost,
+                        usage_id=usage_id,
+                    )
+                )
                 chat.updated_at = datetime.now(UTC)
             if usage_id is not None:
-                session.add(UsageRecord(
-                    id=usage_id, user_id=turn.user_id, session_id=turn.session_id,
-                    provider=target.provider, model=target.model, tokens_in=tokens_in,
-                    tokens_out=tokens_out, cost=cost))
+                session.add(
+                    UsageRecord(
+                        id=usage_id,
+                        user_id=turn.user_id,
+                        session_id=turn.session_id,
+                        provider=target.provider,
+                        model=target.model,
+                        tokens_in=tokens_in,
+                        tokens_out=tokens_out,
+                        cost=cost,
+                    )
+                )
                 await session.flush()
-                await OUTBOX.publish(session, UsageRecordedV1(
-                    usage_id=usage_id, user_id=turn.user_id, session_id=turn.session_id,
-                    request_id=turn.request_id, provider=target.provider, model=target.model,
-                    tokens_in=tokens_in, tokens_out=tokens_out, cost=cost,
-                    recorded_at=datetime.now(UTC)))
-            return Receipt(message_id, usage_id, target.provider, target.model, tokens_in,
-                           tokens_out, cost, status)
+                await OUTBOX.publish(
+                    session,
+                    UsageRecordedV1(
+                        usage_id=usage_id,
+                        user_id=turn.user_id,
+                        session_id=turn.session_id,
+                        request_id=turn.request_id,
+                        provider=target.provider,
+                        model=target.model,
+                        tokens_in=tokens_in,
+                        tokens_out=tokens_out,
+                        cost=cost,
+                        recorded_at=datetime.now(UTC),
+                    ),
+                )
+            return Receipt(
+                message_id,
+                usage_id,
+                target.provider,
+                target.model,
+                tokens_in,
+                tokens_out,
+                cost,
+                status,
+            )
 
 
 async def drain(registry: set[asyncio.Task[None]], timeout_s: float = 10.0) -> None:

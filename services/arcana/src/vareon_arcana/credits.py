@@ -25,32 +25,44 @@ from vareon_arcana.models import BalanceReplica, Reservation, UsageRecord
 
 async def spendable(session: AsyncSession, balance: BalanceReplica) -> int:
     reserved = await session.scalar(
-        select(func.coalesce(func.sum(Reservation.amount), 0))
-        .where(Reservation.user_id == balance.user_id, Reservation.expires_at > func.now()))
+        select(func.coalesce(func.sum(Reservation.amount), 0)).where(
+            Reservation.user_id == balance.user_id, Reservation.expires_at > func.now()
+        )
+    )
     unreflected = await session.scalar(
-        select(func.coalesce(func.sum(UsageRecord.cost), 0))
-        .where(UsageRecord.user_id == balance.user_id,
-               UsageRecord.recorded_at > balance.changed_at))
+        select(func.coalesce(func.sum(UsageRecord.cost), 0)).where(
+            UsageRecord.user_id == balance.user_id, UsageRecord.recorded_at > balance.changed_at
+        )
+    )
     return balance.available - int(reserved or 0) - int(unreflected or 0)
 
 
-async def admit(session: AsyncSession, user_id: uuid.UUID, amount: int, *,
-                ttl_s: int) -> uuid.UUID | None:
+async def admit(
+    session: AsyncSession, user_id: uuid.UUID, amount: int, *, ttl_s: int
+) -> uuid.UUID | None:
     """Reserve ``amount`` for one call (None when it is free); 402 when it does not fit."""
     if amount <= 0:
         return None
     balance = await session.scalar(
-        select(BalanceReplica).where(BalanceReplica.user_id == user_id).with_for_update())
+        select(BalanceReplica).where(BalanceReplica.user_id == user_id).with_for_update()
+    )
     if balance is None:
-        raise InsufficientCredits("no wallet balance is known for you yet", required=amount,
-                                  available=0)
+        raise InsufficientCredits(
+            "no wallet balance is known for you yet", required=amount, available=0
+        )
     left = await spendable(session, balance)
     if left < amount:
         raise InsufficientCredits(
             f"this call may cost up to {amount} micro-credits; {max(left, 0)} are available",
-            required=amount, available=max(left, 0))
-    reservation = Reservation(id=uuid.uuid4(), user_id=user_id, amount=amount,
-                              expires_at=datetime.now(UTC) + timedelta(seconds=ttl_s))
+            required=amount,
+            available=max(left, 0),
+        )
+    reservation = Reservation(
+        id=uuid.uuid4(),
+        user_id=user_id,
+        amount=amount,
+        expires_at=datetime.now(UTC) + timedelta(seconds=ttl_s),
+    )
     session.add(reservation)
     await session.flush()
     return reservation.id

@@ -26,9 +26,14 @@ class Broken(Exception):
     """The answering target failed after its first text chunk."""
 
 
-async def answer(providers: Providers, targets: list[ModelTarget], messages: list[dict[str, str]],
-                 max_tokens: int, *, retry_after_cap_s: float
-                 ) -> AsyncIterator[tuple[ModelTarget, Piece]]:
+async def answer(
+    providers: Providers,
+    targets: list[ModelTarget],
+    messages: list[dict[str, str]],
+    max_tokens: int,
+    *,
+    retry_after_cap_s: float,
+) -> AsyncIterator[tuple[ModelTarget, Piece]]:
     failures: list[str] = []
     for target in targets:
         provider = providers.get(target.provider)
@@ -46,8 +51,13 @@ async def answer(providers: Providers, targets: list[ModelTarget], messages: lis
                 if started:
                     raise Broken(str(exc)) from exc
                 wait = exc.retry_after_s
-                log.warning("model target unavailable", target=target.model, error=str(exc),
-                            retry_after_s=wait, attempt=attempt)
+                log.warning(
+                    "model target unavailable",
+                    target=target.model,
+                    error=str(exc),
+                    retry_after_s=wait,
+                    attempt=attempt,
+                )
                 if attempt == 1 and wait is not None and wait <= retry_after_cap_s:
                     await asyncio.sleep(wait)
                     continue

@@ -35,8 +35,15 @@ class Context:
     """Turns left out of the request: the caller folds them into the summary."""
 
 
-def build(summary: str, facts: list[str], history: list[Turn], new_message: str, *,
-          memory_budget: int, history_budget: int) -> Context:
+def build(
+    summary: str,
+    facts: list[str],
+    history: list[Turn],
+    new_message: str,
+    *,
+    memory_budget: int,
+    history_budget: int,
+) -> Context:
     system = SYSTEM
     memory = ""
     if facts:
@@ -75,6 +82,5 @@ def fold(summary: str, dropped: list[Turn], budget: int) -> str:
 
 def remember(facts: list[str], user_message: str) -> list[str]:
     found = [s.strip() for s in _SENTENCE.split(user_message) if _FACT.search(s)]
-    merged = [f for f in facts if f not in found] + [tokens.truncate(f, LINE_TOKENS)
-                                                      for f in found]
+    merged = [f for f in facts if f not in found] + [tokens.truncate(f, LINE_TOKENS) for f in found]
     return merged[-MAX_FACTS:]

@@ -52,8 +52,9 @@ class ProviderRejected(Exception):
 class Provider(Protocol):
     name: str
 
-    def stream(self, model: str, messages: list[dict[str, str]],
-               max_tokens: int) -> AsyncIterator[Piece]: ...
+    def stream(
+        self, model: str, messages: list[dict[str, str]], max_tokens: int
+    ) -> AsyncIterator[Piece]: ...
 
 
 def _retry_after(response: object) -> float | None:
@@ -69,12 +70,17 @@ class OpenAICompatible:
         self.name = name
         self.client = client
 
-    async def stream(self, model: str, messages: list[dict[str, str]],
-                     max_tokens: int) -> AsyncIterator[Piece]:
+    async def stream(
+        self, model: str, messages: list[dict[str, str]], max_tokens: int
+    ) -> AsyncIterator[Piece]:
         try:
             stream = await self.client.chat.completions.create(
-                model=model, messages=messages, max_tokens=max_tokens,  # type: ignore[arg-type]
-                stream=True, stream_options={"include_usage": True})
+                model=model,
+                messages=messages,
+                max_tokens=max_tokens,  # type: ignore[arg-type]
+                stream=True,
+                stream_options={"include_usage": True},
+            )
             async with stream:
                 async for chunk in stream:
                     if chunk.usage is not None:
@@ -83,10 +89,14 @@ class OpenAICompatible:
                         if choice.delta and choice.delta.content:
                             yield Text(choice.delta.content)
         except openai.RateLimitError as exc:
-            raise ProviderUnavailable(f"{self.name}: rate limited",
-                                      _retry_after(exc.response)) from exc
-        except (openai.InternalServerError, openai.APITimeoutError,
-                openai.APIConnectionError) as exc:
+            raise ProviderUnavailable(
+                f"{self.name}: rate limited", _retry_after(exc.response)
+            ) from exc
+        except (
+            openai.InternalServerError,
+            openai.APITimeoutError,
+            openai.APIConnectionError,
+        ) as exc:
             raise ProviderUnavailable(f"{self.name}: {type(exc).__name__}") from exc
         except openai.APIStatusError as exc:
             raise ProviderRejected(f"{self.name}: HTTP {exc.status_code}") from exc
@@ -103,12 +113,15 @@ class Offline:
 
     name = "offline"
 
-    async def stream(self, model: str, messages: list[dict[str, str]],
-                     max_tokens: int) -> AsyncIterator[Piece]:
+    async def stream(
+        self, model: str, messages: list[dict[str, str]], max_tokens: int
+    ) -> AsyncIterator[Piece]:
         asked = " ".join(messages[-1]["content"].split())
         reply = tokens.truncate(
             "Vareon is offline: no model provider is configured, so this is a fixed answer "
-            f"and nothing was charged. You asked: {asked}", max_tokens)
+            f"and nothing was charged. You asked: {asked}",
+            max_tokens,
+        )
         words = reply.split(" ")
         for i, word in enumerate(words):
             yield Text(word if i == 0 else " " + word)
@@ -136,9 +149,11 @@ class Providers:
         if name not in self._clients:
             config = self.settings.providers[name]
             client = openai.AsyncOpenAI(
-                api_key=config.api_key, base_url=config.base_url,
+                api_key=config.api_key,
+                base_url=config.base_url,
                 timeout=self.settings.provider_timeout_s,
-                max_retries=0)  # fallback and Retry-After are ours (chat.py)
+                max_retries=0,
+            )  # fallback and Retry-After are ours (chat.py)
             self._clients[name] = OpenAICompatible(name, client)
         return self._clients[name]
 

@@ -18,34 +18,56 @@ from vareon_arcana.models import BalanceReplica, RoutingRuleReplica
 async def apply_rule(session: AsyncSession, event: RoutingRuleChangedV1) -> None:
     """Keep the highest revision per rule; a tombstone stays so older revisions stay dead."""
     stmt = insert(RoutingRuleReplica).values(
-        rule_id=event.rule_id, revision=event.revision, deleted=event.deleted,
-        payload=event.model_dump(mode="json"))
-    await session.execute(stmt.on_conflict_do_update(
-        index_elements=[RoutingRuleReplica.rule_id],
-        set_={"revision": stmt.excluded.revision, "deleted": stmt.excluded.deleted,
-              "payload": stmt.excluded.payload},
-        where=RoutingRuleReplica.revision < stmt.excluded.revision))
+        rule_id=event.rule_id,
+        revision=event.revision,
+        deleted=event.deleted,
+        payload=event.model_dump(mode="json"),
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[RoutingRuleReplica.rule_id],
+            set_={
+                "revision": stmt.excluded.revision,
+                "deleted": stmt.excluded.deleted,
+                "payload": stmt.excluded.payload,
+            },
+            where=RoutingRuleReplica.revision < stmt.excluded.revision,
+        )
+    )
 
 
 async def rules(session: AsyncSession) -> list[RoutingRule]:
     payloads = await session.scalars(
-        select(RoutingRuleReplica.payload).where(RoutingRuleReplica.deleted.is_(False)))
+        select(RoutingRuleReplica.payload).where(RoutingRuleReplica.deleted.is_(False))
+    )
     return [RoutingRule.from_event(RoutingRuleChangedV1.model_validate(p)) for p in payloads]
 
 
-async def apply_balance(session: AsyncSession, event: BalanceChangedV1,
-                        event_time: datetime) -> None:
+async def apply_balance(
+    session: AsyncSession, event: BalanceChangedV1, event_time: datetime
+) -> None:
     """The latest balance per user by (changed_at, envelope time): never goes backwards."""
     available = event.available if event.available is not None else event.balance - event.pending
     stmt = insert(BalanceReplica).values(
-        user_id=event.user_id, balance=event.balance, available=available,
-        changed_at=event.changed_at, event_time=event_time)
-    await session.execute(stmt.on_conflict_do_update(
-        index_elements=[BalanceReplica.user_id],
-        set_={"balance": stmt.excluded.balance, "available": stmt.excluded.available,
-              "changed_at": stmt.excluded.changed_at, "event_time": stmt.excluded.event_time},
-        where=tuple_(BalanceReplica.changed_at, BalanceReplica.event_time)
-        < tuple_(stmt.excluded.changed_at, stmt.excluded.event_time)))
+        user_id=event.user_id,
+        balance=event.balance,
+        available=available,
+        changed_at=event.changed_at,
+        event_time=event_time,
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[BalanceReplica.user_id],
+            set_={
+                "balance": stmt.excluded.balance,
+                "available": stmt.excluded.available,
+                "changed_at": stmt.excluded.changed_at,
+                "event_time": stmt.excluded.event_time,
+            },
+            where=tuple_(BalanceReplica.changed_at, BalanceReplica.event_time)
+            < tuple_(stmt.excluded.changed_at, stmt.excluded.event_time),
+        )
+    )
 
 
 async def forget_balance(session: AsyncSession, user_id: uuid.UUID) -> None:

@@ -14,22 +14,35 @@ from vareon_arcana.errors import InvalidCursor, SessionNotFound
 from vareon_arcana.models import OUTBOX, ChatSession, Message, Reservation
 
 
-async def create(session: AsyncSession, user_id: uuid.UUID, *, title: str,
-                 category: str) -> ChatSession:
-    chat = ChatSession(id=uuid.uuid4(), user_id=user_id, title=title, category=category,
-                       notes="", summary="", facts=[], folded_seq=0)
+async def create(
+    session: AsyncSession, user_id: uuid.UUID, *, title: str, category: str
+) -> ChatSession:
+    chat = ChatSession(
+        id=uuid.uuid4(),
+        user_id=user_id,
+        title=title,
+        category=category,
+        notes="",
+        summary="",
+        facts=[],
+        folded_seq=0,
+    )
     session.add(chat)
     await session.flush()
     await session.refresh(chat)
-    await OUTBOX.publish(session, ChatSessionCreatedV1(
-        session_id=chat.id, user_id=user_id, category=category, created_at=chat.created_at))
+    await OUTBOX.publish(
+        session,
+        ChatSessionCreatedV1(
+            session_id=chat.id, user_id=user_id, category=category, created_at=chat.created_at
+        ),
+    )
     return chat
 
 
-async def owned(session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID, *,
-                for_update: bool = False) -> ChatSession:
-    query = select(ChatSession).where(ChatSession.id == session_id,
-                                      ChatSession.user_id == user_id)
+async def owned(
+    session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID, *, for_update: bool = False
+) -> ChatSession:
+    query = select(ChatSession).where(ChatSession.id == session_id, ChatSession.user_id == user_id)
     if for_update:
         query = query.with_for_update()
     chat = await session.scalar(query)
@@ -49,8 +62,9 @@ def _decode(cursor: str) -> list[str]:
         raise InvalidCursor("cursor is not one this service returned") from exc
 
 
-async def page(session: AsyncSession, user_id: uuid.UUID, *, limit: int,
-               cursor: str | None) -> tuple[list[ChatSession], str | None]:
+async def page(
+    session: AsyncSession, user_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> tuple[list[ChatSession], str | None]:
     """Newest first."""
     query = select(ChatSession).where(ChatSession.user_id == user_id)
     if cursor:
@@ -60,15 +74,19 @@ async def page(session: AsyncSession, user_id: uuid.UUID, *, limit: int,
         except ValueError as exc:
             raise InvalidCursor("cursor is not one this service returned") from exc
         query = query.where(tuple_(ChatSession.created_at, ChatSession.id) < key)
-    rows = list(await session.scalars(
-        query.order_by(ChatSession.created_at.desc(), ChatSession.id.desc()).limit(limit + 1)))
+    rows = list(
+        await session.scalars(
+            query.order_by(ChatSession.created_at.desc(), ChatSession.id.desc()).limit(limit + 1)
+        )
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (_encode(rows[-1].created_at.isoformat(), rows[-1].id) if more else None)
 
 
-async def history(session: AsyncSession, chat: ChatSession, *, limit: int,
-                  cursor: str | None) -> tuple[list[Message], str | None]:
+async def history(
+    session: AsyncSession, chat: ChatSession, *, limit: int, cursor: str | None
+) -> tuple[list[Message], str | None]:
     """Oldest first."""
     query = select(Message).where(Message.session_id == chat.id)
     if cursor:
@@ -92,13 +110,16 @@ async def set_notes(session: AsyncSession, chat: ChatSession, notes: str) -> Cha
 
 async def remove(session: AsyncSession, chat: ChatSession) -> None:
     await session.execute(delete(ChatSession).where(ChatSession.id == chat.id))
-    await OUTBOX.publish(session, ChatSessionDeletedV1(
-        session_id=chat.id, user_id=chat.user_id, deleted_at=datetime.now(UTC)))
+    await OUTBOX.publish(
+        session,
+        ChatSessionDeletedV1(
+            session_id=chat.id, user_id=chat.user_id, deleted_at=datetime.now(UTC)
+        ),
+    )
 
 
 async def remove_all(session: AsyncSession, user_id: uuid.UUID) -> int:
-    chats = list(await session.scalars(
-        select(ChatSession).where(ChatSession.user_id == user_id)))
+    chats = list(await session.scalars(select(ChatSession).where(ChatSession.user_id == user_id)))
     for chat in chats:
         await remove(session, chat)
     return len(chats)
@@ -111,5 +132,6 @@ async def erase_user(session: AsyncSession, user_id: uuid.UUID) -> None:
 
 
 async def touch(session: AsyncSession, chat_id: uuid.UUID) -> None:
-    await session.execute(update(ChatSession).where(ChatSession.id == chat_id)
-                          .values(updated_at=func.now()))
+    await session.execute(
+        update(ChatSession).where(ChatSession.id == chat_id).values(updated_at=func.now())
+    )

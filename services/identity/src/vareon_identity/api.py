@@ -1,7 +1,8 @@
 """Identity's HTTP routes, at the same paths as the public API (the gateway forwards as is).
 
-Every route needs a bearer access token except register, login, token and refresh (they are
-how a client obtains one) and the JWKS (it is how every service verifies tokens, so it must be
+Every route needs a bearer access token except register, login, token, refresh, google and
+verify-email (they are how a client obtains one, or proves an address without being signed in)
+and the JWKS (it is how every service verifies tokens, so it must be
 readable without one). Identity checks its own tokens with its local key ring, and also checks
 that the user still exists and that the token's login was not revoked.
 """
@@ -13,19 +14,30 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import jwt
-from fastapi import APIRouter, Depends, Form, Query, Request, Response, status
+from fastapi import (
+    APIRouter,
+    BackgroundTasks,
+    Depends,
+    Form,
+    Query,
+    Request,
+    Response,
+    status,
+)
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from vareon_chassis.auth import CurrentUser, Principal
 from vareon_chassis.db import SessionDep
 from vareon_chassis.errors import Forbidden, Unauthorized
 
-from vareon_identity import service
-from vareon_identity.errors import InvalidCredentials, RefreshTokenReused
+from vareon_identity import google, service, verification
+from vareon_identity.errors import GoogleSignInDisabled, InvalidCredentials, RefreshTokenReused
 from vareon_identity.keys import KeyRing
+from vareon_identity.mailer import MailSender
 from vareon_identity.models import User
 from vareon_identity.passwords import Passwords
 from vareon_identity.schemas import (
+    GoogleSignInRequest,
     LoginRequest,
     PasswordChange,
     ProfileUpdate,
@@ -35,9 +47,10 @@ from vareon_identity.schemas import (
     TokenResponse,
     UserOut,
     UserPage,
+    VerifyEmailRequest,
 )
 from vareon_identity.settings import IdentitySettings
-from vareon_identity.throttle import LoginThrottle
+from vareon_identity.throttle import ActionLimit, LoginThrottle
 from vareon_identity.tokens import TokenIssuer
 
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 (a path)
@@ -112,6 +125,7 @@ async def _tokens_for(
         roles=user.role_names,
         permissions=user.permission_names,
         session_id=issued.session.family_id,
+        email_verified=user.email_verified_at is not None,
     )
     return TokenResponse(access_token=access, expires_in=issuer.ttl_s, refresh_token=issued.token)
 
@@ -134,15 +148,67 @@ async def _login(
     return await _tokens_for(request, session, user, issued)
 
 
+async def _send_verification(
+    request: Request, session: AsyncSession, user: User, tasks: BackgroundTasks
+) -> None:
+    settings = _settings(request)
+    await verification.send_verification(
+        session,
+        user,
+        ttl_s=settings.email_verification_ttl_s,
+        public_base_url=settings.public_base_url,
+    )
+    mailer: MailSender = request.app.state.mail_sender
+    tasks.add_task(mailer.wake)  # background tasks run after the commit
+
+
 @auth.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserOut)
-async def register(body: RegisterRequest, request: Request, session: SessionDep) -> User:
-    return await service.register(
+async def register(
+    body: RegisterRequest, request: Request, session: SessionDep, tasks: BackgroundTasks
+) -> User:
+    """Create an account and mail a verification link to its address."""
+    user = await service.register(
         session,
         _passwords(request),
         email=body.email,
         password=body.password,
         display_name=body.display_name,
     )
+    await _send_verification(request, session, user, tasks)
+    return user
+
+
+@auth.post("/verify-email", response_model=UserOut)
+async def verify_email(body: VerifyEmailRequest, session: SessionDep) -> User:
+    """Redeem the token from the verification mail (single use; expires)."""
+    return await verification.verify_email(session, body.token)
+
+
+@auth.post("/resend-verification", status_code=status.HTTP_202_ACCEPTED)
+async def resend_verification(
+    request: Request, caller: CallerDep, session: SessionDep, tasks: BackgroundTasks
+) -> Response:
+    """Mail a new verification link (earlier ones stay valid until they expire)."""
+    limit: ActionLimit = request.app.state.resend_limit
+    limit.hit(str(caller.user.id))
+    await _send_verification(request, session, caller.user, tasks)
+    return Response(status_code=status.HTTP_202_ACCEPTED)
+
+
+@auth.post("/google", response_model=TokenResponse)
+async def google_sign_in(
+    body: GoogleSignInRequest, request: Request, session: SessionDep
+) -> TokenResponse:
+    """Sign in with a Google ID token: links to the account of that verified email, or makes one."""
+    verifier: google.GoogleVerifier | None = request.app.state.google_verifier
+    if verifier is None:
+        raise GoogleSignInDisabled("Google sign-in is not configured (IDENTITY_GOOGLE_CLIENT_ID)")
+    account = await verifier.verify(body.id_token)
+    user = await google.sign_in(session, account)
+    user_agent, ip = _client(request)
+    ttl_s = _settings(request).refresh_token_ttl_s
+    issued = await service.start_session(session, user, ttl_s=ttl_s, user_agent=user_agent, ip=ip)
+    return await _tokens_for(request, session, user, issued)
 
 
 @auth.post("/login", response_model=TokenResponse)

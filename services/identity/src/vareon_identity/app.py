@@ -4,25 +4,29 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from vareon_chassis.auth import TokenVerifier
-from vareon_chassis.service import Messaging, create_service
+from vareon_chassis.service import Messaging, background, create_service
 
 from vareon_identity.api import router
+from vareon_identity.google import GoogleVerifier
 from vareon_identity.keys import KeyRing
+from vareon_identity.mailer import MailSender
 from vareon_identity.models import OUTBOX
 from vareon_identity.passwords import Passwords
 from vareon_identity.settings import IdentitySettings
-from vareon_identity.throttle import LoginThrottle
+from vareon_identity.throttle import ActionLimit, LoginThrottle
 from vareon_identity.tokens import TokenIssuer
 
 
 def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     settings = settings or IdentitySettings()
     keys = KeyRing(settings.signing_keys_dir)  # fails here, naming the variable, without keys
+    mailer = MailSender(settings)
     app = create_service(
         settings,
         title="Vareon identity",
         routers=[router],
         messaging=Messaging(outbox=OUTBOX),
+        resources=[background(mailer.run)],
         token_verifier=TokenVerifier(
             keys, issuer=settings.token_issuer, audience=settings.token_audience
         ),
@@ -41,5 +45,12 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     )
     app.state.login_throttle = LoginThrottle(
         per_account=settings.login_limit_per_account, per_ip=settings.login_limit_per_ip
+    )
+    app.state.mail_sender = mailer
+    app.state.resend_limit = ActionLimit("verification mail", settings.resend_verification_limit)
+    app.state.google_verifier = (
+        GoogleVerifier(settings.google_client_id, settings.google_jwks_url)
+        if settings.google_client_id
+        else None
     )
     return app

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from vareon_chassis.errors import PROBLEM_BASE, Conflict, DomainError, NotFound, Unauthorized
+from vareon_chassis.errors import (
+    PROBLEM_BASE,
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    Unauthorized,
+)
 
 
 class EmailTaken(Conflict):
@@ -54,12 +62,46 @@ class TooManyAttempts(DomainError):
     title = "Too many attempts"
     status = 429
 
-    def __init__(self, retry_after_s: int) -> None:
+    def __init__(self, retry_after_s: int, what: str = "failed logins") -> None:
         super().__init__(
-            f"too many failed logins; retry in {retry_after_s} s",
+            f"too many {what}; retry in {retry_after_s} s",
             headers={"Retry-After": str(retry_after_s)},
         )
 
 
 class SigningKeysMissing(RuntimeError):
     pass
+
+
+class InvalidVerificationToken(DomainError):
+    type = PROBLEM_BASE + "invalid-verification-token"
+    title = "Invalid verification token"
+    status = 400
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"verification token is {reason}", reason=reason)
+
+
+class AlreadyVerified(Conflict):
+    type = PROBLEM_BASE + "email-already-verified"
+    title = "Email already verified"
+
+
+class EmailNotVerified(Forbidden):
+    type = PROBLEM_BASE + "email-not-verified"
+    title = "Email not verified"
+
+
+class GoogleSignInDisabled(NotFound):
+    type = PROBLEM_BASE + "google-sign-in-disabled"
+    title = "Google sign-in is not enabled"
+
+
+class InvalidGoogleToken(Unauthorized):
+    type = PROBLEM_BASE + "invalid-google-token"
+    title = "Invalid Google ID token"
+
+
+class GoogleKeysUnavailable(ServiceUnavailable):
+    type = PROBLEM_BASE + "google-keys-unavailable"
+    title = "Google signing keys unavailable"

@@ -50,6 +50,14 @@ class LoginRequest(Strict):
     password: Password
 
 
+class VerifyEmailRequest(Strict):
+    token: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class GoogleSignInRequest(Strict):
+    id_token: Annotated[str, Field(min_length=1, max_length=8192)]
+
+
 class RefreshRequest(Strict):
     refresh_token: RefreshToken
 

@@ -12,12 +12,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from vareon_contracts.events.identity import UserDeletedV1, UserRegisteredV1, UserUpdatedV1
 
 from vareon_identity.errors import (
+    EmailNotVerified,
     EmailTaken,
     InvalidCredentials,
     InvalidCursor,
@@ -26,7 +27,15 @@ from vareon_identity.errors import (
     RoleNotFound,
     UserNotFound,
 )
-from vareon_identity.models import OUTBOX, RefreshSession, Role, User
+from vareon_identity.models import (
+    OUTBOX,
+    EmailVerification,
+    GoogleIdentity,
+    OutgoingMail,
+    RefreshSession,
+    Role,
+    User,
+)
 from vareon_identity.passwords import Passwords, check_policy
 from vareon_identity.tokens import hash_refresh_token, new_refresh_token
 
@@ -282,12 +291,15 @@ async def change_password(
 async def delete_user(session: AsyncSession, user: User) -> None:
     """Soft-delete: the row stays (ids referenced elsewhere), the personal data goes."""
     now = _now()
+    await session.execute(delete(OutgoingMail).where(OutgoingMail.recipient == user.email))
     user.deleted_at = user.updated_at = now
     user.email = user.password_hash = user.avatar_url = None
     user.display_name = ""
     user.preferences = {}
     user.roles = []
     await logout_all(session, user.id)
+    for linked in (GoogleIdentity, EmailVerification):
+        await session.execute(delete(linked).where(linked.user_id == user.id))
     await session.flush()
     await OUTBOX.publish(session, UserDeletedV1(user_id=user.id, deleted_at=now))
 
@@ -331,6 +343,10 @@ async def _user_and_role(session: AsyncSession, user_id: UUID, role: str) -> tup
 
 async def grant_role(session: AsyncSession, user_id: UUID, role: str) -> User:
     user, found = await _user_and_role(session, user_id, role)
+    if found.name != DEFAULT_ROLE and user.email_verified_at is None:
+        raise EmailNotVerified(
+            f"{user.email} must verify their email before being granted {role!r}"
+        )
     if found not in user.roles:
         user.roles.append(found)
         user.updated_at = _now()

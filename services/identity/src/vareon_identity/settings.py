@@ -25,3 +25,22 @@ class IdentitySettings(ServiceSettings):
     """Failed logins allowed per email (the `limits` notation), counted in this process."""
     login_limit_per_ip: str = "50/15 minutes"
     """Failed logins allowed per client IP, counted in this process."""
+    email_verification_ttl_s: int = 48 * 3600
+    resend_verification_limit: str = "3/hour"
+    """Verification mails a user may ask for again (the `limits` notation), per process."""
+    public_base_url: str = "http://localhost:8000"
+    """Where users reach the platform; the verification link is <this>/verify-email?token=..."""
+    smtp_host: str | None = None
+    """SMTP server for outgoing mail; unset: mails wait in `mail_outbox` (a warning is logged)."""
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_s: float = 10.0
+    mail_from: str = "Vareon <no-reply@vareon.local>"
+    mail_poll_interval_s: float = 5.0
+    """The sender is woken after each commit that queues mail; polling is the fallback."""
+    mail_max_attempts: int = 8
+    google_client_id: str | None = None
+    """OAuth client id the Google ID tokens must be issued for; unset: Google sign-in is off."""
+    google_jwks_url: str = "https://www.googleapis.com/oauth2/v3/certs"

@@ -34,3 +34,18 @@ class LoginThrottle:
         keys = dict(self._keys(email, ip))
         for kind, rule in self.rules:
             self.limiter.hit(rule, "login", kind, keys[kind])
+
+
+class ActionLimit:
+    """At most ``rule`` (the `limits` notation) uses of one action per key, in this process."""
+
+    def __init__(self, action: str, rule: str) -> None:
+        self.limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
+        self.action = action
+        self.rule = parse(rule)
+
+    def hit(self, key: str) -> None:
+        if not self.limiter.hit(self.rule, self.action, key):
+            stats = self.limiter.get_window_stats(self.rule, self.action, key)
+            retry_after_s = max(1, math.ceil(stats.reset_time - time.time()))
+            raise TooManyAttempts(retry_after_s, what=f"{self.action} requests")

@@ -14,14 +14,18 @@ import jwt
 from vareon_identity.keys import KeyRing
 
 
-def new_refresh_token() -> tuple[str, bytes]:
+def new_secret_token() -> tuple[str, bytes]:
     """A 256-bit random token and the hash under which it is stored."""
     token = secrets.token_urlsafe(32)
-    return token, hash_refresh_token(token)
+    return token, hash_secret_token(token)
 
 
-def hash_refresh_token(token: str) -> bytes:
+def hash_secret_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
+
+
+new_refresh_token = new_secret_token
+hash_refresh_token = hash_secret_token
 
 
 def issue_access_token(
@@ -32,6 +36,7 @@ def issue_access_token(
     roles: Iterable[str],
     permissions: Iterable[str],
     session_id: UUID | None,
+    email_verified: bool = False,
     issuer: str,
     audience: str,
     ttl_s: int,
@@ -42,6 +47,7 @@ def issue_access_token(
     claims = {
         "sub": str(user_id),
         "email": email,
+        "email_verified": email_verified,
         "roles": sorted(roles),
         "permissions": sorted(permissions),
         "iat": now,
@@ -70,6 +76,7 @@ class TokenIssuer:
         roles: Iterable[str],
         permissions: Iterable[str],
         session_id: UUID | None,
+        email_verified: bool = False,
     ) -> str:
         return issue_access_token(
             self.keys,
@@ -78,6 +85,7 @@ class TokenIssuer:
             roles=roles,
             permissions=permissions,
             session_id=session_id,
+            email_verified=email_verified,
             issuer=self.issuer,
             audience=self.audience,
             ttl_s=self.ttl_s,

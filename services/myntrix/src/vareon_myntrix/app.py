@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-
 from fastapi import FastAPI
 from vareon_chassis.auth import TokenVerifier
-from vareon_chassis.service import Messaging, create_service
+from vareon_chassis.service import Messaging, background, create_service
 from vareon_chassis.settings import load_settings
 
 from vareon_myntrix.api import routers
@@ -23,37 +19,31 @@ def create_app(
     settings: MyntrixSettings | None = None, *, token_verifier: TokenVerifier | None = None
 ) -> FastAPI:
     settings = settings or load_settings(MyntrixSettings)
-    policy = Policy(default_timeout_s=settings.device_inactivity_timeout_s,
-                    degraded_after_ratio=settings.degraded_after_ratio,
-                    max_clock_skew_s=settings.heartbeat_max_clock_skew_s)
+    policy = Policy(
+        default_timeout_s=settings.device_inactivity_timeout_s,
+        degraded_after_ratio=settings.degraded_after_ratio,
+        max_clock_skew_s=settings.heartbeat_max_clock_skew_s,
+    )
+
+    async def sweeper(app: FastAPI) -> None:
+        sm = app.state.sessionmaker
+        await every(settings.sweep_interval_s, lambda: sweep(sm, policy), "sweep")
+
+    async def rollouts(app: FastAPI) -> None:
+        sm = app.state.sessionmaker
+        await every(settings.rollout_interval_s, lambda: roll_out(sm, policy), "rollout")
+
     app = create_service(
         settings,
         title="Vareon myntrix",
         routers=routers,
         token_verifier=token_verifier,
-        messaging=Messaging(outbox=OUTBOX, inbox=inbox_table, consumers=build_consumers()),
+        messaging=Messaging(
+            outbox=OUTBOX,
+            inbox=inbox_table,
+            consumers=build_consumers() if settings.run_consumers else (),
+        ),
+        resources=[background(sweeper), background(rollouts)],
     )
     app.state.device_policy = policy
-    chassis_lifespan = app.router.lifespan_context
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with chassis_lifespan(app):
-            sm = app.state.sessionmaker
-            tasks = [
-                asyncio.create_task(every(settings.sweep_interval_s,
-                                          lambda: sweep(sm, policy), "sweep")),
-                asyncio.create_task(every(settings.rollout_interval_s,
-                                          lambda: roll_out(sm, policy), "rollout")),
-            ]
-            try:
-                yield
-            finally:
-                for task in tasks:
-                    task.cancel()
-                for task in tasks:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-
-    app.router.lifespan_context = lifespan
     return app

@@ -18,8 +18,9 @@ class AdminState(StrEnum):
     RETIRED = "retired"
 
 
-def derive(last_heartbeat_at: datetime | None, timeout_s: float, now: datetime,
-           degraded_after_ratio: float) -> Connectivity:
+def derive(
+    last_heartbeat_at: datetime | None, timeout_s: float, now: datetime, degraded_after_ratio: float
+) -> Connectivity:
     """``last_heartbeat_at`` is when the server accepted the last heartbeat (its own clock)."""
     if last_heartbeat_at is None:
         return Connectivity.OFFLINE

@@ -50,27 +50,46 @@ def _now() -> datetime:
 
 
 async def replicate_version(session: AsyncSession, event: ModelVersionRegisteredV1) -> None:
-    await session.execute(insert(ModelVersion).values(
-        model_name=event.model_name, version=event.version, model_id=event.model_id,
-        artifact_digest=event.artifact_digest, artifact_uri=event.artifact_uri,
-        framework=event.framework, registered_at=event.registered_at,
-    ).on_conflict_do_nothing())
+    await session.execute(
+        insert(ModelVersion)
+        .values(
+            model_name=event.model_name,
+            version=event.version,
+            model_id=event.model_id,
+            artifact_digest=event.artifact_digest,
+            artifact_uri=event.artifact_uri,
+            framework=event.framework,
+            registered_at=event.registered_at,
+        )
+        .on_conflict_do_nothing()
+    )
 
 
 async def replicate_alias(session: AsyncSession, event: ModelAliasMovedV1) -> None:
-    stmt = insert(ModelAlias).values(model_name=event.model_name, alias=event.alias,
-                                     version=event.version, moved_at=event.moved_at)
-    await session.execute(stmt.on_conflict_do_update(
-        index_elements=[ModelAlias.model_name, ModelAlias.alias],
-        set_={"version": stmt.excluded.version, "moved_at": stmt.excluded.moved_at},
-        where=ModelAlias.moved_at < stmt.excluded.moved_at))
+    stmt = insert(ModelAlias).values(
+        model_name=event.model_name,
+        alias=event.alias,
+        version=event.version,
+        moved_at=event.moved_at,
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[ModelAlias.model_name, ModelAlias.alias],
+            set_={"version": stmt.excluded.version, "moved_at": stmt.excluded.moved_at},
+            where=ModelAlias.moved_at < stmt.excluded.moved_at,
+        )
+    )
 
 
-async def resolve_version(session: AsyncSession, model_name: str, version: int | None,
-                          alias: str | None) -> int:
+async def resolve_version(
+    session: AsyncSession, model_name: str, version: int | None, alias: str | None
+) -> int:
     if alias is not None:
-        version = await session.scalar(select(ModelAlias.version).where(
-            ModelAlias.model_name == model_name, ModelAlias.alias == alias))
+        version = await session.scalar(
+            select(ModelAlias.version).where(
+                ModelAlias.model_name == model_name, ModelAlias.alias == alias
+            )
+        )
         if version is None:
             raise UnknownModelVersion(f"{model_name} has no alias {alias!r}")
     if version is None:
@@ -81,65 +100,111 @@ async def resolve_version(session: AsyncSession, model_name: str, version: int |
     return version
 
 
-def _report(device: Device, model_name: str, policy: Policy,
-            now: datetime) -> rollout.DeviceReport:
+def _report(device: Device, model_name: str, policy: Policy, now: datetime) -> rollout.DeviceReport:
     return rollout.DeviceReport(
         running_version=device.running_models.get(model_name),
         connectivity=policy.connectivity(device, now),
         admin_state=AdminState(device.admin_state),
-        pinned_version=device.pinned_models.get(model_name))
+        pinned_version=device.pinned_models.get(model_name),
+    )
 
 
-async def request(session: AsyncSession, policy: Policy, *, model_name: str, version: int,
-                  device_ids: Sequence[uuid.UUID], batch_size: int, pause_s: float,
-                  failure_threshold: float, device_timeout_s: float,
-                  requested_by: uuid.UUID | None,
-                  rollback_of: uuid.UUID | None = None) -> Deployment:
+async def request(
+    session: AsyncSession,
+    policy: Policy,
+    *,
+    model_name: str,
+    version: int,
+    device_ids: Sequence[uuid.UUID],
+    batch_size: int,
+    pause_s: float,
+    failure_threshold: float,
+    device_timeout_s: float,
+    requested_by: uuid.UUID | None,
+    rollback_of: uuid.UUID | None = None,
+) -> Deployment:
     ids = list(dict.fromkeys(device_ids))
-    devices = {d.id: d for d in await session.scalars(
-        select(Device).where(Device.id.in_(ids)).order_by(Device.id).with_for_update())}
+    devices = {
+        d.id: d
+        for d in await session.scalars(
+            select(Device).where(Device.id.in_(ids)).order_by(Device.id).with_for_update()
+        )
+    }
     missing = [str(i) for i in ids if i not in devices]
     if missing:
         raise UnknownDevices(f"{len(missing)} devices are not registered", device_ids=missing)
-    busy = list(await session.scalars(
-        select(DeploymentTarget.device_id).join(Deployment)
-        .where(Deployment.model_name == model_name,
-               Deployment.state == DeploymentState.ROLLING_OUT,
-               DeploymentTarget.device_id.in_(ids),
-               DeploymentTarget.state.in_([str(s) for s in ACTIVE_TARGETS]))))
+    busy = list(
+        await session.scalars(
+            select(DeploymentTarget.device_id)
+            .join(Deployment)
+            .where(
+                Deployment.model_name == model_name,
+                Deployment.state == DeploymentState.ROLLING_OUT,
+                DeploymentTarget.device_id.in_(ids),
+                DeploymentTarget.state.in_([str(s) for s in ACTIVE_TARGETS]),
+            )
+        )
+    )
     if busy:
-        raise DeploymentConflict(f"{len(busy)} devices are in an active rollout of {model_name}",
-                                 device_ids=[str(b) for b in busy])
+        raise DeploymentConflict(
+            f"{len(busy)} devices are in an active rollout of {model_name}",
+            device_ids=[str(b) for b in busy],
+        )
     now = _now()
-    previous = Counter(v for d in devices.values()
-                       if (v := d.running_models.get(model_name)) is not None)
+    previous = Counter(
+        v for d in devices.values() if (v := d.running_models.get(model_name)) is not None
+    )
     deployment = Deployment(
-        id=uuid.uuid4(), model_name=model_name, version=version, rollback_of=rollback_of,
+        id=uuid.uuid4(),
+        model_name=model_name,
+        version=version,
+        rollback_of=rollback_of,
         previous_version=previous.most_common(1)[0][0] if previous else None,
-        requested_by=requested_by, state=str(DeploymentState.ROLLING_OUT),
-        batch_size=batch_size, pause_s=pause_s, failure_threshold=failure_threshold,
-        device_timeout_s=device_timeout_s, next_batch_at=now, created_at=now, updated_at=now)
+        requested_by=requested_by,
+        state=str(DeploymentState.ROLLING_OUT),
+        batch_size=batch_size,
+        pause_s=pause_s,
+        failure_threshold=failure_threshold,
+        device_timeout_s=device_timeout_s,
+        next_batch_at=now,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(deployment)
     await session.flush()
     skipped = []
     for position, device_id in enumerate(ids):
         device = devices[device_id]
         reason = rollout.skip_reason(_report(device, model_name, policy, now), version)
-        session.add(DeploymentTarget(
-            deployment_id=deployment.id, device_id=device_id, position=position,
-            state=str(TargetState.SKIPPED if reason else TargetState.PENDING), reason=reason,
-            previous_version=device.running_models.get(model_name)))
+        session.add(
+            DeploymentTarget(
+                deployment_id=deployment.id,
+                device_id=device_id,
+                position=position,
+                state=str(TargetState.SKIPPED if reason else TargetState.PENDING),
+                reason=reason,
+                previous_version=device.running_models.get(model_name),
+            )
+        )
         if reason:
             skipped.append(SkippedDevice(device_id=device_id, reason=reason))
     await session.flush()
-    await OUTBOX.publish(session, DeploymentRequestedV1(
-        deployment_id=deployment.id, model_name=model_name, version=version, device_ids=ids,
-        skipped=skipped, rollback_of=rollback_of, requested_at=now))
+    await OUTBOX.publish(
+        session,
+        DeploymentRequestedV1(
+            deployment_id=deployment.id,
+            model_name=model_name,
+            version=version,
+            device_ids=ids,
+            skipped=skipped,
+            rollback_of=rollback_of,
+            requested_at=now,
+        ),
+    )
     return deployment
 
 
-async def get(session: AsyncSession, deployment_id: uuid.UUID, *,
-              lock: bool = False) -> Deployment:
+async def get(session: AsyncSession, deployment_id: uuid.UUID, *, lock: bool = False) -> Deployment:
     query = select(Deployment).where(Deployment.id == deployment_id)
     deployment = await session.scalar(query.with_for_update() if lock else query)
     if deployment is None:
@@ -148,12 +213,23 @@ async def get(session: AsyncSession, deployment_id: uuid.UUID, *,
 
 
 async def targets(session: AsyncSession, deployment_id: uuid.UUID) -> list[DeploymentTarget]:
-    return list(await session.scalars(select(DeploymentTarget).where(
-        DeploymentTarget.deployment_id == deployment_id).order_by(DeploymentTarget.position)))
+    return list(
+        await session.scalars(
+            select(DeploymentTarget)
+            .where(DeploymentTarget.deployment_id == deployment_id)
+            .order_by(DeploymentTarget.position)
+        )
+    )
 
 
-async def page(session: AsyncSession, *, limit: int, cursor: str | None,
-               state: str | None, model_name: str | None) -> list[Deployment]:
+async def page(
+    session: AsyncSession,
+    *,
+    limit: int,
+    cursor: str | None,
+    state: str | None,
+    model_name: str | None,
+) -> list[Deployment]:
     query = select(Deployment)
     if state:
         query = query.where(Deployment.state == state)
@@ -175,12 +251,21 @@ def _set_desired(device: Device, model_name: str, version: int | None) -> None:
     device.desired_models = desired
 
 
-async def _apply(session: AsyncSession, deployment: Deployment, rows: list[DeploymentTarget],
-                 actions: Sequence[rollout.RolloutAction], now: datetime,
-                 aborted_by: uuid.UUID | None = None) -> None:
+async def _apply(
+    session: AsyncSession,
+    deployment: Deployment,
+    rows: list[DeploymentTarget],
+    actions: Sequence[rollout.RolloutAction],
+    now: datetime,
+    aborted_by: uuid.UUID | None = None,
+) -> None:
     by_device = {t.device_id: t for t in rows}
-    devices = {d.id: d for d in await session.scalars(
-        select(Device).where(Device.id.in_(by_device)).order_by(Device.id).with_for_update())}
+    devices = {
+        d.id: d
+        for d in await session.scalars(
+            select(Device).where(Device.id.in_(by_device)).order_by(Device.id).with_for_update()
+        )
+    }
     changed = False
     for action in actions:
         if isinstance(action, rollout.WaitUntil):
@@ -212,51 +297,104 @@ async def _apply(session: AsyncSession, deployment: Deployment, rows: list[Deplo
     await session.flush()
     if changed and deployment.state == DeploymentState.ROLLING_OUT:
         counts = Counter(t.state for t in rows)
-        await OUTBOX.publish(session, DeploymentProgressedV1(
-            deployment_id=deployment.id, model_name=deployment.model_name,
-            version=deployment.version, pending=counts["pending"],
-            in_progress=counts["in_progress"], succeeded=counts["succeeded"],
-            failed=counts["failed"], skipped=counts["skipped"], progressed_at=now))
+        await OUTBOX.publish(
+            session,
+            DeploymentProgressedV1(
+                deployment_id=deployment.id,
+                model_name=deployment.model_name,
+                version=deployment.version,
+                pending=counts["pending"],
+                in_progress=counts["in_progress"],
+                succeeded=counts["succeeded"],
+                failed=counts["failed"],
+                skipped=counts["skipped"],
+                progressed_at=now,
+            ),
+        )
 
 
-async def _finish(session: AsyncSession, deployment: Deployment, rows: list[DeploymentTarget],
-                  action: rollout.Finish, now: datetime, aborted_by: uuid.UUID | None) -> None:
+async def _finish(
+    session: AsyncSession,
+    deployment: Deployment,
+    rows: list[DeploymentTarget],
+    action: rollout.Finish,
+    now: datetime,
+    aborted_by: uuid.UUID | None,
+) -> None:
     deployment.state, deployment.reason, deployment.finished_at = (
-        str(action.state), action.reason, now)
+        str(action.state),
+        action.reason,
+        now,
+    )
     counts = Counter(t.state for t in rows)
-    common = {"deployment_id": deployment.id, "model_name": deployment.model_name,
-              "version": deployment.version, "finished_at": now}
+    common = {
+        "deployment_id": deployment.id,
+        "model_name": deployment.model_name,
+        "version": deployment.version,
+        "finished_at": now,
+    }
     if action.state is DeploymentState.SUCCEEDED:
-        await OUTBOX.publish(session, DeploymentSucceededV1(
-            **common, succeeded=counts["succeeded"], failed=counts["failed"],
-            skipped=counts["skipped"]))
+        await OUTBOX.publish(
+            session,
+            DeploymentSucceededV1(
+                **common,
+                succeeded=counts["succeeded"],
+                failed=counts["failed"],
+                skipped=counts["skipped"],
+            ),
+        )
     elif action.state is DeploymentState.FAILED:
-        await OUTBOX.publish(session, DeploymentFailedV1(
-            **common, reason=action.reason or "failed", succeeded=counts["succeeded"],
-            failed=counts["failed"], cancelled=counts["cancelled"]))
+        await OUTBOX.publish(
+            session,
+            DeploymentFailedV1(
+                **common,
+                reason=action.reason or "failed",
+                succeeded=counts["succeeded"],
+                failed=counts["failed"],
+                cancelled=counts["cancelled"],
+            ),
+        )
     else:
-        await OUTBOX.publish(session, DeploymentAbortedV1(
-            **common, aborted_by=aborted_by, succeeded=counts["succeeded"],
-            cancelled=counts["cancelled"]))
+        await OUTBOX.publish(
+            session,
+            DeploymentAbortedV1(
+                **common,
+                aborted_by=aborted_by,
+                succeeded=counts["succeeded"],
+                cancelled=counts["cancelled"],
+            ),
+        )
 
 
 def _plan(d: Deployment) -> rollout.Plan:
-    return rollout.Plan(model_name=d.model_name, version=d.version,
-                        state=DeploymentState(d.state), batch_size=d.batch_size,
-                        pause_s=d.pause_s, failure_threshold=d.failure_threshold,
-                        device_timeout_s=d.device_timeout_s, next_batch_at=d.next_batch_at)
+    return rollout.Plan(
+        model_name=d.model_name,
+        version=d.version,
+        state=DeploymentState(d.state),
+        batch_size=d.batch_size,
+        pause_s=d.pause_s,
+        failure_threshold=d.failure_threshold,
+        device_timeout_s=d.device_timeout_s,
+        next_batch_at=d.next_batch_at,
+    )
 
 
 def _targets(rows: Sequence[DeploymentTarget]) -> list[rollout.Target]:
-    return [rollout.Target(t.device_id, t.position, TargetState(t.state), t.started_at)
-            for t in rows]
+    return [
+        rollout.Target(t.device_id, t.position, TargetState(t.state), t.started_at) for t in rows
+    ]
 
 
-async def advance(session: AsyncSession, policy: Policy, deployment: Deployment,
-                  now: datetime) -> list[rollout.RolloutAction]:
+async def advance(
+    session: AsyncSession, policy: Policy, deployment: Deployment, now: datetime
+) -> list[rollout.RolloutAction]:
     rows = await targets(session, deployment.id)
-    devices = {d.id: d for d in await session.scalars(
-        select(Device).where(Device.id.in_([t.device_id for t in rows])))}
+    devices = {
+        d.id: d
+        for d in await session.scalars(
+            select(Device).where(Device.id.in_([t.device_id for t in rows]))
+        )
+    }
     reports = {i: _report(d, deployment.model_name, policy, now) for i, d in devices.items()}
     actions = rollout.advance(_plan(deployment), _targets(rows), reports, now)
     if actions:
@@ -264,19 +402,25 @@ async def advance(session: AsyncSession, policy: Policy, deployment: Deployment,
     return actions
 
 
-async def advance_all(session: AsyncSession, policy: Policy, now: datetime,
-                      limit: int = 50) -> int:
+async def advance_all(session: AsyncSession, policy: Policy, now: datetime, limit: int = 50) -> int:
     """One step of every active rollout; replicas share the work (SKIP LOCKED)."""
-    active = list(await session.scalars(
-        select(Deployment).where(Deployment.state == DeploymentState.ROLLING_OUT)
-        .order_by(Deployment.created_at).limit(limit).with_for_update(skip_locked=True)))
+    active = list(
+        await session.scalars(
+            select(Deployment)
+            .where(Deployment.state == DeploymentState.ROLLING_OUT)
+            .order_by(Deployment.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
     for deployment in active:
         await advance(session, policy, deployment, now)
     return len(active)
 
 
-async def abort(session: AsyncSession, deployment_id: uuid.UUID,
-                by: uuid.UUID | None) -> Deployment:
+async def abort(
+    session: AsyncSession, deployment_id: uuid.UUID, by: uuid.UUID | None
+) -> Deployment:
     deployment = await get(session, deployment_id, lock=True)
     if deployment.state != DeploymentState.ROLLING_OUT:
         raise DeploymentFinished(f"the deployment is already {deployment.state}")
@@ -285,26 +429,38 @@ async def abort(session: AsyncSession, deployment_id: uuid.UUID,
     return deployment
 
 
-async def rollback(session: AsyncSession, policy: Policy, deployment_id: uuid.UUID,
-                   by: uuid.UUID | None) -> Deployment:
+async def rollback(
+    session: AsyncSession, policy: Policy, deployment_id: uuid.UUID, by: uuid.UUID | None
+) -> Deployment:
     """A new deployment taking the devices this one updated back to the previous version."""
     deployment = await get(session, deployment_id, lock=True)
     if deployment.state == DeploymentState.ROLLING_OUT:
         raise DeploymentFinished("abort the deployment before rolling it back")
     if deployment.previous_version is None:
         raise NothingToRollBack("the devices ran no earlier version of this model")
-    updated = [t.device_id for t in await targets(session, deployment.id)
-               if t.state == TargetState.SUCCEEDED]
+    updated = [
+        t.device_id
+        for t in await targets(session, deployment.id)
+        if t.state == TargetState.SUCCEEDED
+    ]
     if not updated:
         raise NothingToRollBack("no device was updated by this deployment")
     return await request(
-        session, policy, model_name=deployment.model_name, version=deployment.previous_version,
-        device_ids=updated, batch_size=deployment.batch_size, pause_s=deployment.pause_s,
+        session,
+        policy,
+        model_name=deployment.model_name,
+        version=deployment.previous_version,
+        device_ids=updated,
+        batch_size=deployment.batch_size,
+        pause_s=deployment.pause_s,
         failure_threshold=deployment.failure_threshold,
-        device_timeout_s=deployment.device_timeout_s, requested_by=by,
-        rollback_of=deployment.id)
+        device_timeout_s=deployment.device_timeout_s,
+        requested_by=by,
+        rollback_of=deployment.id,
+    )
 
 
 async def erase_user(session: AsyncSession, user_id: uuid.UUID) -> None:
-    await session.execute(update(Deployment).where(Deployment.requested_by == user_id)
-                          .values(requested_by=None))
+    await session.execute(
+        update(Deployment).where(Deployment.requested_by == user_id).values(requested_by=None)
+    )

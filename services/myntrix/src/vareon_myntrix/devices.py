@@ -32,8 +32,9 @@ class Policy:
     max_clock_skew_s: float
 
     def connectivity(self, device: Device, now: datetime) -> Connectivity:
-        return derive(device.last_heartbeat_at, device.inactivity_timeout_s, now,
-                      self.degraded_after_ratio)
+        return derive(
+            device.last_heartbeat_at, device.inactivity_timeout_s, now, self.degraded_after_ratio
+        )
 
 
 def _now() -> datetime:
@@ -44,16 +45,29 @@ def _hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-async def register(session: AsyncSession, policy: Policy, *, name: str,
-                   capabilities: Iterable[str], timeout_s: float | None,
-                   registered_by: uuid.UUID) -> tuple[Device, str]:
+async def register(
+    session: AsyncSession,
+    policy: Policy,
+    *,
+    name: str,
+    capabilities: Iterable[str],
+    timeout_s: float | None,
+    registered_by: uuid.UUID,
+) -> tuple[Device, str]:
     """The credential (256 random bits) is returned once; only its SHA-256 is stored."""
     token = secrets.token_urlsafe(32)
-    device = Device(name=name, capabilities=sorted(set(capabilities)),
-                    inactivity_timeout_s=timeout_s or policy.default_timeout_s,
-                    credential_hash=_hash(token), registered_by=registered_by,
-                    admin_state="active", published_connectivity="offline",
-                    running_models={}, desired_models={}, pinned_models={})
+    device = Device(
+        name=name,
+        capabilities=sorted(set(capabilities)),
+        inactivity_timeout_s=timeout_s or policy.default_timeout_s,
+        credential_hash=_hash(token),
+        registered_by=registered_by,
+        admin_state="active",
+        published_connectivity="offline",
+        running_models={},
+        desired_models={},
+        pinned_models={},
+    )
     session.add(device)
     await session.flush()
     return device, token
@@ -89,9 +103,17 @@ def _connectivity_is(state: Connectivity, now: datetime, ratio: float) -> Column
     return age <= timeout * ratio
 
 
-async def page(session: AsyncSession, policy: Policy, now: datetime, *, limit: int,
-               cursor: str | None, connectivity: Connectivity | None,
-               admin_state: AdminState | None, capability: str | None) -> list[Device]:
+async def page(
+    session: AsyncSession,
+    policy: Policy,
+    now: datetime,
+    *,
+    limit: int,
+    cursor: str | None,
+    connectivity: Connectivity | None,
+    admin_state: AdminState | None,
+    capability: str | None,
+) -> list[Device]:
     query = select(Device)
     if connectivity:
         query = query.where(_connectivity_is(connectivity, now, policy.degraded_after_ratio))
@@ -102,25 +124,40 @@ async def page(session: AsyncSession, policy: Policy, now: datetime, *, limit: i
     after = cursors.decode(cursor)
     if after:
         query = query.where(tuple_(Device.created_at, Device.id) > after)
-    return list(await session.scalars(
-        query.order_by(Device.created_at, Device.id).limit(limit + 1)))
+    return list(
+        await session.scalars(query.order_by(Device.created_at, Device.id).limit(limit + 1))
+    )
 
 
-async def set_admin_state(session: AsyncSession, device_id: uuid.UUID,
-                          state: AdminState) -> Device:
+async def set_admin_state(session: AsyncSession, device_id: uuid.UUID, state: AdminState) -> Device:
     device = await get(session, device_id, lock=True)
     if device.admin_state != state:
         previous, device.admin_state, device.updated_at = device.admin_state, str(state), _now()
-        await OUTBOX.publish(session, DeviceAdminStateChangedV1(
-            device_id=device.id, previous_state=previous, state=device.admin_state,
-            changed_at=device.updated_at))
+        await OUTBOX.publish(
+            session,
+            DeviceAdminStateChangedV1(
+                device_id=device.id,
+                previous_state=previous,
+                state=device.admin_state,
+                changed_at=device.updated_at,
+            ),
+        )
     await session.flush()
     return device
 
 
-async def heartbeat(session: AsyncSession, policy: Policy, device: Device, *, sent_at: datetime,
-                    load: float, memory_percent: float, temperature_c: float,
-                    running_models: dict[str, int], now: datetime) -> bool:
+async def heartbeat(
+    session: AsyncSession,
+    policy: Policy,
+    device: Device,
+    *,
+    sent_at: datetime,
+    load: float,
+    memory_percent: float,
+    temperature_c: float,
+    running_models: dict[str, int],
+    now: datetime,
+) -> bool:
     """Accept a heartbeat unless it is older than the last one accepted (then: no effect)."""
     if device.admin_state == AdminState.RETIRED:
         raise DeviceRetired("a retired device sends no heartbeats")
@@ -136,8 +173,9 @@ async def heartbeat(session: AsyncSession, policy: Policy, device: Device, *, se
     return True
 
 
-async def publish_transition(session: AsyncSession, policy: Policy, device_id: uuid.UUID,
-                             to: Connectivity, now: datetime) -> bool:
+async def publish_transition(
+    session: AsyncSession, policy: Policy, device_id: uuid.UUID, to: Connectivity, now: datetime
+) -> bool:
     """Compare-and-set the last announced connectivity and stage its event, in one
     transaction: whoever wins the update announces the transition; everyone else no-ops.
     The derived state is part of the condition, so it is checked again on the locked row."""
@@ -146,32 +184,55 @@ async def publish_transition(session: AsyncSession, policy: Policy, device_id: u
     offline = _connectivity_is(Connectivity.OFFLINE, now, policy.degraded_after_ratio)
     device = await session.scalar(
         update(Device)
-        .where(Device.id == device_id, Device.published_connectivity == before,
-               offline if announced == "offline" else ~offline)
+        .where(
+            Device.id == device_id,
+            Device.published_connectivity == before,
+            offline if announced == "offline" else ~offline,
+        )
         .values(published_connectivity=announced)
-        .returning(Device).execution_options(synchronize_session=False))
+        .returning(Device)
+        .execution_options(synchronize_session=False)
+    )
     if device is None:
         return False
     if announced == "online":
         assert device.last_heartbeat_at is not None
-        await OUTBOX.publish(session, DeviceCameOnlineV1(
-            device_id=device.id, last_heartbeat_at=device.last_heartbeat_at, detected_at=now))
+        await OUTBOX.publish(
+            session,
+            DeviceCameOnlineV1(
+                device_id=device.id, last_heartbeat_at=device.last_heartbeat_at, detected_at=now
+            ),
+        )
     else:
-        await OUTBOX.publish(session, DeviceWentOfflineV1(
-            device_id=device.id, last_heartbeat_at=device.last_heartbeat_at,
-            inactivity_timeout_s=device.inactivity_timeout_s, detected_at=now))
+        await OUTBOX.publish(
+            session,
+            DeviceWentOfflineV1(
+                device_id=device.id,
+                last_heartbeat_at=device.last_heartbeat_at,
+                inactivity_timeout_s=device.inactivity_timeout_s,
+                detected_at=now,
+            ),
+        )
     return True
 
 
-async def sweep_connectivity(session: AsyncSession, policy: Policy, now: datetime,
-                             limit: int = 500) -> list[tuple[uuid.UUID, Connectivity]]:
+async def sweep_connectivity(
+    session: AsyncSession, policy: Policy, now: datetime, limit: int = 500
+) -> list[tuple[uuid.UUID, Connectivity]]:
     """Announce every device whose derived reachability differs from the last announcement."""
     offline = _connectivity_is(Connectivity.OFFLINE, now, policy.degraded_after_ratio)
-    rows = (await session.execute(
-        select(Device.id, offline)
-        .where(or_(and_(Device.published_connectivity == "online", offline),
-                   and_(Device.published_connectivity == "offline", ~offline)))
-        .limit(limit))).all()
+    rows = (
+        await session.execute(
+            select(Device.id, offline)
+            .where(
+                or_(
+                    and_(Device.published_connectivity == "online", offline),
+                    and_(Device.published_connectivity == "offline", ~offline),
+                )
+            )
+            .limit(limit)
+        )
+    ).all()
     changed = []
     for device_id, is_offline in rows:
         to = Connectivity.OFFLINE if is_offline else Connectivity.ONLINE
@@ -180,8 +241,9 @@ async def sweep_connectivity(session: AsyncSession, policy: Policy, now: datetim
     return changed
 
 
-async def pin(session: AsyncSession, device_id: uuid.UUID, model_name: str,
-              version: int | None) -> Device:
+async def pin(
+    session: AsyncSession, device_id: uuid.UUID, model_name: str, version: int | None
+) -> Device:
     """Pin (or unpin with None) a model's version: rollouts of other versions skip it."""
     device = await get(session, device_id, lock=True)
     pinned, desired = dict(device.pinned_models), dict(device.desired_models)
@@ -195,5 +257,6 @@ async def pin(session: AsyncSession, device_id: uuid.UUID, model_name: str,
 
 
 async def erase_user(session: AsyncSession, user_id: uuid.UUID) -> None:
-    await session.execute(update(Device).where(Device.registered_by == user_id)
-                          .values(registered_by=None))
+    await session.execute(
+        update(Device).where(Device.registered_by == user_id).values(registered_by=None)
+    )

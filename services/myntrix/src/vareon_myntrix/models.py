@@ -76,8 +76,11 @@ class Command(Base):
             "state IN ('queued', 'sent', 'acknowledged', 'succeeded', 'failed', 'expired')",
             name="state",
         ),
-        Index("ix_commands_open_expiry", "expires_at",
-              postgresql_where=text("state IN ('queued', 'sent', 'acknowledged')")),
+        Index(
+            "ix_commands_open_expiry",
+            "expires_at",
+            postgresql_where=text("state IN ('queued', 'sent', 'acknowledged')"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -159,9 +162,7 @@ class ModelAlias(Base):
 class Deployment(Base):
     __tablename__ = "deployments"
     __table_args__ = (
-        CheckConstraint(
-            "state IN ('rolling_out', 'succeeded', 'failed', 'aborted')", name="state"
-        ),
+        CheckConstraint("state IN ('rolling_out', 'succeeded', 'failed', 'aborted')", name="state"),
         CheckConstraint("batch_size >= 1", name="batch_size_positive"),
         CheckConstraint("failure_threshold >= 0 AND failure_threshold <= 1", name="threshold"),
         Index("ix_deployments_created", "created_at", "id"),

@@ -114,8 +114,9 @@ def skip_reason(report: DeviceReport, version: int) -> str | None:
     return None
 
 
-def advance(plan: Plan, targets: Sequence[Target], reports: Mapping[UUID, DeviceReport],
-            now: datetime) -> list[RolloutAction]:
+def advance(
+    plan: Plan, targets: Sequence[Target], reports: Mapping[UUID, DeviceReport], now: datetime
+) -> list[RolloutAction]:
     if plan.state in TERMINAL:
         return []
     actions: list[RolloutAction] = []
@@ -138,12 +139,15 @@ def advance(plan: Plan, targets: Sequence[Target], reports: Mapping[UUID, Device
         return actions + _stop(targets, state, "failure threshold exceeded")
     if any(s is TargetState.IN_PROGRESS for s in state.values()):
         return actions
-    pending = [t for t in sorted(targets, key=lambda t: t.position)
-               if state[t.device_id] is TargetState.PENDING]
+    pending = [
+        t
+        for t in sorted(targets, key=lambda t: t.position)
+        if state[t.device_id] is TargetState.PENDING
+    ]
     if not pending:
-        return actions + [_finish(state)]
+        return [*actions, _finish(state)]
     if batch_was_running and plan.pause_s > 0:
-        return actions + [WaitUntil(now + timedelta(seconds=plan.pause_s))]
+        return [*actions, WaitUntil(now + timedelta(seconds=plan.pause_s))]
     if plan.next_batch_at is not None and now < plan.next_batch_at:
         return actions
 
@@ -180,16 +184,24 @@ def _finish(state: Mapping[UUID, TargetState]) -> Finish:
     return Finish(DeploymentState.SUCCEEDED)
 
 
-def _stop(targets: Sequence[Target], state: Mapping[UUID, TargetState],
-          reason: str) -> list[RolloutAction]:
+def _stop(
+    targets: Sequence[Target], state: Mapping[UUID, TargetState], reason: str
+) -> list[RolloutAction]:
     cancels: list[RolloutAction] = [
-        Cancel(t.device_id) for t in targets
-        if state[t.device_id] in (TargetState.PENDING, TargetState.IN_PROGRESS)]
+        Cancel(t.device_id)
+        for t in targets
+        if state[t.device_id] in (TargetState.PENDING, TargetState.IN_PROGRESS)
+    ]
     return [*cancels, Finish(DeploymentState.FAILED, reason)]
 
 
 def abort(targets: Sequence[Target]) -> list[RolloutAction]:
     """An operator's abort: nothing more starts; devices mid-update are sent back."""
-    return [*(Cancel(t.device_id) for t in targets
-              if t.state in (TargetState.PENDING, TargetState.IN_PROGRESS)),
-            Finish(DeploymentState.ABORTED, "aborted")]
+    return [
+        *(
+            Cancel(t.device_id)
+            for t in targets
+            if t.state in (TargetState.PENDING, TargetState.IN_PROGRESS)
+        ),
+        Finish(DeploymentState.ABORTED, "aborted"),
+    ]

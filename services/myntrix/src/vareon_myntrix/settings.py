@@ -22,3 +22,6 @@ class MyntrixSettings(ServiceSettings):
     """How often device connectivity and command expiry are checked."""
     rollout_interval_s: float = 2.0
     """How often active deployments are advanced."""
+    run_consumers: bool = True
+    """False runs the HTTP API, relay and loops without the event consumers (an API-only
+    replica; also keeps tests that need no consumers free of consumer-group joins)."""

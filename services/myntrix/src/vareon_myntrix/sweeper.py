@@ -14,8 +14,11 @@ from vareon_myntrix import agents, deployments, devices
 log = structlog.get_logger(__name__)
 
 
-async def sweep(sessionmaker: async_sessionmaker[AsyncSession], policy: devices.Policy,
-                now: datetime | None = None) -> int:
+async def sweep(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    policy: devices.Policy,
+    now: datetime | None = None,
+) -> int:
     """Announce connectivity transitions and expire overdue commands (one transaction)."""
     now = now or datetime.now(UTC)
     async with sessionmaker.begin() as session:
@@ -26,8 +29,11 @@ async def sweep(sessionmaker: async_sessionmaker[AsyncSession], policy: devices.
     return len(changed) + expired
 
 
-async def roll_out(sessionmaker: async_sessionmaker[AsyncSession], policy: devices.Policy,
-                   now: datetime | None = None) -> int:
+async def roll_out(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    policy: devices.Policy,
+    now: datetime | None = None,
+) -> int:
     """Advance every active deployment by one step (one transaction)."""
     async with sessionmaker.begin() as session:
         return await deployments.advance_all(session, policy, now or datetime.now(UTC))

@@ -20,17 +20,20 @@ from vareon_neosyntis.settings import NeosyntisSettings
 from vareon_neosyntis.storage import Storage, build_storage
 
 
-def create_app(settings: NeosyntisSettings | None = None, *,
-               token_verifier: TokenVerifier | None = None,
-               storage: Storage | None = None) -> FastAPI:
+def create_app(
+    settings: NeosyntisSettings | None = None,
+    *,
+    token_verifier: TokenVerifier | None = None,
+    storage: Storage | None = None,
+) -> FastAPI:
     settings = settings or load_settings(NeosyntisSettings)
     storage = storage or build_storage(settings)
     app = create_service(
-        settings, title="Vareon neosyntis",
+        settings,
+        title="Vareon neosyntis",
         routers=[datasets_router, registry_router, lab_router],
         token_verifier=token_verifier,
-        messaging=Messaging(outbox=OUTBOX, inbox=inbox_table,
-                            consumers=build_consumers(storage)),
+        messaging=Messaging(outbox=OUTBOX, inbox=inbox_table, consumers=build_consumers(storage)),
     )
     app.state.storage = storage
     app.state.lab_tasks = set()

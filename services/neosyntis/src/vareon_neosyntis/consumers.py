@@ -15,8 +15,7 @@ def build_consumers(storage: Storage) -> list[EventConsumer]:
     users = EventConsumer(name="neosyntis.users", topics=(topics.IDENTITY_USER,))
 
     @users.on(UserDeletedV1)
-    async def user_deleted(session: AsyncSession, event: UserDeletedV1,
-                           envelope: Envelope) -> None:
+    async def user_deleted(session: AsyncSession, event: UserDeletedV1, envelope: Envelope) -> None:
         await erase_user(session, storage, event.user_id)
 
     return [users]

@@ -17,20 +17,26 @@ from vareon_neosyntis.storage import Storage
 
 async def erase_user(session: AsyncSession, storage: Storage, user_id: uuid.UUID) -> int:
     """Returns how many stored files were removed. Idempotent (a retry redoes nothing harmful)."""
-    rows = (await session.execute(
-        select(DatasetVersion.storage_key, DatasetVersion.sha256).join(Dataset)
-        .where(Dataset.owner_id == user_id))).all()
+    rows = (
+        await session.execute(
+            select(DatasetVersion.storage_key, DatasetVersion.sha256)
+            .join(Dataset)
+            .where(Dataset.owner_id == user_id)
+        )
+    ).all()
     digests = {r.sha256 for r in rows}
     if digests:
         await session.execute(delete(LabResult).where(LabResult.dataset_digest.in_(digests)))
     await session.execute(delete(LabOperation).where(LabOperation.owner_id == user_id))
     # Model versions trained on these datasets keep the digest; the FK becomes NULL.
     await session.execute(delete(Dataset).where(Dataset.owner_id == user_id))
-    await session.execute(update(ModelVersion).where(ModelVersion.registered_by == user_id)
-                          .values(registered_by=None))
+    await session.execute(
+        update(ModelVersion).where(ModelVersion.registered_by == user_id).values(registered_by=None)
+    )
     await session.execute(update(Model).where(Model.owner_id == user_id).values(owner_id=None))
-    await session.execute(update(AliasHistory).where(AliasHistory.moved_by == user_id)
-                          .values(moved_by=None))
+    await session.execute(
+        update(AliasHistory).where(AliasHistory.moved_by == user_id).values(moved_by=None)
+    )
     for row in rows:
         await asyncio.to_thread(storage.delete, row.storage_key)
     return len(rows)

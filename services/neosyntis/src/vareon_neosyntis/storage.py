@@ -84,8 +84,9 @@ class LocalWriter:
 
 
 class S3Storage:
-    def __init__(self, client: Any, bucket: str, prefix: str = "", part_size: int = 8 << 20
-                 ) -> None:
+    def __init__(
+        self, client: Any, bucket: str, prefix: str = "", part_size: int = 8 << 20
+    ) -> None:
         if part_size < 5 << 20:
             raise ValueError("S3 parts must be at least 5 MiB")
         self.client = client
@@ -135,8 +136,9 @@ class S3Writer:
 
     def _send(self, data: bytes) -> None:
         number = len(self._parts) + 1
-        response = self.client.upload_part(Bucket=self.bucket, Key=self.key, Body=data,
-                                           UploadId=self._upload_id, PartNumber=number)
+        response = self.client.upload_part(
+            Bucket=self.bucket, Key=self.key, Body=data, UploadId=self._upload_id, PartNumber=number
+        )
         self._parts.append({"ETag": response["ETag"], "PartNumber": number})
 
     def commit(self) -> None:
@@ -144,14 +146,18 @@ class S3Writer:
             self._send(bytes(self._buffer))
             self._buffer.clear()
         self.client.complete_multipart_upload(
-            Bucket=self.bucket, Key=self.key, UploadId=self._upload_id,
-            MultipartUpload={"Parts": self._parts})
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=self._upload_id,
+            MultipartUpload={"Parts": self._parts},
+        )
 
     def abort(self) -> None:
         self._buffer.clear()
         with contextlib.suppress(Exception):
-            self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key,
-                                               UploadId=self._upload_id)
+            self.client.abort_multipart_upload(
+                Bucket=self.bucket, Key=self.key, UploadId=self._upload_id
+            )
 
 
 def build_storage(settings: Any) -> Storage:
@@ -159,8 +165,11 @@ def build_storage(settings: Any) -> Storage:
         import boto3
 
         client = boto3.client(
-            "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region,
+            "s3",
+            endpoint_url=settings.s3_endpoint_url,
+            region_name=settings.s3_region,
             aws_access_key_id=settings.s3_access_key_id,
-            aws_secret_access_key=settings.s3_secret_access_key)
+            aws_secret_access_key=settings.s3_secret_access_key,
+        )
         return S3Storage(client, settings.s3_bucket, settings.s3_prefix, settings.s3_part_size)
     return LocalStorage(Path(settings.storage_dir))

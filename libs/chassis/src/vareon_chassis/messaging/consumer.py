@@ -50,6 +50,8 @@ class EventConsumer:
     name: str
     topics: tuple[str, ...]
     handlers: dict[str, EventHandler[Any]] = field(default_factory=dict)
+    reset: Callable[[AsyncSession], Awaitable[None]] | None = None
+    """Clears this consumer's read model before a full rebuild (``messaging.replay``)."""
 
     def on(
         self, payload: type[P]

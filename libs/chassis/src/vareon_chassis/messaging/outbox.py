@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vareon_contracts import Envelope, EventPayload
 
 from vareon_chassis.context import causation_id_var, request_id_var
+from vareon_chassis.messaging.suppress import is_replaying
 
 NOTIFY_CHANNEL = "vareon_outbox"
 
@@ -67,6 +68,8 @@ class Outbox:
         The per-key lock (held to commit) makes a later transaction for the same key take
         its outbox id only after this one committed, so id order is commit order per key
         and the relay, publishing in id order, keeps each aggregate's events in order.
+        During a replay (``side_effects_suppressed``) nothing is staged: the event went out
+        when the original was handled.
         """
         envelope = Envelope.wrap(
             payload,
@@ -74,6 +77,8 @@ class Outbox:
             correlationid=request_id_var.get(),
             causationid=causation_id_var.get(),
         )
+        if is_replaying():
+            return envelope
         await session.execute(
             select(
                 func.pg_advisory_xact_lock(

@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import structlog
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vareon_chassis.messaging.outbox import NOTIFY_CHANNEL
@@ -25,6 +27,7 @@ log = structlog.get_logger(__name__)
 RELAY_LOCK_ID = 0x7661_7265_6F6E  # "vareon": one publishing relay per service database
 PUBLISHED = Counter("vareon_outbox_published_total", "Outbox rows published", ["service"])
 PENDING = Gauge("vareon_outbox_pending", "Outbox rows not yet published", ["service"])
+PURGE_INTERVAL_S = 3600.0
 
 
 def libpq_url(sqlalchemy_url: str) -> str:
@@ -46,6 +49,8 @@ class OutboxRelay:
         service: str,
         batch_size: int = 200,
         poll_interval_s: float = 1.0,
+        listen: bool = True,
+        retention_days: float = 0.0,
     ) -> None:
         self.table = table
         self.sessionmaker = sessionmaker
@@ -55,7 +60,10 @@ class OutboxRelay:
         self.service = service
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
+        self.listen = listen
+        self.retention_days = retention_days
         self._wake = asyncio.Event()
+        self._purged_at = 0.0
 
     async def relay_batch(self) -> int:
         """Publish up to one batch of pending rows; returns how many were sent."""
@@ -119,8 +127,43 @@ class OutboxRelay:
         PENDING.labels(self.service).set(count or 0)
         return count or 0
 
+    async def oldest_pending_age_s(self) -> float | None:
+        async with self.sessionmaker() as session:
+            age = await session.scalar(
+                select(func.extract("epoch", func.now() - func.min(self.table.c.created_at))).where(
+                    self.table.c.sent_at.is_(None)
+                )
+            )
+        return None if age is None else float(age)
+
+    async def purge_sent(self) -> int:
+        """Delete sent rows older than the retention (kept until then for republishing)."""
+        if self.retention_days <= 0:
+            return 0
+        t = self.table
+        async with self.sessionmaker.begin() as session:
+            result = await session.execute(
+                delete(t).where(
+                    t.c.sent_at.is_not(None),
+                    t.c.sent_at < datetime.now(UTC) - timedelta(days=self.retention_days),
+                )
+            )
+        purged = result.rowcount or 0
+        if purged:
+            log.info("outbox rows purged", service=self.service, rows=purged)
+        return purged
+
+    async def _purge_when_due(self) -> None:
+        if time.monotonic() - self._purged_at < PURGE_INTERVAL_S:
+            return
+        self._purged_at = time.monotonic()
+        try:
+            await self.purge_sent()
+        except Exception as exc:  # purging is housekeeping: never stop publishing for it
+            log.warning("outbox purge failed", error=repr(exc))
+
     async def run(self) -> None:
-        listener = asyncio.create_task(self._listen())
+        listener = asyncio.create_task(self._listen() if self.listen else asyncio.sleep(0))
         backoff = 0.5
         try:
             while True:
@@ -137,6 +180,7 @@ class OutboxRelay:
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 10.0)
                     continue
+                await self._purge_when_due()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
                 self._wake.clear()

@@ -22,6 +22,7 @@ def require_any(*permissions: str) -> Any:
         if not any(user.has(p) for p in permissions):
             raise Forbidden(f"needs one of the permissions {', '.join(permissions)}")
         return user
+
     return Depends(check)
 
 

@@ -28,26 +28,37 @@ READERS = (DEVICES_READ, DEPLOYMENTS_WRITE)
 
 async def _out(session: AsyncSession, deployment: Deployment) -> DeploymentOut:
     out = DeploymentOut.model_validate(deployment)
-    out.targets = [TargetOut.model_validate(t)
-                   for t in await deployments.targets(session, deployment.id)]
+    out.targets = [
+        TargetOut.model_validate(t) for t in await deployments.targets(session, deployment.id)
+    ]
     return out
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def deploy(request: Request, session: SessionDep, body: DeploymentIn,
-                 user: Principal = require_permission(DEPLOYMENTS_WRITE)) -> DeploymentOut:
+async def deploy(
+    request: Request,
+    session: SessionDep,
+    body: DeploymentIn,
+    user: Principal = require_permission(DEPLOYMENTS_WRITE),
+) -> DeploymentOut:
     """Roll a registered model version (or an alias's) out to devices, batch by batch.
 
     Devices in maintenance, retired, offline or pinned to another version are skipped and
     reported in ``targets``. The rollout stops by itself when failed / eligible devices
     passes ``failure_threshold``; devices not yet reached keep their version."""
-    version = await deployments.resolve_version(session, body.model_name, body.version,
-                                                body.alias)
+    version = await deployments.resolve_version(session, body.model_name, body.version, body.alias)
     deployment = await deployments.request(
-        session, policy(request), model_name=body.model_name, version=version,
-        device_ids=body.device_ids, batch_size=body.batch_size, pause_s=body.pause_s,
-        failure_threshold=body.failure_threshold, device_timeout_s=body.device_timeout_s,
-        requested_by=user.id)
+        session,
+        policy(request),
+        model_name=body.model_name,
+        version=version,
+        device_ids=body.device_ids,
+        batch_size=body.batch_size,
+        pause_s=body.pause_s,
+        failure_threshold=body.failure_threshold,
+        device_timeout_s=body.device_timeout_s,
+        requested_by=user.id,
+    )
     return await _out(session, deployment)
 
 
@@ -60,29 +71,44 @@ async def list_deployments(
     model_name: str | None = None,
     user: Principal = require_any(*READERS),
 ) -> DeploymentPage:
-    rows = await deployments.page(session, limit=limit, cursor=cursor,
-                                  state=str(state) if state else None, model_name=model_name)
+    rows = await deployments.page(
+        session,
+        limit=limit,
+        cursor=cursor,
+        state=str(state) if state else None,
+        model_name=model_name,
+    )
     items = [DeploymentOut.model_validate(d) for d in rows[:limit]]
     more = len(rows) > limit
-    return DeploymentPage(items=items, next_cursor=cursors.encode(
-        items[-1].created_at, items[-1].id) if more else None)
+    return DeploymentPage(
+        items=items,
+        next_cursor=cursors.encode(items[-1].created_at, items[-1].id) if more else None,
+    )
 
 
 @router.get("/{deployment_id}")
-async def get_deployment(session: SessionDep, deployment_id: uuid.UUID,
-                         user: Principal = require_any(*READERS)) -> DeploymentOut:
+async def get_deployment(
+    session: SessionDep, deployment_id: uuid.UUID, user: Principal = require_any(*READERS)
+) -> DeploymentOut:
     return await _out(session, await deployments.get(session, deployment_id))
 
 
 @router.post("/{deployment_id}/abort")
-async def abort(session: SessionDep, deployment_id: uuid.UUID,
-                user: Principal = require_permission(DEPLOYMENTS_WRITE)) -> DeploymentOut:
+async def abort(
+    session: SessionDep,
+    deployment_id: uuid.UUID,
+    user: Principal = require_permission(DEPLOYMENTS_WRITE),
+) -> DeploymentOut:
     return await _out(session, await deployments.abort(session, deployment_id, user.id))
 
 
 @router.post("/{deployment_id}/rollback", status_code=status.HTTP_201_CREATED)
-async def rollback(request: Request, session: SessionDep, deployment_id: uuid.UUID,
-                   user: Principal = require_permission(DEPLOYMENTS_WRITE)) -> DeploymentOut:
+async def rollback(
+    request: Request,
+    session: SessionDep,
+    deployment_id: uuid.UUID,
+    user: Principal = require_permission(DEPLOYMENTS_WRITE),
+) -> DeploymentOut:
     """A new deployment taking the devices this one updated back to its previous version."""
     deployment = await deployments.rollback(session, policy(request), deployment_id, user.id)
     return await _out(session, deployment)

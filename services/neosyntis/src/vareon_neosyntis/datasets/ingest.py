@@ -161,8 +161,9 @@ class CsvInspector(_ThreadedInspector):
     def finish(self) -> Inspection:
         result = super().finish()
         if self._quotes % 2:
-            raise InvalidContent("the file ends inside a quoted value (truncated?)",
-                                 line=result.row_count + 1)
+            raise InvalidContent(
+                "the file ends inside a quoted value (truncated?)", line=result.row_count + 1
+            )
         return result
 
     def parse(self, stream: io.BufferedReader) -> Inspection:
@@ -178,7 +179,8 @@ class CsvInspector(_ThreadedInspector):
                 stream,
                 read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 20),
                 convert_options=pacsv.ConvertOptions(
-                    column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True),
+                    column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True
+                ),
             )
         except pa.ArrowInvalid as exc:
             raise _csv_error(exc, 0) from None
@@ -197,8 +199,7 @@ class CsvInspector(_ThreadedInspector):
                 nulls[name] = nulls[name] or array.null_count > 0
                 if types[name] != "string":
                     types[name] = widen(types[name], _value_type(array.drop_null()))
-        columns = [{"name": n, "type": types[n] or "string", "nullable": nulls[n]}
-                   for n in names]
+        columns = [{"name": n, "type": types[n] or "string", "nullable": nulls[n]} for n in names]
         return Inspection(rows, columns)
 
 
@@ -216,8 +217,11 @@ def _csv_error(exc: BaseException, rows_before: int) -> InvalidContent:
 def _value_type(values: pa.Array) -> str | None:
     if len(values) == 0:
         return None
-    for arrow_type, name in ((pa.int64(), "integer"), (pa.float64(), "float"),
-                             (pa.timestamp("us"), "timestamp")):
+    for arrow_type, name in (
+        (pa.int64(), "integer"),
+        (pa.float64(), "float"),
+        (pa.timestamp("us"), "timestamp"),
+    ):
         try:
             pc.cast(values, arrow_type)
             return name
@@ -257,8 +261,9 @@ class JsonLinesInspector(_ThreadedInspector):
             try:
                 record = json.loads(raw)
             except json.JSONDecodeError as exc:
-                raise InvalidContent(f"line {number} is not valid JSON: {exc.msg} "
-                                     f"(column {exc.colno})", line=number) from None
+                raise InvalidContent(
+                    f"line {number} is not valid JSON: {exc.msg} (column {exc.colno})", line=number
+                ) from None
             except UnicodeDecodeError:
                 raise InvalidContent(f"line {number} is not UTF-8", line=number) from None
             if not isinstance(record, dict):
@@ -274,8 +279,10 @@ class JsonLinesInspector(_ThreadedInspector):
                     types[key] = widen(types[key], seen)
                 present[key] = present.get(key, 0) + 1
                 nulls[key] = nulls.get(key, False) or value is None
-        columns = [{"name": k, "type": t or "string",
-                    "nullable": nulls[k] or present[k] < rows} for k, t in types.items()]
+        columns = [
+            {"name": k, "type": t or "string", "nullable": nulls[k] or present[k] < rows}
+            for k, t in types.items()
+        ]
         return Inspection(rows, columns)
 
 
@@ -309,8 +316,9 @@ class ParquetInspector:
             schema = metadata.schema.to_arrow_schema()
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise InvalidContent(f"unreadable Parquet footer: {exc}") from None
-        columns = [{"name": f.name, "type": _arrow_type(f.type), "nullable": f.nullable}
-                   for f in schema]
+        columns = [
+            {"name": f.name, "type": _arrow_type(f.type), "nullable": f.nullable} for f in schema
+        ]
         return Inspection(metadata.num_rows, columns)
 
     def abort(self) -> None:
@@ -357,7 +365,7 @@ class _TailFile(io.RawIOBase):
     def readinto(self, target: Any) -> int:
         if self._pos < self._start:
             raise ValueError("the Parquet footer is larger than the part kept")
-        data = self._tail[self._pos - self._start: self._pos - self._start + len(target)]
+        data = self._tail[self._pos - self._start : self._pos - self._start + len(target)]
         target[: len(data)] = data
         self._pos += len(data)
         return len(data)

@@ -29,9 +29,16 @@ class DatasetVersionOut(BaseModel):
 
     @classmethod
     def of(cls, v: DatasetVersion) -> DatasetVersionOut:
-        return cls(id=v.id, version=v.version, format=v.format, size_bytes=v.size_bytes,
-                   sha256=v.sha256, row_count=v.row_count,
-                   columns=[Column(**c) for c in v.columns], created_at=v.created_at)
+        return cls(
+            id=v.id,
+            version=v.version,
+            format=v.format,
+            size_bytes=v.size_bytes,
+            sha256=v.sha256,
+            row_count=v.row_count,
+            columns=[Column(**c) for c in v.columns],
+            created_at=v.created_at,
+        )
 
 
 class DatasetOut(BaseModel):

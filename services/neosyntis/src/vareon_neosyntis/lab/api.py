@@ -27,46 +27,63 @@ router = APIRouter(prefix="/api/v1/neosyntis/open-lab", tags=["open-lab"])
 
 
 @router.post("/preview", response_model=PreviewOut)
-async def preview(body: PreviewIn, request: Request, session: SessionDep,
-                  user: CurrentUser) -> PreviewOut:
+async def preview(
+    body: PreviewIn, request: Request, session: SessionDep, user: CurrentUser
+) -> PreviewOut:
     limit = min(body.limit, request.app.state.settings.lab_preview_max_rows)
-    version, rows = await service.preview(session, request.app.state.storage, user.id,
-                                          body.dataset, body.version, limit)
-    return PreviewOut(dataset=body.dataset, version=version.version, columns=version.columns,
-                      rows=rows)
+    version, rows = await service.preview(
+        session, request.app.state.storage, user.id, body.dataset, body.version, limit
+    )
+    return PreviewOut(
+        dataset=body.dataset, version=version.version, columns=version.columns, rows=rows
+    )
 
 
-async def _start(request: Request, session: SessionDep, user_id: uuid.UUID, ref: DatasetRef,
-                 operation: str, parameters: dict[str, Any]) -> JSONResponse:
-    op, must_run = await service.start(session, user_id, ref.dataset, ref.version, operation,
-                                       parameters)
+async def _start(
+    request: Request,
+    session: SessionDep,
+    user_id: uuid.UUID,
+    ref: DatasetRef,
+    operation: str,
+    parameters: dict[str, Any],
+) -> JSONResponse:
+    op, must_run = await service.start(
+        session, user_id, ref.dataset, ref.version, operation, parameters
+    )
     body = OperationOut.model_validate(op).model_dump(mode="json")
     if must_run:
         # After the commit (the session dependency commits before the response is sent).
         await session.commit()
         app = request.app
-        task = asyncio.create_task(service.run(app.state.sessionmaker, app.state.storage, op.id,
-                                               app.state.settings.lab_max_rows))
+        task = asyncio.create_task(
+            service.run(
+                app.state.sessionmaker, app.state.storage, op.id, app.state.settings.lab_max_rows
+            )
+        )
         app.state.lab_tasks.add(task)
         task.add_done_callback(app.state.lab_tasks.discard)
-    return JSONResponse(body, status_code=202,
-                        headers={"Location": f"{router.prefix}/operations/{op.id}"})
+    return JSONResponse(
+        body, status_code=202, headers={"Location": f"{router.prefix}/operations/{op.id}"}
+    )
 
 
 @router.post("/profile", status_code=202, response_model=OperationOut)
-async def profile(body: DatasetRef, request: Request, session: SessionDep,
-                  user: CurrentUser) -> JSONResponse:
+async def profile(
+    body: DatasetRef, request: Request, session: SessionDep, user: CurrentUser
+) -> JSONResponse:
     return await _start(request, session, user.id, body, "profile", {})
 
 
 @router.post("/baseline", status_code=202, response_model=OperationOut)
-async def baseline(body: BaselineIn, request: Request, session: SessionDep,
-                   user: CurrentUser) -> JSONResponse:
+async def baseline(
+    body: BaselineIn, request: Request, session: SessionDep, user: CurrentUser
+) -> JSONResponse:
     max_folds = request.app.state.settings.lab_max_folds
     if body.folds > max_folds:
         raise InvalidRequest(f"at most {max_folds} folds")
-    return await _start(request, session, user.id, body, "baseline",
-                        {"target": body.target, "folds": body.folds})
+    return await _start(
+        request, session, user.id, body, "baseline", {"target": body.target, "folds": body.folds}
+    )
 
 
 @router.get("/operations/{op_id}", response_model=OperationOut)

@@ -17,16 +17,16 @@ class LabResult(Base):
     """A result is a function of (dataset digest, operation, parameters): computed once."""
 
     __tablename__ = "lab_results"
-    __table_args__ = (Index("uq_lab_results_key", "dataset_digest", "operation",
-                            "parameters_key", unique=True),)
+    __table_args__ = (
+        Index("uq_lab_results_key", "dataset_digest", "operation", "parameters_key", unique=True),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     dataset_digest: Mapped[str] = mapped_column(Text)
     operation: Mapped[str] = mapped_column(Text)
     parameters_key: Mapped[str] = mapped_column(Text)
     result: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
-                                                 server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class LabOperation(Base):
@@ -43,6 +43,5 @@ class LabOperation(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     error: Mapped[str | None] = mapped_column(Text)
     cached: Mapped[bool] = mapped_column(server_default="false")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
-                                                 server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -24,8 +24,13 @@ import pyarrow.parquet as pq
 MAX_CLASSES = 20
 HISTOGRAM_BINS = 10
 SEED = 0
-ARROW_TYPES = {"integer": pa.int64(), "float": pa.float64(), "boolean": pa.bool_(),
-               "timestamp": pa.timestamp("us"), "string": pa.string()}
+ARROW_TYPES = {
+    "integer": pa.int64(),
+    "float": pa.float64(),
+    "boolean": pa.bool_(),
+    "timestamp": pa.timestamp("us"),
+    "string": pa.string(),
+}
 NUMERIC_TYPES = {"integer", "float", "boolean"}
 Progress = Callable[[float], None]
 
@@ -39,14 +44,20 @@ def spool(chunks: Iterable[bytes]) -> IO[bytes]:
     return f
 
 
-def load_frame(f: IO[bytes], fmt: str, columns: list[dict[str, Any]], max_rows: int
-               ) -> pd.DataFrame:
+def load_frame(
+    f: IO[bytes], fmt: str, columns: list[dict[str, Any]], max_rows: int
+) -> pd.DataFrame:
     """The first ``max_rows`` rows, typed as the dataset's inferred schema says."""
     if fmt == "csv":
-        reader = pacsv.open_csv(f, convert_options=pacsv.ConvertOptions(
-            column_types={c["name"]: ARROW_TYPES.get(c["type"], pa.string()) for c in columns},
-            strings_can_be_null=True, true_values=["true", "True", "TRUE"],
-            false_values=["false", "False", "FALSE"]))
+        reader = pacsv.open_csv(
+            f,
+            convert_options=pacsv.ConvertOptions(
+                column_types={c["name"]: ARROW_TYPES.get(c["type"], pa.string()) for c in columns},
+                strings_can_be_null=True,
+                true_values=["true", "True", "TRUE"],
+                false_values=["false", "False", "FALSE"],
+            ),
+        )
         return _first_rows(reader, max_rows)
     if fmt == "parquet":
         batches = pq.ParquetFile(f).iter_batches(batch_size=min(max_rows, 65_536))
@@ -79,18 +90,27 @@ def profile(frame: pd.DataFrame, columns: list[dict[str, Any]]) -> dict[str, Any
     for column in columns:
         name, kind = column["name"], column["type"]
         series = frame[name] if name in frame else pd.Series(dtype=object)
-        entry: dict[str, Any] = {"name": name, "type": kind, "nulls": int(series.isna().sum()),
-                                 "distinct": int(series.nunique(dropna=True))}
+        entry: dict[str, Any] = {
+            "name": name,
+            "type": kind,
+            "nulls": int(series.isna().sum()),
+            "distinct": int(series.nunique(dropna=True)),
+        }
         if kind in {"integer", "float"}:
             values = series.dropna().astype(float)
             entry["numeric"] = None
             if len(values):
                 counts, edges = np.histogram(values, bins=HISTOGRAM_BINS)
                 entry["numeric"] = {
-                    "min": float(values.min()), "max": float(values.max()),
-                    "mean": float(values.mean()), "std": _number(values.std()),
-                    "histogram": {"edges": [float(e) for e in edges],
-                                  "counts": [int(c) for c in counts]}}
+                    "min": float(values.min()),
+                    "max": float(values.max()),
+                    "mean": float(values.mean()),
+                    "std": _number(values.std()),
+                    "histogram": {
+                        "edges": [float(e) for e in edges],
+                        "counts": [int(c) for c in counts],
+                    },
+                }
         profiled.append(entry)
     return {"rows": len(frame), "columns": profiled}
 
@@ -105,8 +125,13 @@ class BaselineError(ValueError):
     pass
 
 
-def baseline(frame: pd.DataFrame, columns: list[dict[str, Any]], target: str, folds: int,
-             progress: Progress = lambda _: None) -> dict[str, Any]:
+def baseline(
+    frame: pd.DataFrame,
+    columns: list[dict[str, Any]],
+    target: str,
+    folds: int,
+    progress: Progress = lambda _: None,
+) -> dict[str, Any]:
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.metrics import accuracy_score, f1_score, mean_squared_error, r2_score
@@ -133,23 +158,32 @@ def baseline(frame: pd.DataFrame, columns: list[dict[str, Any]], target: str, fo
         raise BaselineError(f"{len(y)} rows are too few for {folds} folds")
     scores: dict[str, list[float]] = {}
     for i, (train, test) in enumerate(splitter.split(x, y)):
-        estimator = (LogisticRegression(max_iter=1000) if categorical else Ridge(alpha=1.0))
+        estimator = LogisticRegression(max_iter=1000) if categorical else Ridge(alpha=1.0)
         pipeline = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), estimator)
         pipeline.fit(x[train], y[train])
         predicted = pipeline.predict(x[test])
         if categorical:
-            fold = {"accuracy": accuracy_score(y[test], predicted),
-                    "f1_macro": f1_score(y[test], predicted, average="macro")}
+            fold = {
+                "accuracy": accuracy_score(y[test], predicted),
+                "f1_macro": f1_score(y[test], predicted, average="macro"),
+            }
         else:
-            fold = {"r2": r2_score(y[test], predicted),
-                    "rmse": float(np.sqrt(mean_squared_error(y[test], predicted)))}
+            fold = {
+                "r2": r2_score(y[test], predicted),
+                "rmse": float(np.sqrt(mean_squared_error(y[test], predicted))),
+            }
         for metric, value in fold.items():
             scores.setdefault(metric, []).append(float(value))
         progress((i + 1) / folds)
     return {
         "task": "classification" if categorical else "regression",
         "model": "logistic_regression" if categorical else "ridge",
-        "target": target, "features": features, "folds": folds, "rows": len(y),
-        "metrics": {m: {"mean": float(np.mean(v)), "std": float(np.std(v)), "folds": v}
-                    for m, v in scores.items()},
+        "target": target,
+        "features": features,
+        "folds": folds,
+        "rows": len(y),
+        "metrics": {
+            m: {"mean": float(np.mean(v)), "std": float(np.std(v)), "folds": v}
+            for m, v in scores.items()
+        },
     }

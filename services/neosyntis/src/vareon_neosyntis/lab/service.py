@@ -35,57 +35,89 @@ async def load(storage: Storage, version: DatasetVersion, max_rows: int) -> Any:
     def read() -> Any:
         with operations.spool(storage.read(version.storage_key)) as f:
             return operations.load_frame(f, version.format, version.columns, max_rows)
+
     return await asyncio.to_thread(read)
 
 
-async def preview(session: AsyncSession, storage: Storage, owner_id: uuid.UUID, name: str,
-                  version: int, limit: int) -> tuple[DatasetVersion, list[dict[str, Any]]]:
+async def preview(
+    session: AsyncSession,
+    storage: Storage,
+    owner_id: uuid.UUID,
+    name: str,
+    version: int,
+    limit: int,
+) -> tuple[DatasetVersion, list[dict[str, Any]]]:
     _, found = await datasets.get_version(session, owner_id, name, version)
     frame = await load(storage, found, limit)
     return found, operations.preview(frame, limit)
 
 
-async def start(session: AsyncSession, owner_id: uuid.UUID, name: str, version: int,
-                operation: str, parameters: dict[str, Any]) -> tuple[LabOperation, bool]:
+async def start(
+    session: AsyncSession,
+    owner_id: uuid.UUID,
+    name: str,
+    version: int,
+    operation: str,
+    parameters: dict[str, Any],
+) -> tuple[LabOperation, bool]:
     """The new operation, and whether it still has to run (False: answered from cache)."""
     _, found = await datasets.get_version(session, owner_id, name, version)
     if operation == "baseline":
         kinds = {c["name"]: c["type"] for c in found.columns}
         if parameters["target"] not in kinds:
-            raise InvalidRequest(f"dataset {name!r} has no column {parameters['target']!r}",
-                                 column=parameters["target"])
-    cached = await session.scalar(select(LabResult).where(
-        LabResult.dataset_digest == found.sha256, LabResult.operation == operation,
-        LabResult.parameters_key == parameters_key(parameters)))
+            raise InvalidRequest(
+                f"dataset {name!r} has no column {parameters['target']!r}",
+                column=parameters["target"],
+            )
+    cached = await session.scalar(
+        select(LabResult).where(
+            LabResult.dataset_digest == found.sha256,
+            LabResult.operation == operation,
+            LabResult.parameters_key == parameters_key(parameters),
+        )
+    )
     now = datetime.now(UTC)
-    op = LabOperation(id=uuid.uuid4(), owner_id=owner_id, dataset_version_id=found.id,
-                      operation=operation, parameters=parameters, created_at=now,
-                      status="succeeded" if cached else "queued",
-                      progress=1.0 if cached else 0.0, cached=cached is not None,
-                      result=cached.result if cached else None,
-                      finished_at=now if cached else None)
+    op = LabOperation(
+        id=uuid.uuid4(),
+        owner_id=owner_id,
+        dataset_version_id=found.id,
+        operation=operation,
+        parameters=parameters,
+        created_at=now,
+        status="succeeded" if cached else "queued",
+        progress=1.0 if cached else 0.0,
+        cached=cached is not None,
+        result=cached.result if cached else None,
+        finished_at=now if cached else None,
+    )
     session.add(op)
     await session.flush()
     return op, cached is None
 
 
-async def get_operation(session: AsyncSession, owner_id: uuid.UUID, op_id: uuid.UUID
-                        ) -> LabOperation:
+async def get_operation(
+    session: AsyncSession, owner_id: uuid.UUID, op_id: uuid.UUID
+) -> LabOperation:
     op = await session.get(LabOperation, op_id)
     if op is None or op.owner_id != owner_id:
         raise NotFound(f"no operation {op_id}")
     return op
 
 
-async def run(sessionmaker: async_sessionmaker[AsyncSession], storage: Storage,
-              op_id: uuid.UUID, max_rows: int) -> None:
+async def run(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    storage: Storage,
+    op_id: uuid.UUID,
+    max_rows: int,
+) -> None:
     """Run a queued operation; its row says how far it got and how it ended."""
     loop = asyncio.get_running_loop()
 
     async def set_state(**values: Any) -> None:
         async with sessionmaker.begin() as session:
-            await session.execute(update(LabOperation).where(LabOperation.id == op_id)
-                                  .values(**values))
+            await session.execute(
+                update(LabOperation).where(LabOperation.id == op_id).values(**values)
+            )
 
     def progress(fraction: float) -> None:  # called from the worker thread
         asyncio.run_coroutine_threadsafe(set_state(progress=round(fraction, 4)), loop).result()
@@ -100,23 +132,42 @@ async def run(sessionmaker: async_sessionmaker[AsyncSession], storage: Storage,
         frame = await load(storage, version, max_rows)
         compute: Callable[[], dict[str, Any]]
         if op.operation == "profile":
+
             def compute() -> dict[str, Any]:
                 return operations.profile(frame, version.columns)
         else:
+
             def compute() -> dict[str, Any]:
-                return operations.baseline(frame, version.columns, op.parameters["target"],
-                                           op.parameters["folds"], progress)
+                return operations.baseline(
+                    frame,
+                    version.columns,
+                    op.parameters["target"],
+                    op.parameters["folds"],
+                    progress,
+                )
+
         result = await asyncio.to_thread(compute)
         result["rows_used"] = len(frame)
         result["truncated"] = version.row_count > len(frame)
         async with sessionmaker.begin() as session:
-            await session.execute(insert(LabResult).values(
-                id=uuid.uuid4(), dataset_digest=version.sha256, operation=op.operation,
-                parameters_key=parameters_key(op.parameters), result=result,
-            ).on_conflict_do_nothing())
-            await session.execute(update(LabOperation).where(LabOperation.id == op_id).values(
-                status="succeeded", progress=1.0, result=result,
-                finished_at=datetime.now(UTC)))
+            await session.execute(
+                insert(LabResult)
+                .values(
+                    id=uuid.uuid4(),
+                    dataset_digest=version.sha256,
+                    operation=op.operation,
+                    parameters_key=parameters_key(op.parameters),
+                    result=result,
+                )
+                .on_conflict_do_nothing()
+            )
+            await session.execute(
+                update(LabOperation)
+                .where(LabOperation.id == op_id)
+                .values(
+                    status="succeeded", progress=1.0, result=result, finished_at=datetime.now(UTC)
+                )
+            )
     except asyncio.CancelledError:
         with contextlib.suppress(Exception):
             await asyncio.shield(set_state(status="failed", error="cancelled at shutdown"))
@@ -125,12 +176,14 @@ async def run(sessionmaker: async_sessionmaker[AsyncSession], storage: Storage,
         known = isinstance(exc, operations.BaselineError | ValueError)
         if not known:
             log.exception("lab operation failed", operation_id=str(op_id))
-        await set_state(status="failed", finished_at=datetime.now(UTC),
-                        error=str(exc) if known else f"internal error ({type(exc).__name__})")
+        await set_state(
+            status="failed",
+            finished_at=datetime.now(UTC),
+            error=str(exc) if known else f"internal error ({type(exc).__name__})",
+        )
 
 
-async def compare(session: AsyncSession, name: str, versions: list[int] | None
-                  ) -> dict[str, Any]:
+async def compare(session: AsyncSession, name: str, versions: list[int] | None) -> dict[str, Any]:
     model = await registry.get_model(session, name)
     found = await registry.list_versions(session, model)
     if versions:
@@ -140,5 +193,8 @@ async def compare(session: AsyncSession, name: str, versions: list[int] | None
         found = [v for v in found if v.version in set(versions)]
     metrics = sorted({m for v in found for m in v.metrics})
     table = {m: {str(v.version): v.metrics.get(m) for v in found} for m in metrics}
-    return {"model": name, "versions": [{"version": v.version, "metrics": v.metrics}
-                                        for v in found], "metrics": table}
+    return {
+        "model": name,
+        "versions": [{"version": v.version, "metrics": v.metrics} for v in found],
+        "metrics": table,
+    }

@@ -33,16 +33,26 @@ async def create_model(body: ModelIn, session: SessionDep, user: CurrentUser) ->
 
 
 @router.get("", response_model=ModelPage)
-async def list_models(session: SessionDep, user: CurrentUser,
-                      limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                      cursor: str | None = None, mine: bool = False,
-                      name_prefix: str | None = None) -> ModelPage:
-    models = await service.list_models(session, limit=limit, cursor=cursor,
-                                       owner_id=user.id if mine else None,
-                                       name_prefix=name_prefix)
+async def list_models(
+    session: SessionDep,
+    user: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: str | None = None,
+    mine: bool = False,
+    name_prefix: str | None = None,
+) -> ModelPage:
+    models = await service.list_models(
+        session,
+        limit=limit,
+        cursor=cursor,
+        owner_id=user.id if mine else None,
+        name_prefix=name_prefix,
+    )
     last = models[-1] if len(models) == limit else None
-    return ModelPage(items=[ModelOut.model_validate(m) for m in models],
-                     next_cursor=encode_cursor(last.created_at, last.id) if last else None)
+    return ModelPage(
+        items=[ModelOut.model_validate(m) for m in models],
+        next_cursor=encode_cursor(last.created_at, last.id) if last else None,
+    )
 
 
 @router.get("/{name}", response_model=ModelOut)
@@ -51,46 +61,60 @@ async def get_model(name: str, session: SessionDep, user: CurrentUser) -> ModelO
 
 
 @router.post("/{name}/versions", status_code=201, response_model=ModelVersionOut)
-async def register_version(name: str, body: ModelVersionIn, session: SessionDep,
-                           user: CurrentUser) -> ModelVersionOut:
+async def register_version(
+    name: str, body: ModelVersionIn, session: SessionDep, user: CurrentUser
+) -> ModelVersionOut:
     _, version = await service.register_version(session, user.id, name, **body.model_dump())
     return ModelVersionOut.model_validate(version)
 
 
 @router.get("/{name}/versions", response_model=list[ModelVersionOut])
-async def list_versions(name: str, session: SessionDep,
-                        user: CurrentUser) -> list[ModelVersionOut]:
+async def list_versions(name: str, session: SessionDep, user: CurrentUser) -> list[ModelVersionOut]:
     model = await service.get_model(session, name)
     return [ModelVersionOut.model_validate(v) for v in await service.list_versions(session, model)]
 
 
 @router.get("/{name}/versions/{version}", response_model=ModelVersionOut)
-async def get_version(name: str, version: int, session: SessionDep,
-                      user: CurrentUser) -> ModelVersionOut:
+async def get_version(
+    name: str, version: int, session: SessionDep, user: CurrentUser
+) -> ModelVersionOut:
     model = await service.get_model(session, name)
     return ModelVersionOut.model_validate(await service.get_version(session, model, version))
 
 
-@router.api_route("/{name}/versions/{version}", methods=["PUT", "PATCH", "DELETE"],
-                  include_in_schema=False)
+@router.api_route(
+    "/{name}/versions/{version}", methods=["PUT", "PATCH", "DELETE"], include_in_schema=False
+)
 async def change_version(name: str, version: int, user: CurrentUser) -> None:
-    raise ImmutableModelVersion(f"version {version} of model {name!r} is immutable; "
-                                "register a new version instead", headers={"Allow": "GET"})
+    raise ImmutableModelVersion(
+        f"version {version} of model {name!r} is immutable; register a new version instead",
+        headers={"Allow": "GET"},
+    )
 
 
 @router.put("/{name}/aliases/{alias}", response_model=AliasOut)
-async def move_alias(name: str, alias: str, body: AliasIn, session: SessionDep,
-                     user: CurrentUser) -> AliasOut:
-    model, period, previous = await service.move_alias(session, user.id, name, alias,
-                                                       body.version)
-    return AliasOut(model=model.name, alias=alias, version=period.version,
-                    valid_from=period.valid_from, valid_to=None, previous_version=previous)
+async def move_alias(
+    name: str, alias: str, body: AliasIn, session: SessionDep, user: CurrentUser
+) -> AliasOut:
+    model, period, previous = await service.move_alias(session, user.id, name, alias, body.version)
+    return AliasOut(
+        model=model.name,
+        alias=alias,
+        version=period.version,
+        valid_from=period.valid_from,
+        valid_to=None,
+        previous_version=previous,
+    )
 
 
 @router.get("/{name}/aliases/{alias}", response_model=AliasOut)
-async def get_alias(name: str, alias: str, session: SessionDep, user: CurrentUser,
-                    at: Annotated[str | None, Query(description="RFC 3339 time")] = None
-                    ) -> AliasOut:
+async def get_alias(
+    name: str,
+    alias: str,
+    session: SessionDep,
+    user: CurrentUser,
+    at: Annotated[str | None, Query(description="RFC 3339 time")] = None,
+) -> AliasOut:
     when = None
     if at is not None:
         try:
@@ -102,12 +126,19 @@ async def get_alias(name: str, alias: str, session: SessionDep, user: CurrentUse
         if when.tzinfo is None:
             raise InvalidRequest("'at' needs a UTC offset (RFC 3339)")
     period = await service.alias_at(session, name, alias, when)
-    return AliasOut(model=name, alias=alias, version=period.version,
-                    valid_from=period.valid_from, valid_to=period.valid_to)
+    return AliasOut(
+        model=name,
+        alias=alias,
+        version=period.version,
+        valid_from=period.valid_from,
+        valid_to=period.valid_to,
+    )
 
 
 @router.get("/{name}/aliases/{alias}/history", response_model=list[AliasPeriod])
-async def alias_history(name: str, alias: str, session: SessionDep,
-                        user: CurrentUser) -> list[AliasPeriod]:
-    return [AliasPeriod.model_validate(p)
-            for p in await service.alias_history(session, name, alias)]
+async def alias_history(
+    name: str, alias: str, session: SessionDep, user: CurrentUser
+) -> list[AliasPeriod]:
+    return [
+        AliasPeriod.model_validate(p) for p in await service.alias_history(session, name, alias)
+    ]

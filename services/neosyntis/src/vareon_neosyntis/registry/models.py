@@ -31,8 +31,7 @@ class Model(Base):
     name: Mapped[str] = mapped_column(Text, unique=True)
     owner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     description: Mapped[str] = mapped_column(Text, server_default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
-                                                 server_default=func.now())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class ModelVersion(Base):
@@ -40,8 +39,7 @@ class ModelVersion(Base):
     erasure's anonymisation (registered_by and dataset_version_id set to NULL)."""
 
     __tablename__ = "model_versions"
-    __table_args__ = (Index("uq_model_versions_model_version", "model_id", "version",
-                            unique=True),)
+    __table_args__ = (Index("uq_model_versions_model_version", "model_id", "version", unique=True),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     model_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("models.id"))
@@ -49,15 +47,17 @@ class ModelVersion(Base):
     registered_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     training_job_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     dataset_version_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("dataset_versions.id", ondelete="SET NULL"), index=True)
+        Uuid, ForeignKey("dataset_versions.id", ondelete="SET NULL"), index=True
+    )
     dataset_digest: Mapped[str | None] = mapped_column(Text)
     parameters: Mapped[dict[str, Any]] = mapped_column(JSONB)
     metrics: Mapped[dict[str, float]] = mapped_column(JSONB)
     artifact_digest: Mapped[str] = mapped_column(Text)
     artifact_uri: Mapped[str | None] = mapped_column(Text)
     framework: Mapped[str | None] = mapped_column(Text)
-    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
-                                                    server_default=func.now())
+    registered_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
 
 class AliasHistory(Base):
@@ -65,8 +65,13 @@ class AliasHistory(Base):
 
     __tablename__ = "alias_history"
     __table_args__ = (
-        Index("uq_alias_history_current", "model_id", "alias", unique=True,
-              postgresql_where=text("valid_to IS NULL")),
+        Index(
+            "uq_alias_history_current",
+            "model_id",
+            "alias",
+            unique=True,
+            postgresql_where=text("valid_to IS NULL"),
+        ),
         Index("ix_alias_history_lookup", "model_id", "alias", "valid_from"),
     )
 

@@ -22,11 +22,17 @@ from vareon_neosyntis.registry.models import AliasHistory, Model, ModelVersion
 ALIAS = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 
 
-async def create_model(session: AsyncSession, owner_id: uuid.UUID, name: str,
-                       description: str) -> Model:
+async def create_model(
+    session: AsyncSession, owner_id: uuid.UUID, name: str, description: str
+) -> Model:
     datasets.check_name(name, "model")
-    model = Model(id=uuid.uuid4(), name=name, owner_id=owner_id, description=description,
-                  created_at=datetime.now(UTC))
+    model = Model(
+        id=uuid.uuid4(),
+        name=name,
+        owner_id=owner_id,
+        description=description,
+        created_at=datetime.now(UTC),
+    )
     session.add(model)
     try:
         async with session.begin_nested():
@@ -48,8 +54,14 @@ def _require_owner(model: Model, user_id: uuid.UUID) -> None:
         raise Forbidden(f"only the owner of model {model.name!r} may change it")
 
 
-async def list_models(session: AsyncSession, *, limit: int, cursor: str | None,
-                      owner_id: uuid.UUID | None, name_prefix: str | None) -> list[Model]:
+async def list_models(
+    session: AsyncSession,
+    *,
+    limit: int,
+    cursor: str | None,
+    owner_id: uuid.UUID | None,
+    name_prefix: str | None,
+) -> list[Model]:
     query = select(Model).order_by(Model.created_at.desc(), Model.id.desc()).limit(limit)
     if owner_id is not None:
         query = query.where(Model.owner_id == owner_id)
@@ -58,61 +70,99 @@ async def list_models(session: AsyncSession, *, limit: int, cursor: str | None,
         query = query.where(Model.name.like(escaped + "%", escape="\\"))
     if cursor:
         created_at, id_ = decode_cursor(cursor)
-        query = query.where(or_(Model.created_at < created_at,
-                                and_(Model.created_at == created_at, Model.id < id_)))
+        query = query.where(
+            or_(Model.created_at < created_at, and_(Model.created_at == created_at, Model.id < id_))
+        )
     return list(await session.scalars(query))
 
 
-async def register_version(session: AsyncSession, user_id: uuid.UUID, name: str, *,
-                           artifact_digest: str, artifact_uri: str | None,
-                           framework: str | None, training_job_id: uuid.UUID | None,
-                           dataset_version_id: uuid.UUID | None, dataset_digest: str | None,
-                           parameters: dict[str, Any], metrics: dict[str, float]
-                           ) -> tuple[Model, ModelVersion]:
+async def register_version(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    name: str,
+    *,
+    artifact_digest: str,
+    artifact_uri: str | None,
+    framework: str | None,
+    training_job_id: uuid.UUID | None,
+    dataset_version_id: uuid.UUID | None,
+    dataset_digest: str | None,
+    parameters: dict[str, Any],
+    metrics: dict[str, float],
+) -> tuple[Model, ModelVersion]:
     model = await get_model(session, name)
     _require_owner(model, user_id)
     if dataset_version_id is not None:
-        _, dataset_version = await datasets.get_version_by_id(session, user_id,
-                                                              dataset_version_id)
+        _, dataset_version = await datasets.get_version_by_id(session, user_id, dataset_version_id)
         if dataset_digest is not None and dataset_digest != dataset_version.sha256:
-            raise InvalidRequest("dataset_digest does not match the dataset version's digest",
-                                 expected=dataset_version.sha256)
+            raise InvalidRequest(
+                "dataset_digest does not match the dataset version's digest",
+                expected=dataset_version.sha256,
+            )
         dataset_digest = dataset_version.sha256
     await session.execute(select(Model.id).where(Model.id == model.id).with_for_update())
     latest = await session.scalar(
-        select(func.max(ModelVersion.version)).where(ModelVersion.model_id == model.id))
+        select(func.max(ModelVersion.version)).where(ModelVersion.model_id == model.id)
+    )
     version = ModelVersion(
-        id=uuid.uuid4(), model_id=model.id, version=(latest or 0) + 1, registered_by=user_id,
-        training_job_id=training_job_id, dataset_version_id=dataset_version_id,
-        dataset_digest=dataset_digest, parameters=parameters, metrics=metrics,
-        artifact_digest=artifact_digest, artifact_uri=artifact_uri, framework=framework,
-        registered_at=datetime.now(UTC))
+        id=uuid.uuid4(),
+        model_id=model.id,
+        version=(latest or 0) + 1,
+        registered_by=user_id,
+        training_job_id=training_job_id,
+        dataset_version_id=dataset_version_id,
+        dataset_digest=dataset_digest,
+        parameters=parameters,
+        metrics=metrics,
+        artifact_digest=artifact_digest,
+        artifact_uri=artifact_uri,
+        framework=framework,
+        registered_at=datetime.now(UTC),
+    )
     session.add(version)
     await session.flush()
-    await OUTBOX.publish(session, ModelVersionRegisteredV1(
-        model_id=model.id, model_name=model.name, version=version.version, owner_id=user_id,
-        artifact_digest=artifact_digest, artifact_uri=artifact_uri, framework=framework,
-        training_job_id=training_job_id, dataset_version_id=dataset_version_id,
-        registered_at=version.registered_at))
+    await OUTBOX.publish(
+        session,
+        ModelVersionRegisteredV1(
+            model_id=model.id,
+            model_name=model.name,
+            version=version.version,
+            owner_id=user_id,
+            artifact_digest=artifact_digest,
+            artifact_uri=artifact_uri,
+            framework=framework,
+            training_job_id=training_job_id,
+            dataset_version_id=dataset_version_id,
+            registered_at=version.registered_at,
+        ),
+    )
     return model, version
 
 
 async def list_versions(session: AsyncSession, model: Model) -> list[ModelVersion]:
-    return list(await session.scalars(
-        select(ModelVersion).where(ModelVersion.model_id == model.id)
-        .order_by(ModelVersion.version)))
+    return list(
+        await session.scalars(
+            select(ModelVersion)
+            .where(ModelVersion.model_id == model.id)
+            .order_by(ModelVersion.version)
+        )
+    )
 
 
 async def get_version(session: AsyncSession, model: Model, version: int) -> ModelVersion:
-    found = await session.scalar(select(ModelVersion).where(
-        ModelVersion.model_id == model.id, ModelVersion.version == version))
+    found = await session.scalar(
+        select(ModelVersion).where(
+            ModelVersion.model_id == model.id, ModelVersion.version == version
+        )
+    )
     if found is None:
         raise NotFound(f"model {model.name!r} has no version {version}")
     return found
 
 
-async def move_alias(session: AsyncSession, user_id: uuid.UUID, name: str, alias: str,
-                     version: int | None) -> tuple[Model, AliasHistory, int | None]:
+async def move_alias(
+    session: AsyncSession, user_id: uuid.UUID, name: str, alias: str, version: int | None
+) -> tuple[Model, AliasHistory, int | None]:
     """Point ``alias`` at ``version`` (None removes it); closes the current period."""
     if not ALIAS.match(alias):
         raise InvalidRequest(f"invalid alias {alias!r}: lowercase letters, digits, '-', '_'")
@@ -121,34 +171,51 @@ async def move_alias(session: AsyncSession, user_id: uuid.UUID, name: str, alias
     if version is not None:
         await get_version(session, model, version)
     await session.execute(select(Model.id).where(Model.id == model.id).with_for_update())
-    current = await session.scalar(select(AliasHistory).where(
-        AliasHistory.model_id == model.id, AliasHistory.alias == alias,
-        AliasHistory.valid_to.is_(None)))
+    current = await session.scalar(
+        select(AliasHistory).where(
+            AliasHistory.model_id == model.id,
+            AliasHistory.alias == alias,
+            AliasHistory.valid_to.is_(None),
+        )
+    )
     now = await session.scalar(select(func.clock_timestamp()))
     previous = current.version if current is not None else None
     if current is not None:
         current.valid_to = now
-    period = AliasHistory(model_id=model.id, alias=alias, version=version, valid_from=now,
-                          moved_by=user_id)
+    period = AliasHistory(
+        model_id=model.id, alias=alias, version=version, valid_from=now, moved_by=user_id
+    )
     session.add(period)
     await session.flush()
-    await OUTBOX.publish(session, ModelAliasMovedV1(
-        model_id=model.id, model_name=model.name, alias=alias, version=version,
-        previous_version=previous, moved_at=now))
+    await OUTBOX.publish(
+        session,
+        ModelAliasMovedV1(
+            model_id=model.id,
+            model_name=model.name,
+            alias=alias,
+            version=version,
+            previous_version=previous,
+            moved_at=now,
+        ),
+    )
     return model, period, previous
 
 
-async def alias_at(session: AsyncSession, name: str, alias: str, at: datetime | None
-                   ) -> AliasHistory:
+async def alias_at(
+    session: AsyncSession, name: str, alias: str, at: datetime | None
+) -> AliasHistory:
     """The period of ``alias`` that contains ``at`` (now when None)."""
     model = await get_model(session, name)
-    query = select(AliasHistory).where(AliasHistory.model_id == model.id,
-                                       AliasHistory.alias == alias)
+    query = select(AliasHistory).where(
+        AliasHistory.model_id == model.id, AliasHistory.alias == alias
+    )
     if at is None:
         query = query.where(AliasHistory.valid_to.is_(None))
     else:
-        query = query.where(AliasHistory.valid_from <= at,
-                            or_(AliasHistory.valid_to.is_(None), AliasHistory.valid_to > at))
+        query = query.where(
+            AliasHistory.valid_from <= at,
+            or_(AliasHistory.valid_to.is_(None), AliasHistory.valid_to > at),
+        )
     period = await session.scalar(query)
     if period is None or period.version is None:
         when = f" at {at.isoformat()}" if at else ""
@@ -158,7 +225,10 @@ async def alias_at(session: AsyncSession, name: str, alias: str, at: datetime | 
 
 async def alias_history(session: AsyncSession, name: str, alias: str) -> list[AliasHistory]:
     model = await get_model(session, name)
-    return list(await session.scalars(
-        select(AliasHistory).where(AliasHistory.model_id == model.id,
-                                   AliasHistory.alias == alias)
-        .order_by(AliasHistory.valid_from)))
+    return list(
+        await session.scalars(
+            select(AliasHistory)
+            .where(AliasHistory.model_id == model.id, AliasHistory.alias == alias)
+            .order_by(AliasHistory.valid_from)
+        )
+    )

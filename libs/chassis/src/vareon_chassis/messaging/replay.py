@@ -1,0 +1,241 @@
+"""Replay: rebuild a consumer's read model, move a group by time, republish from the outbox.
+
+Every operation is a dry run unless ``execute=True``: it reports what it would do, per topic
+and partition. Run it where the service runs (it uses the service's own settings, database
+and handlers): ``python -m vareon_chassis.messaging.replay --help``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from aiokafka import TopicPartition
+from sqlalchemy import Table, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from vareon_chassis.messaging import offsets
+from vareon_chassis.messaging.consumer import ConsumerRuntime, EventConsumer
+from vareon_chassis.messaging.offsets import GroupActive, Progress, Span
+from vareon_chassis.messaging.relay import RELAY_LOCK_ID, kafka_headers
+from vareon_chassis.messaging.suppress import side_effects_suppressed
+
+__all__ = ["GroupActive", "RebuildReport", "Refused", "rebuild", "republish", "reset_group"]
+
+
+class Refused(RuntimeError):
+    """The operation would do harm (e.g. rebuild from an emptied broker)."""
+
+
+@dataclass
+class RebuildReport:
+    consumer: str
+    spans: list[Span]
+    inbox_rows: int
+    executed: bool = False
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def records(self) -> int:
+        return sum(s.count for s in self.spans)
+
+
+async def rebuild(
+    consumer: EventConsumer,
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    inbox: Table,
+    bootstrap: str,
+    since: datetime | None = None,
+    execute: bool = False,
+    force: bool = False,
+    wait_idle_s: float = 0.0,
+    progress: Progress | None = None,
+) -> RebuildReport:
+    """Re-apply ``consumer``'s topics through its handlers, outgoing events suppressed.
+
+    Without ``since``: drop the consumer's inbox rows, call its ``reset`` hook (clears the
+    read model) in the same transaction, then apply every record on its topics from the
+    start. With ``since``: no reset; records from that time on go through the inbox, so only
+    those never applied take effect (catching up after lost offsets or a redriven outage).
+    The consumer group must be idle: a live member would apply new events meanwhile.
+    """
+    await offsets.ensure_group_idle(bootstrap, consumer.name, wait_s=wait_idle_s)
+    async with sessionmaker() as session:
+        inbox_rows = await session.scalar(
+            select(func.count()).select_from(inbox).where(inbox.c.consumer == consumer.name)
+        )
+    async with offsets.reader(bootstrap) as kafka:
+        todo = await offsets.spans(kafka, consumer.topics, since)
+        report = RebuildReport(consumer.name, todo, inbox_rows or 0)
+        if not execute:
+            return report
+        if since is None and report.records == 0 and report.inbox_rows and not force:
+            raise Refused(
+                f"{consumer.name} has applied {report.inbox_rows} events but its topics are "
+                "empty (a restarted in-memory broker?): a rebuild would only erase the read "
+                "model. Republish from the producers' outboxes first, or pass force."
+            )
+        if since is None:
+            async with sessionmaker.begin() as session:
+                await session.execute(delete(inbox).where(inbox.c.consumer == consumer.name))
+                if consumer.reset is not None:
+                    await consumer.reset(session)
+        producer = offsets.dead_letter_producer(bootstrap)
+        await producer.start()
+        try:
+            runtime = ConsumerRuntime(consumer, sessionmaker, inbox, producer)
+            done = 0
+            with side_effects_suppressed():
+                async for record in offsets.read_spans(kafka, todo):
+                    report.outcomes[await runtime.process(record)] += 1
+                    done += 1
+                    if progress and (done % 500 == 0 or done == report.records):
+                        progress(done, report.records)
+        finally:
+            await producer.stop()
+    report.executed = True
+    return report
+
+
+@dataclass(frozen=True)
+class Move:
+    topic: str
+    partition: int
+    current: int | None
+    target: int
+
+
+async def reset_group(
+    bootstrap: str,
+    group: str,
+    topics: tuple[str, ...],
+    *,
+    to: datetime | str,
+    execute: bool = False,
+    wait_idle_s: float = 0.0,
+) -> list[Move]:
+    """Move ``group``'s committed offsets to a time, or "earliest"/"latest".
+
+    Refused while the group has members. A time after the last record moves to the end,
+    never back to the start (see ``offsets.offsets_at``).
+    """
+    await offsets.ensure_group_idle(bootstrap, group, wait_s=wait_idle_s)
+    async with offsets.reader(bootstrap, group) as kafka:
+        tps = await offsets.partitions(kafka, topics)
+        if to == "earliest":
+            targets = await kafka.beginning_offsets(tps)
+        elif to == "latest":
+            targets = await kafka.end_offsets(tps)
+        elif isinstance(to, datetime):
+            targets = await offsets.offsets_at(kafka, tps, to)
+        else:
+            raise ValueError(f"to must be a datetime, 'earliest' or 'latest', not {to!r}")
+        kafka.assign(tps)
+        current = await offsets.committed(kafka, tps)
+        moves = [Move(tp.topic, tp.partition, current[tp], targets[tp]) for tp in tps]
+        if execute and tps:
+            await kafka.commit({tp: targets[tp] for tp in tps})
+    return moves
+
+
+@dataclass
+class RepublishReport:
+    per_topic: Counter[str] = field(default_factory=Counter)
+    per_partition: Counter[tuple[str, int]] = field(default_factory=Counter)
+    executed: bool = False
+
+    @property
+    def records(self) -> int:
+        return sum(self.per_topic.values())
+
+
+async def republish(
+    outbox: Table,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    producer_factory: Callable[[], object],
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    event_type: str | None = None,
+    key: str | None = None,
+    execute: bool = False,
+    batch_size: int = 500,
+    progress: Progress | None = None,
+) -> RepublishReport:
+    """Send sent outbox rows again (same event ids: consumers that have them skip them).
+
+    Rows go out in id order while holding the relay's lock, so the live relay stands by and
+    each key's events keep their order. Filters: ``created_at`` in [since, until), type, key.
+    """
+    t = outbox
+    where = [t.c.sent_at.is_not(None)]
+    if since is not None:
+        where.append(t.c.created_at >= since)
+    if until is not None:
+        where.append(t.c.created_at < until)
+    if event_type is not None:
+        where.append(t.c.event_type == event_type)
+    if key is not None:
+        where.append(t.c.key == key)
+    report = RepublishReport()
+    async with sessionmaker() as session:
+        for topic, count in await session.execute(
+            select(t.c.topic, func.count()).where(*where).group_by(t.c.topic)
+        ):
+            report.per_topic[topic] = count
+    if not execute or not report.records:
+        return report
+    producer = producer_factory()
+    await producer.start()  # type: ignore[attr-defined]
+    try:
+        async with sessionmaker.begin() as session:
+            await session.execute(select(func.pg_advisory_xact_lock(RELAY_LOCK_ID)))
+            last_id, done = 0, 0
+            while True:
+                rows = (
+                    await session.execute(
+                        select(t.c.id, t.c.topic, t.c.key, t.c.headers, t.c.payload)
+                        .where(*where, t.c.id > last_id)
+                        .order_by(t.c.id)
+                        .limit(batch_size)
+                    )
+                ).all()
+                if not rows:
+                    break
+                futures = [
+                    await producer.send(  # type: ignore[attr-defined]
+                        row.topic,
+                        value=json.dumps(row.payload, separators=(",", ":")).encode(),
+                        key=row.key.encode() if row.key is not None else None,
+                        headers=kafka_headers(row.headers),
+                    )
+                    for row in rows
+                ]
+                for meta in [await f for f in futures]:
+                    report.per_partition[(meta.topic, meta.partition)] += 1
+                last_id, done = rows[-1].id, done + len(rows)
+                if progress:
+                    progress(done, report.records)
+    finally:
+        await producer.stop()  # type: ignore[attr-defined]
+    report.executed = True
+    return report
+
+
+Reset = Callable[[AsyncSession], Awaitable[None]]
+
+
+def tp_label(tp: TopicPartition | Span | Move) -> str:
+    return f"{tp.topic}[{tp.partition}]"
+
+
+if __name__ == "__main__":
+    import sys
+
+    from vareon_chassis.messaging.commands import run_replay
+
+    sys.exit(run_replay())
