@@ -128,3 +128,41 @@ class Reservation(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ShellSession(Base):
+    """One WebSocket shell connection, attached to a chat session its user owns."""
+
+    __tablename__ = "shell_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    chat_session_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("chat_sessions.id", ondelete="CASCADE"), index=True
+    )
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    close_reason: Mapped[str | None] = mapped_column(Text)
+    """exit, disconnected, or the server's reason."""
+
+
+class ShellCommand(Base):
+    """Every line a shell received, in order, with how it ended."""
+
+    __tablename__ = "shell_commands"
+    __table_args__ = (Index("ix_shell_commands_shell_seq", "shell_session_id", "seq"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(), unique=True)
+    shell_session_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("shell_sessions.id", ondelete="CASCADE")
+    )
+    line: Mapped[str] = mapped_column(Text)
+    command: Mapped[str | None] = mapped_column(Text)
+    """The parsed command name; None when the line was not a known command."""
+    status: Mapped[str] = mapped_column(Text)
+    """ok, error (the command failed: no credits, no model...) or unknown."""
+    detail: Mapped[str | None] = mapped_column(Text)
+    usage_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    cost: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
