@@ -31,6 +31,10 @@ class Behaviour:
     """Pause between chunks."""
     times: int | None = None
     """Misbehave this many times, then answer."""
+    raw: bool = False
+    """Send the words as they are (no space between them)."""
+    replies: list[str] | None = None
+    """Answer these texts (the nth call the nth, then the last again), in chunks of 8 chars."""
 
 
 @dataclass
@@ -45,6 +49,7 @@ class FakeOpenAI:
     def __init__(self) -> None:
         self.behaviours: dict[str, Behaviour] = {}
         self.calls: list[str] = []
+        self.requests: list[dict[str, Any]] = []
         self.streams: list[Stream] = []
         self.app = Starlette(
             routes=[Route("/v1/chat/completions", self.completions, methods=["POST"])]
@@ -58,7 +63,12 @@ class FakeOpenAI:
         body = await request.json()
         model = body["model"]
         self.calls.append(model)
+        self.requests.append(body)
         b = self.behaviours.get(model, Behaviour())
+        if b.replies:
+            reply = b.replies[min(self.calls.count(model), len(b.replies)) - 1]
+            pieces = [reply[i : i + 8] for i in range(0, len(reply), 8)]
+            b = Behaviour(words=pieces, raw=True)
         misbehave = b.times is None or self.calls.count(model) <= b.times
         if misbehave and b.kind == "rate-limit":
             headers = {"retry-after": str(b.retry_after)} if b.retry_after is not None else {}
@@ -95,7 +105,7 @@ class FakeOpenAI:
             for i, word in enumerate(b.words):
                 if dies and i == b.die_after:
                     raise RuntimeError("the fake provider died mid-stream")
-                text = word if i == 0 else " " + word
+                text = word if i == 0 or b.raw else " " + word
                 yield frame(
                     [
                         {

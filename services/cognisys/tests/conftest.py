@@ -1,64 +1,27 @@
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 import pytest_asyncio
 from asgi_lifespan import LifespanManager
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from vareon_chassis.auth import TokenVerifier
+from vareon_chassis.testing.tokens import TestSigningKey
 from vareon_cognisys.app import create_app
 from vareon_cognisys.settings import CognisysSettings
 
 ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
-KID = "cognisys-test-key"
 RULES = "/api/v1/cognisys/routing-rules"
 EVALUATE = "/api/v1/cognisys/routing/evaluate"
 DEFAULT_RULE_ID = "00000000-0000-0000-0000-000000000001"
 
 
-class SigningKey:
-    """A locally generated Ed25519 key standing in for identity's JWKS."""
-
-    def __init__(self) -> None:
-        self.private = Ed25519PrivateKey.generate()
-        public = jwt.algorithms.OKPAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
-        self.keyset = jwt.PyJWKSet([{**public, "kid": KID, "alg": "EdDSA", "use": "sig"}])
-
-    async def __call__(self, force: bool = False) -> jwt.PyJWKSet:
-        return self.keyset
-
-    def token(self, permissions: Iterable[str] = (), roles: Iterable[str] = ("user",)) -> str:
-        now = int(time.time())
-        user_id = uuid.uuid4()
-        claims = {
-            "sub": str(user_id),
-            "email": f"{user_id.hex[:8]}@example.com",
-            "roles": list(roles),
-            "permissions": list(permissions),
-            "iat": now,
-            "exp": now + 600,
-            "iss": "vareon-identity",
-            "aud": "vareon",
-        }
-        return jwt.encode(claims, self.private, algorithm="EdDSA", headers={"kid": KID})
-
-
-@pytest.fixture(scope="session")
-def signing_key() -> SigningKey:
-    return SigningKey()
-
-
 @pytest.fixture
-def auth(signing_key: SigningKey) -> Callable[..., dict[str, str]]:
+def auth(signing_key: TestSigningKey) -> Callable[..., dict[str, str]]:
     def headers(*permissions: str, roles: Iterable[str] = ("user",)) -> dict[str, str]:
-        return {"Authorization": f"Bearer {signing_key.token(permissions, roles)}"}
+        return {"Authorization": f"Bearer {signing_key.token(None, permissions, roles)}"}
 
     return headers
 
@@ -80,9 +43,9 @@ def settings(database_url: str, infrastructure: Any) -> CognisysSettings:
 
 @pytest_asyncio.fixture
 async def client(
-    settings: CognisysSettings, signing_key: SigningKey
+    settings: CognisysSettings, signing_key: TestSigningKey
 ) -> AsyncIterator[httpx.AsyncClient]:
-    verifier = TokenVerifier(signing_key, issuer="vareon-identity", audience="vareon")
+    verifier = signing_key.verifier()
     app = create_app(settings, token_verifier=verifier)
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)

@@ -1,62 +1,27 @@
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
-import jwt
 import pytest
 import pytest_asyncio
 from asgi_lifespan import LifespanManager
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from vareon_chassis.auth import TokenVerifier
 from vareon_chassis.db import create_engine, create_sessionmaker
+from vareon_chassis.testing.tokens import TestSigningKey
 from vareon_wallet.app import create_app
 from vareon_wallet.service import Policy
 from vareon_wallet.settings import WalletSettings
 
 ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
-KID = "wallet-test-key"
 BONUS = 10_000_000
 THRESHOLD = 1_000_000
 
 
-class SigningKey:
-    """A locally generated Ed25519 key standing in for identity's JWKS."""
-
-    def __init__(self) -> None:
-        self.private = Ed25519PrivateKey.generate()
-        public = jwt.algorithms.OKPAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
-        self.keyset = jwt.PyJWKSet([{**public, "kid": KID, "alg": "EdDSA", "use": "sig"}])
-
-    async def __call__(self, force: bool = False) -> jwt.PyJWKSet:
-        return self.keyset
-
-    def token(self, user_id: uuid.UUID, permissions: Iterable[str] = ()) -> str:
-        now = int(time.time())
-        claims = {
-            "sub": str(user_id),
-            "email": f"{user_id.hex[:8]}@example.com",
-            "roles": ["user"],
-            "permissions": list(permissions),
-            "iat": now,
-            "exp": now + 600,
-            "iss": "vareon-identity",
-            "aud": "vareon",
-        }
-        return jwt.encode(claims, self.private, algorithm="EdDSA", headers={"kid": KID})
-
-
-@pytest.fixture(scope="session")
-def signing_key() -> SigningKey:
-    return SigningKey()
-
-
 @pytest.fixture
-def auth(signing_key: SigningKey) -> Callable[..., dict[str, str]]:
+def auth(signing_key: TestSigningKey) -> Callable[..., dict[str, str]]:
     def headers(user_id: uuid.UUID, *permissions: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {signing_key.token(user_id, permissions)}"}
 
@@ -94,8 +59,8 @@ async def sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker[As
 
 
 @pytest_asyncio.fixture
-async def app(settings: WalletSettings, signing_key: SigningKey):  # type: ignore[no-untyped-def]
-    verifier = TokenVerifier(signing_key, issuer="vareon-identity", audience="vareon")
+async def app(settings: WalletSettings, signing_key: TestSigningKey):  # type: ignore[no-untyped-def]
+    verifier = signing_key.verifier()
     application = create_app(settings, token_verifier=verifier)
     async with LifespanManager(application) as manager:
         yield manager.app

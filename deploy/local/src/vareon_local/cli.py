@@ -11,7 +11,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from vareon_local.admin import seed_admin
+from vareon_local.keys_cli import keys_app
 from vareon_local.layout import find_repo_root
+from vareon_local.mail_cli import mail_app
 from vareon_local.state import AlreadyRunning, StateDir
 
 app = typer.Typer(
@@ -21,6 +24,9 @@ app = typer.Typer(
 )
 events_app = typer.Typer(help="Look at events on the broker.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
+app.add_typer(mail_app, name="mail")
+app.add_typer(keys_app, name="keys")
+app.command("seed-admin")(seed_admin)
 console = Console(width=None if sys.stdout.isatty() else 160)
 warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")  # platformdirs, harmless
 

@@ -20,6 +20,7 @@ from vareon_local.forked import preload
 from vareon_local.infra import Broker, Databases, catalog_topics, migrate
 from vareon_local.keys import ensure_signing_key
 from vareon_local.layout import Service, discover
+from vareon_local.mail import MailCatcher
 from vareon_local.processes import STOP_TIMEOUT_S, ServiceProcess
 from vareon_local.state import StateDir
 
@@ -98,6 +99,7 @@ class Supervisor:
         state = self.options.state
         self.databases = Databases(state.pgdata, self.options.database_url)
         self.broker = Broker(state.logs / "broker.log", self.options.kafka_bootstrap)
+        self.mail = MailCatcher(state.path / "mail")
         self.status = "starting"
 
     @contextlib.contextmanager
@@ -159,6 +161,8 @@ class Supervisor:
                 out.print(f"new identity signing key: {new_key}")
         with self.phase("migrations"):
             migrate_all(services, self.databases, out)
+        self.mail.start()
+        out.print(f"mail:     SMTP 127.0.0.1:{self.mail.port}, kept in {self.mail.directory}")
         if opts.fork:
             with self.phase("preload"):
                 preload()
@@ -191,6 +195,8 @@ class Supervisor:
             env[f"{p}JWKS_URL"] = identity.url + JWKS_PATH
         if service.name == "identity":
             env[f"{p}SIGNING_KEYS_DIR"] = str(self.options.state.keys)
+            env[f"{p}SMTP_HOST"], env[f"{p}SMTP_PORT"] = "127.0.0.1", str(self.mail.port)
+            env[f"{p}PUBLIC_BASE_URL"] = f"http://localhost:{8000 + self.options.port_offset}"
         if service.name == "gateway":
             for other in services:
                 if other is not service:
@@ -265,6 +271,8 @@ class Supervisor:
                     self.console.print(
                         f"[yellow]{process.service.name} killed after {STOP_TIMEOUT_S:.0f} s[/]"
                     )
+        with contextlib.suppress(Exception):
+            self.mail.stop()
         with contextlib.suppress(Exception):
             self.broker.stop()
         try:

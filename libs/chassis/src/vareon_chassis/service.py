@@ -13,6 +13,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import Table, text
+from vareon_contracts.services import SERVICES
 
 from vareon_chassis.auth import JWKSKeys, TokenVerifier
 from vareon_chassis.db import create_engine, create_sessionmaker
@@ -77,6 +78,7 @@ def create_service(
     they are torn down: clients to open and close, or ``background(fn)`` tasks to run.
     """
     messaging = messaging or Messaging()
+    check_subscriptions(settings.service_name, messaging.consumers)
     configure_logging(settings.log_level, json=settings.log_json)
 
     @contextlib.asynccontextmanager
@@ -141,6 +143,27 @@ def create_service(
     for router in routers:
         app.include_router(router)
     return app
+
+
+class UndeclaredSubscription(ValueError):
+    """A consumer handles an event type its service does not declare in SERVICES."""
+
+
+def check_subscriptions(service: str, consumers: Sequence[EventConsumer]) -> None:
+    """Refuse consumers of types ``SERVICES[service].consumes`` does not list (services
+    not in SERVICES, such as test fixtures, declare nothing and are not checked)."""
+    contract = SERVICES.get(service)
+    if contract is None:
+        return
+    undeclared = sorted(
+        f"{c.name} handles {t}" for c in consumers for t in c.handlers if t not in contract.consumes
+    )
+    if undeclared:
+        raise UndeclaredSubscription(
+            f"{service} consumes event types it does not declare: {'; '.join(undeclared)}. "
+            f"Add them to SERVICES[{service!r}].consumes in "
+            "libs/contracts/src/vareon_contracts/services.py"
+        )
 
 
 async def _start_messaging(

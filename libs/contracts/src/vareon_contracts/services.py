@@ -60,7 +60,17 @@ SERVICES: dict[str, ServiceContract] = {
     ),
     "neosyntis": ServiceContract(
         publishes=defined_in(neosyntis),
-        consumes={"vareon.identity.user.deleted.v1"},
+        consumes={
+            "vareon.identity.user.deleted.v1",
+            "vareon.neosyntis.training-job.completed.v1",
+            "vareon.neosyntis.training-job.failed.v1",
+            "vareon.neosyntis.training-job.cancelled.v1",
+            "vareon.neosyntis.workflow-run.started.v1",
+            "vareon.neosyntis.workflow-run.step-changed.v1",
+            "vareon.myntrix.deployment.succeeded.v1",
+            "vareon.myntrix.deployment.failed.v1",
+            "vareon.myntrix.deployment.aborted.v1",
+        },
     ),
 }
 

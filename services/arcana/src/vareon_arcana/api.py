@@ -9,8 +9,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
+from starlette.requests import HTTPConnection
 from sqlalchemy import func, select
-from vareon_chassis.auth import CurrentUser
+from vareon_chassis.auth import CurrentUser, Principal
 from vareon_chassis.context import request_id_var
 from vareon_chassis.db import SessionDep
 
@@ -92,14 +93,14 @@ def _frame(event: str, data: dict[str, Any]) -> str:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-def _receipt(end: chat.End) -> dict[str, Any] | None:
+def receipt_of(end: chat.End) -> dict[str, Any] | None:
     if end.receipt is None:
         return None
     return ReceiptOut(**vars(end.receipt)).model_dump(mode="json")
 
 
-async def _start(
-    request: Request, turn: chat.Turn, *, store_reply: bool = True
+async def start_call(
+    request: HTTPConnection, turn: chat.Turn, *, store_reply: bool = True
 ) -> tuple[chat.Call, str | chat.End]:
     state = request.app.state
     settings: ArcanaSettings = state.settings
@@ -117,13 +118,13 @@ async def _start(
     return call, first
 
 
-async def _collect(call: chat.Call, first: str | chat.End, rule: str | None) -> ReplyOut:
+async def collect(call: chat.Call, first: str | chat.End, rule: str | None) -> ReplyOut:
     parts: list[str] = []
     item = first
     while not isinstance(item, chat.End):
         parts.append(item)
         item = await call.next()
-    receipt = _receipt(item)
+    receipt = receipt_of(item)
     return ReplyOut(
         content="".join(parts),
         status=item.status,
@@ -140,10 +141,10 @@ async def _events(call: chat.Call, first: str | chat.End) -> AsyncIterator[str]:
             yield _frame("chunk", {"delta": item})
             item = await call.next()
         if item.status == "completed":
-            yield _frame("done", {"status": item.status, "receipt": _receipt(item)})
+            yield _frame("done", {"status": item.status, "receipt": receipt_of(item)})
         else:
             yield _frame(
-                "error", {"status": item.status, "detail": item.error, "receipt": _receipt(item)}
+                "error", {"status": item.status, "detail": item.error, "receipt": receipt_of(item)}
             )
     finally:
         if not call.ended:
@@ -171,9 +172,9 @@ async def send_message(
             content=body.content,
             max_tokens=body.max_tokens or settings.max_output_tokens,
         )
-    call, first = await _start(request, turn)
+    call, first = await start_call(request, turn)
     if not body.stream:
-        return await _collect(call, first, turn.route.rule)
+        return await collect(call, first, turn.route.rule)
     return StreamingResponse(
         _events(call, first),
         media_type="text/event-stream",
@@ -181,15 +182,18 @@ async def send_message(
     )
 
 
-@router.post("/chat", response_model=ReplyOut)
-async def one_shot(body: ChatRequest, user: CurrentUser, request: Request) -> Any:
-    """A single question without a session: nothing but the usage record is kept."""
+async def ask_once(
+    request: Request,
+    user: Principal,
+    messages: list[dict[str, str]],
+    *,
+    category: str | None,
+    max_tokens: int | None,
+    json_mode: bool = False,
+) -> ReplyOut:
+    """One sessionless call: routed, admitted, answered with fallback, metered like chat."""
     state = request.app.state
     settings: ArcanaSettings = state.settings
-    messages = [
-        {"role": "system", "content": chat.memory.SYSTEM},
-        {"role": "user", "content": body.message},
-    ]
     async with state.sessionmaker.begin() as db:
         turn = await chat.admit(
             db,
@@ -197,13 +201,26 @@ async def one_shot(body: ChatRequest, user: CurrentUser, request: Request) -> An
             state.providers,
             user_id=user.id,
             roles=frozenset(user.roles),
-            category=body.category,
+            category=category,
             messages=messages,
-            max_tokens=body.max_tokens or settings.max_output_tokens,
+            max_tokens=max_tokens or settings.max_output_tokens,
             session_id=None,
         )
-    call, first = await _start(request, turn, store_reply=False)
-    return await _collect(call, first, turn.route.rule)
+    turn.json_mode = json_mode
+    call, first = await start_call(request, turn, store_reply=False)
+    return await collect(call, first, turn.route.rule)
+
+
+@router.post("/chat", response_model=ReplyOut)
+async def one_shot(body: ChatRequest, user: CurrentUser, request: Request) -> Any:
+    """A single question without a session: nothing but the usage record is kept."""
+    messages = [
+        {"role": "system", "content": chat.memory.SYSTEM},
+        {"role": "user", "content": body.message},
+    ]
+    return await ask_once(
+        request, user, messages, category=body.category, max_tokens=body.max_tokens
+    )
 
 
 @router.post("/chat/demo", response_model=ReplyOut)
@@ -223,8 +240,8 @@ async def demo(body: ChatRequest, request: Request) -> Any:
         0,
         None,
     )
-    call, first = await _start(request, turn, store_reply=False)
-    return await _collect(call, first, None)
+    call, first = await start_call(request, turn, store_reply=False)
+    return await collect(call, first, None)
 
 
 @router.get("/status", response_model=StatusOut)

@@ -12,6 +12,8 @@ from vareon_chassis.service import Messaging, create_service
 
 from vareon_arcana import chat
 from vareon_arcana.api import router
+from vareon_arcana.api_ai import router as ai_router
+from vareon_arcana.api_shell import router as shell_router
 from vareon_arcana.consumers import build_consumers
 from vareon_arcana.demo import DemoLimiter
 from vareon_arcana.models import INBOX, OUTBOX
@@ -26,7 +28,7 @@ def create_app(
     app = create_service(
         settings,
         title="Vareon arcana",
-        routers=[router],
+        routers=[router, ai_router, shell_router],
         messaging=Messaging(outbox=OUTBOX, inbox=INBOX, consumers=build_consumers()),
         token_verifier=token_verifier,
     )

@@ -67,6 +67,7 @@ class Turn:
     prompt_tokens: int
     reservation_id: uuid.UUID | None
     request_id: str | None = None
+    json_mode: bool = False
 
 
 async def prepare(
@@ -198,6 +199,7 @@ class Call:
                 self.turn.messages,
                 self.turn.max_tokens,
                 retry_after_cap_s=self.retry_after_cap_s,
+                json_mode=self.turn.json_mode,
             ):
                 target = answering
                 if isinstance(piece, Text):

@@ -37,3 +37,11 @@ class TooManyRequests(DomainError):
             f"rate limit reached; retry in {retry_after_s} s",
             headers={"Retry-After": str(retry_after_s)},
         )
+
+
+class InvalidModelAnswer(DomainError):
+    """The model's answers (first try and one retry) were not the JSON that was asked for."""
+
+    type = PROBLEM_BASE + "invalid-model-answer"
+    title = "The model gave no valid answer"
+    status = 502

@@ -33,6 +33,7 @@ async def answer(
     max_tokens: int,
     *,
     retry_after_cap_s: float,
+    json_mode: bool = False,
 ) -> AsyncIterator[tuple[ModelTarget, Piece]]:
     failures: list[str] = []
     for target in targets:
@@ -43,7 +44,9 @@ async def answer(
         for attempt in (1, 2):
             started = False
             try:
-                async for piece in provider.stream(target.model, messages, max_tokens):
+                async for piece in provider.stream(
+                    target.model, messages, max_tokens, json_mode=json_mode
+                ):
                     started = started or isinstance(piece, Text)
                     yield target, piece
                 return

@@ -8,14 +8,15 @@ free, and it says so).
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import openai
 from vareon_contracts.events.cognisys import ModelTarget
 
-from vareon_arcana import tokens
+from vareon_arcana import analysis, tokens
 from vareon_arcana.settings import ArcanaSettings
 
 OFFLINE = ModelTarget(
@@ -53,7 +54,7 @@ class Provider(Protocol):
     name: str
 
     def stream(
-        self, model: str, messages: list[dict[str, str]], max_tokens: int
+        self, model: str, messages: list[dict[str, str]], max_tokens: int, *, json_mode: bool = False
     ) -> AsyncIterator[Piece]: ...
 
 
@@ -66,13 +67,18 @@ def _retry_after(response: object) -> float | None:
 
 
 class OpenAICompatible:
-    def __init__(self, name: str, client: openai.AsyncOpenAI) -> None:
+    def __init__(self, name: str, client: openai.AsyncOpenAI, *, json_mode: bool = True) -> None:
         self.name = name
         self.client = client
+        self.json_mode = json_mode
+        """Whether the endpoint accepts response_format={"type": "json_object"}."""
 
     async def stream(
-        self, model: str, messages: list[dict[str, str]], max_tokens: int
+        self, model: str, messages: list[dict[str, str]], max_tokens: int, *, json_mode: bool = False
     ) -> AsyncIterator[Piece]:
+        extra: dict[str, Any] = {}
+        if json_mode and self.json_mode:
+            extra["response_format"] = {"type": "json_object"}
         try:
             stream = await self.client.chat.completions.create(
                 model=model,
@@ -80,6 +86,7 @@ class OpenAICompatible:
                 max_tokens=max_tokens,  # type: ignore[arg-type]
                 stream=True,
                 stream_options={"include_usage": True},
+                **extra,
             )
             async with stream:
                 async for chunk in stream:
@@ -114,14 +121,17 @@ class Offline:
     name = "offline"
 
     async def stream(
-        self, model: str, messages: list[dict[str, str]], max_tokens: int
+        self, model: str, messages: list[dict[str, str]], max_tokens: int, *, json_mode: bool = False
     ) -> AsyncIterator[Piece]:
         asked = " ".join(messages[-1]["content"].split())
-        reply = tokens.truncate(
-            "Vareon is offline: no model provider is configured, so this is a fixed answer "
-            f"and nothing was charged. You asked: {asked}",
-            max_tokens,
-        )
+        if json_mode:  # only analysis asks for JSON: answer with the deterministic one
+            reply = json.dumps(analysis.offline(messages[-1]["content"]))
+        else:
+            reply = tokens.truncate(
+                "Vareon is offline: no model provider is configured, so this is a fixed answer "
+                f"and nothing was charged. You asked: {asked}",
+                max_tokens,
+            )
         words = reply.split(" ")
         for i, word in enumerate(words):
             yield Text(word if i == 0 else " " + word)
@@ -154,7 +164,7 @@ class Providers:
                 timeout=self.settings.provider_timeout_s,
                 max_retries=0,
             )  # fallback and Retry-After are ours (chat.py)
-            self._clients[name] = OpenAICompatible(name, client)
+            self._clients[name] = OpenAICompatible(name, client, json_mode=config.json_mode)
         return self._clients[name]
 
     async def close(self) -> None:

@@ -6,7 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from vareon_arcana.analysis import Analysis, Kind
+from vareon_arcana.content import ContentType, Tone
 
 MAX_MESSAGE_CHARS = 32_000
 
@@ -95,3 +98,43 @@ class StatusOut(BaseModel):
     providers: dict[str, bool]
     """Provider name -> configured (has an API key)."""
     balance: dict[str, Any] | None = None
+
+
+class GenerateRequest(BaseModel):
+    prompt: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    content_type: ContentType
+    tone: Tone = Tone.neutral
+    max_length: int = Field(512, ge=16, le=4_096)
+    """Most output tokens the model may write (about 0.75 English words each)."""
+    category: str | None = Field(None, max_length=64)
+    """Routing category; None lets the default rule decide."""
+
+
+class GenerateOut(BaseModel):
+    content: str
+    content_type: ContentType
+    tone: Tone
+    status: str
+    receipt: ReceiptOut | None
+    rule: str | None
+    error: str | None = None
+
+
+class AnalyzeRequest(BaseModel):
+    text: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    analyses: list[Kind] = Field(min_length=1, max_length=len(Kind))
+    category: str | None = Field(None, max_length=64)
+    max_tokens: int = Field(1_024, ge=64, le=4_096)
+
+    @field_validator("analyses")
+    @classmethod
+    def _unique(cls, kinds: list[Kind]) -> list[Kind]:
+        return list(dict.fromkeys(kinds))
+
+
+class AnalyzeOut(BaseModel):
+    analysis: Analysis
+    attempts: int
+    receipts: list[ReceiptOut]
+    """One per model call (a retry is a second call, and is charged too)."""
+    rule: str | None

@@ -13,6 +13,8 @@ class ProviderSettings(BaseModel):
     base_url: str | None = None
     """None: the SDK's default (api.openai.com)."""
     api_key: str | None = None
+    json_mode: bool = True
+    """Send response_format json_object when JSON is wanted (false for endpoints without it)."""
 
 
 def _default_providers() -> dict[str, ProviderSettings]:
@@ -39,5 +41,7 @@ class ArcanaSettings(ServiceSettings):
     memory_token_budget: int = 400
     reservation_ttl_s: int = 600
     """A reservation left by a crashed call stops counting after this long."""
+    shell_auth_timeout_s: float = 10.0
+    """How long a shell connection may wait before its first (auth) message."""
     demo_limit: str = "5/minute"
     """Calls of the unauthenticated demo per client IP (the `limits` notation)."""

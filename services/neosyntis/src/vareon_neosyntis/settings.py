@@ -38,3 +38,16 @@ class NeosyntisSettings(ServiceSettings):
     """Open-lab operations read at most this many rows of a dataset (the first ones)."""
     lab_preview_max_rows: int = 100
     lab_max_folds: int = 10
+
+    training_lease_s: float = 30.0
+    """A worker's claim on a job lasts this long unless renewed by a heartbeat."""
+    training_heartbeat_s: float | None = None
+    """How often a worker renews its lease and looks for a cancel; default lease / 4."""
+    training_max_attempts: int = 3
+    """A job whose worker crashed is queued again until it has been claimed this many times."""
+    training_poll_interval_s: float = 1.0
+    training_sweep_interval_s: float = 1.0
+    training_price_micro_per_cpu_s: int = 2_000
+    """Compute price in micro-credits per CPU-second, recorded on each job when submitted."""
+    training_max_rows: int = 1_000_000
+    workflow_retry_poll_s: float = 0.5

@@ -115,9 +115,9 @@ async def scan(
             else await dead_letter_topics(kafka)
         )
         todo = await offsets.spans(kafka, dlqs)
-        result.ends = {s.tp: s.end for s in todo}
+        seen: dict[TopicPartition, int] = {}
         marks: dict[tuple[str, TopicPartition], int] = {}
-        async for record in offsets.read_spans(kafka, todo):
+        async for record in offsets.read_spans(kafka, todo, seen=seen):
             message = DeadLetterMessage(record)
             if consumer is not None and message.consumer != consumer:
                 continue
@@ -126,6 +126,7 @@ async def scan(
                 marks[(message.consumer, tp)] = await _watermark(bootstrap, message.consumer, tp)
             if record.offset >= marks[(message.consumer, tp)]:
                 result.messages.append(message)
+        result.ends = {s.tp: max(s.end, seen.get(s.tp, 0)) for s in todo}
     return result
 
 

@@ -117,8 +117,16 @@ async def read_spans(
     todo: list[Span],
     *,
     idle_timeout_s: float = 10.0,
+    drain_ms: int = 300,
+    seen: dict[TopicPartition, int] | None = None,
 ) -> AsyncIterator[ConsumerRecord[bytes, bytes]]:
-    """Every record of ``todo`` in offset order per partition, then stop."""
+    """Every record of ``todo`` in offset order per partition, and whatever follows, then stop.
+
+    The end offsets are a floor, not a limit: the embedded broker reports a multi-record
+    batch's end as its first offset + 1 until the next write, so after reaching the reported
+    ends this reads on until the partitions stay quiet for ``drain_ms``. ``seen`` receives the
+    offset after the last record read per partition.
+    """
     todo = [s for s in todo if s.count]
     if not todo:
         return
@@ -128,19 +136,23 @@ async def read_spans(
         consumer.seek(s.tp, s.start)
     loop = asyncio.get_running_loop()
     last = loop.time()
-    while ends:
-        batches = await consumer.getmany(*ends, timeout_ms=500)
-        if not batches and loop.time() - last > idle_timeout_s:
-            raise TimeoutError(f"no records from {sorted(map(str, ends))} for {idle_timeout_s}s")
+    waiting = dict(ends)
+    while True:
+        batches = await consumer.getmany(timeout_ms=500 if waiting else drain_ms)
+        if not batches:
+            if not waiting:
+                return
+            if loop.time() - last > idle_timeout_s:
+                raise TimeoutError(f"no records from {sorted(map(str, waiting))}")
         for tp, records in batches.items():
             last = loop.time()
             for record in records:
-                if record.offset < ends.get(tp, -1):
-                    yield record
-        for tp in list(ends):
-            if await consumer.position(tp) >= ends[tp]:
-                del ends[tp]
-                consumer.pause(tp)
+                if seen is not None:
+                    seen[tp] = record.offset + 1
+                yield record
+        for tp in list(waiting):
+            if await consumer.position(tp) >= waiting[tp]:
+                del waiting[tp]
 
 
 async def active_members(bootstrap: str, group: str) -> int:

@@ -27,8 +27,23 @@ from vareon_contracts.envelope import MalformedEvent
 
 from vareon_chassis.embedded import EmbeddedBroker, EmbeddedPostgres
 from vareon_chassis.migrations import upgrade
+from vareon_chassis.testing.proofs import (  # re-exported: each consuming service's proofs
+    assert_duplicate_and_out_of_order_delivery_is_harmless,
+    assert_rebuild_matches,
+)
 
-TEST_KAFKA_TIMEOUTS = {"kafka_session_timeout_ms": 3000, "kafka_heartbeat_interval_ms": 1000}
+__all__ = [
+    "EventLog",
+    "Infrastructure",
+    "assert_duplicate_and_out_of_order_delivery_is_harmless",
+    "assert_rebuild_matches",
+    "serve",
+]
+from vareon_chassis.testing.tokens import TestSigningKey
+
+# Tansu holds a JoinGroup for about half the session timeout, and stopping a consumer that
+# is still joining waits for it: short timeouts keep short-lived test apps quick to stop.
+TEST_KAFKA_TIMEOUTS = {"kafka_session_timeout_ms": 2000, "kafka_heartbeat_interval_ms": 600}
 
 
 @dataclass
@@ -37,6 +52,8 @@ class Infrastructure:
     kafka_bootstrap: str
     broker: EmbeddedBroker | None = None
     _databases: list[str] = field(default_factory=list)
+    migrated: list[tuple[str, str]] = field(default_factory=list)
+    """``(prefix, url)`` of every migrated database: the prefix names the service."""
 
     def _url(self, database: str) -> str:
         base, _, query = self.admin_url.partition("?")
@@ -55,6 +72,7 @@ class Infrastructure:
         """A new database upgraded to head by the service's own Alembic history."""
         url = await asyncio.to_thread(self.create_database, prefix)
         await asyncio.to_thread(upgrade, str(alembic_ini), url)
+        self.migrated.append((prefix, url))
         return url
 
     def service_env(self) -> dict[str, Any]:
@@ -204,6 +222,34 @@ class EventLog:
             return found
         finally:
             await consumer.stop()
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> TestSigningKey:
+    """Identity's stand-in: ``signing_key.verifier()`` for create_app, ``.headers(user)``."""
+    return TestSigningKey()
+
+
+@pytest.fixture(autouse=True)
+def published_events_match_contracts(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fails a test whose services published an event that breaks its contract
+    (committed JSON Schema, CloudEvent in Kafka binary mode, declared in SERVICES)."""
+    if "infrastructure" not in request.fixturenames:
+        yield
+        return
+    from vareon_chassis.testing.contracts import PublishedEventsWatch
+
+    infra: Infrastructure = request.getfixturevalue("infrastructure")
+    watch = request.config.stash.setdefault(_WATCH, PublishedEventsWatch(infra.migrated))
+    directory = str(request.node.path.parent)
+    watch.begin(directory)
+    yield
+    problems = watch.finish(directory)
+    if problems:
+        pytest.fail("published events break their contracts:\n" + "\n".join(problems))
+
+
+_WATCH = pytest.StashKey[Any]()
 
 
 @pytest.fixture(scope="session")

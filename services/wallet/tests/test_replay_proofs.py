@@ -1,0 +1,144 @@
+"""The wallet's read of identity and arcana events survives replay, redelivery and reordering."""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaProducer
+from asgi_lifespan import LifespanManager
+from sqlalchemy import bindparam, delete, func, select, text, update
+from vareon_chassis.testing.plugin import (
+    assert_duplicate_and_out_of_order_delivery_is_harmless,
+    assert_rebuild_matches,
+)
+from vareon_contracts import Envelope, encode_kafka
+from vareon_contracts.events.arcana import UsageRecordedV1
+from vareon_contracts.events.identity import UserDeletedV1, UserRegisteredV1
+from vareon_wallet.app import create_app
+from vareon_wallet.consumers import build_consumers
+from vareon_wallet.models import Account, Entry, Hold, Transfer, inbox_table, outbox_table
+
+
+def projection_of(users):
+    """The state events give these users: their wallets and every transfer touching them.
+
+    Account ids are surrogates (a closure's key names the wallet's id): left out.
+    """
+    return (
+        text(
+            "SELECT a.user_id, a.status, a.balance, a.pending, a.floor,"
+            " regexp_replace(t.idempotency_key, '^closure:.*', 'closure') AS key,"
+            " t.amount, t.kind"
+            " FROM accounts a LEFT JOIN transfers t"
+            "  ON a.id IN (t.debit_account_id, t.credit_account_id)"
+            " WHERE a.user_id IN :users ORDER BY a.user_id, key"
+        )
+        .bindparams(bindparam("users", expanding=True))
+        .params(users=list(users))
+    )
+
+
+async def reset_wallets(session):
+    """Everything the wallet derives from events, back to the migrated state."""
+    for model in (Entry, Hold, Transfer):
+        await session.execute(delete(model))
+    await session.execute(delete(Account).where(Account.kind == "user"))
+    await session.execute(update(Account).values(balance=0, pending=0))
+
+
+def story(users, deleted):
+    """Registrations, usage charges for some users, and a deletion."""
+    events = []
+    for user in users:
+        events.append(
+            Envelope.wrap(
+                UserRegisteredV1(
+                    user_id=user,
+                    email=f"{user.hex[:8]}@example.com",
+                    display_name="R",
+                    registered_at=datetime.now(UTC),
+                ),
+                source="/identity",
+            )
+        )
+    for user in users[:2]:
+        for cost in (1_500_000, 250_000):
+            events.append(
+                Envelope.wrap(
+                    UsageRecordedV1(
+                        usage_id=uuid.uuid4(),
+                        user_id=user,
+                        provider="openai",
+                        model="gpt",
+                        tokens_in=1,
+                        tokens_out=1,
+                        cost=cost,
+                        recorded_at=datetime.now(UTC),
+                    ),
+                    source="/arcana",
+                )
+            )
+    events.append(
+        Envelope.wrap(UserDeletedV1(user_id=deleted, deleted_at=datetime.now(UTC)), source="/identity")
+    )
+    return events
+
+
+async def test_duplicated_and_interleaved_events_leave_the_same_ledger(
+    infrastructure, sessionmaker, policy
+):
+    users = [uuid.uuid4() for _ in range(4)]
+    await assert_duplicate_and_out_of_order_delivery_is_harmless(
+        build_consumers(policy),
+        story(users, deleted=users[3]),
+        sessionmaker=sessionmaker,
+        inbox=inbox_table,
+        bootstrap=infrastructure.kafka_bootstrap,
+        projection=projection_of(users),
+        reset=reset_wallets,
+    )
+
+
+async def test_a_rebuilt_ledger_equals_the_one_built_live(
+    infrastructure, settings, sessionmaker, policy
+):
+    users = [uuid.uuid4() for _ in range(3)]
+    events = story(users, deleted=users[2])
+    producer = AIOKafkaProducer(bootstrap_servers=infrastructure.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for envelope in events:
+            key, value, headers = encode_kafka(envelope)
+            topic = "vareon.arcana.usage" if "usage" in envelope.type else "vareon.identity.user"
+            await producer.send_and_wait(topic, value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+
+    async with LifespanManager(create_app(settings)) as manager:  # built live by the service
+        app = manager.app
+        for _ in range(200):
+            async with sessionmaker() as s:
+                applied = await s.scalar(
+                    select(func.count())
+                    .select_from(inbox_table)
+                    .where(inbox_table.c.event_id.in_([e.id for e in events]))
+                )
+            if applied == len(events):
+                break
+            await asyncio.sleep(0.1)
+        assert applied == len(events)
+        del app
+    async with sessionmaker() as s:
+        sent_before = await s.scalar(select(func.count()).select_from(outbox_table))
+
+    users_consumer, usage_consumer = build_consumers(policy)
+    users_consumer.reset = reset_wallets  # the whole ledger comes back from both topics
+    await assert_rebuild_matches(
+        [users_consumer, usage_consumer],
+        sessionmaker=sessionmaker,
+        inbox=inbox_table,
+        bootstrap=infrastructure.kafka_bootstrap,
+        projection=projection_of(users),
+    )
+    async with sessionmaker() as s:
+        assert await s.scalar(select(func.count()).select_from(outbox_table)) == sent_before
