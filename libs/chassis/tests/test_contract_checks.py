@@ -5,13 +5,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from models import outbox_table
+from models import effects, inbox_table, outbox_table
 from sqlalchemy import insert
 from vareon_chassis.db import create_engine, create_sessionmaker
 from vareon_chassis.messaging import EventConsumer, Outbox
 from vareon_chassis.service import Messaging, UndeclaredSubscription, create_service
 from vareon_chassis.settings import ServiceSettings
-from vareon_chassis.testing.contracts import PublishedEventsWatch, check_outbox
+from vareon_chassis.testing.contracts import (
+    PublishedEventsWatch,
+    assert_consumer_accepts_examples,
+    assert_unknown_version_dead_lettered,
+    check_outbox,
+    dead_letter_producer,
+)
 from vareon_contracts import topics
 from vareon_contracts.events.cognisys import RoutingRuleChangedV1
 from vareon_contracts.events.identity import UserDeletedV1
@@ -151,3 +157,35 @@ def test_create_service_refuses_an_undeclared_subscription():
     create_service(arcana, title="t", messaging=Messaging(consumers=[consumer]))
     unlisted = settings.model_copy(update={"service_name": "chassis-test"})
     create_service(unlisted, title="t", messaging=Messaging(consumers=[consumer]))
+
+
+async def test_the_consumer_checks_fail_on_a_handler_that_rejects_valid_events(
+    fixture_db, infrastructure
+):
+    users = EventConsumer(name=f"contract-{uuid.uuid4().hex[:6]}", topics=(topics.IDENTITY_USER,))
+    seen = []
+
+    @users.on(UserDeletedV1)
+    async def deleted(session, event, envelope):
+        seen.append(event.user_id)
+        if len(seen) == 2:
+            raise RuntimeError("this handler cannot take the second example")
+        await session.execute(insert(effects).values(event_id=envelope.id, note="deleted"))
+
+    engine = create_engine(fixture_db)
+    try:
+        sessions = create_sessionmaker(engine)
+        async with dead_letter_producer(infrastructure.kafka_bootstrap) as producer:
+            with pytest.raises(AssertionError) as failed:
+                await assert_consumer_accepts_examples(sessions, inbox_table, users, producer)
+            assert "vareon.identity.user.deleted.v1: dead-lettered (handler-failed: " in str(
+                failed.value
+            )
+            assert "cannot take the second example" in str(failed.value)
+            assert len(seen) == 3  # the first example was also redelivered: 'duplicate'
+
+            await assert_unknown_version_dead_lettered(
+                sessions, inbox_table, users, producer, infrastructure.kafka_bootstrap
+            )
+    finally:
+        await engine.dispose()

@@ -37,7 +37,10 @@ async def test_shell_refuses_missing_and_forged_tokens(arcana_url, client, signi
     sid = await new_session(client, signing_key.headers(user), "shell")
     async with connect(shell_url(arcana_url, sid)) as ws:
         await ws.send("help")  # not an auth message
-        assert await closed_with(ws) == (4401, 'first message must be {"type": "auth", "token": ...}')
+        assert await closed_with(ws) == (
+            4401,
+            'first message must be {"type": "auth", "token": ...}',
+        )
     forged = SigningKey()  # same kid, another key
     async with connect(
         shell_url(arcana_url, sid), subprotocols=["bearer", token_of(forged, user)]

@@ -79,7 +79,9 @@ def story(users, deleted):
                 )
             )
     events.append(
-        Envelope.wrap(UserDeletedV1(user_id=deleted, deleted_at=datetime.now(UTC)), source="/identity")
+        Envelope.wrap(
+            UserDeletedV1(user_id=deleted, deleted_at=datetime.now(UTC)), source="/identity"
+        )
     )
     return events
 

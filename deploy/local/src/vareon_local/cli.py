@@ -164,5 +164,32 @@ def events_tail(
         pass
 
 
+_PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+
+
+@app.command("replay", context_settings=_PASSTHROUGH, add_help_option=False)
+def replay_command(ctx: typer.Context, state_dir: StateDirOption = None) -> None:
+    """Rebuild a read model, reset a group by time, republish (dry run unless --execute).
+
+    `vareon replay rebuild|reset-offsets|republish --help` for the options.
+    """
+    from vareon_local.replay_cli import run
+
+    _, state = _state(state_dir)
+    raise typer.Exit(run("replay", ctx.args or ["--help"], state.read()))
+
+
+@app.command("dlq", context_settings=_PASSTHROUGH, add_help_option=False)
+def dlq_command(ctx: typer.Context, state_dir: StateDirOption = None) -> None:
+    """Dead letters: list, show, redrive, purge (dry run unless --execute).
+
+    `vareon dlq list|show|redrive|purge --help` for the options.
+    """
+    from vareon_local.replay_cli import run
+
+    _, state = _state(state_dir)
+    raise typer.Exit(run("dlq", ctx.args or ["--help"], state.read()))
+
+
 if __name__ == "__main__":
     app()

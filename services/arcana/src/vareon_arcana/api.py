@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
-from starlette.requests import HTTPConnection
 from sqlalchemy import func, select
+from starlette.requests import HTTPConnection
 from vareon_chassis.auth import CurrentUser, Principal
 from vareon_chassis.context import request_id_var
 from vareon_chassis.db import SessionDep

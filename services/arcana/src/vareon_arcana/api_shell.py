@@ -9,11 +9,13 @@ Authorization header (non-browser clients), or in the first message
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.datastructures import State
 from vareon_chassis.auth import Principal, TokenVerifier
@@ -25,6 +27,7 @@ from vareon_arcana.errors import SessionNotFound
 from vareon_arcana.settings import ArcanaSettings
 
 router = APIRouter(prefix="/api/v1/arcana/ws")
+log = structlog.get_logger(__name__)
 BEARER = "bearer"
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
@@ -116,19 +119,31 @@ async def shell_socket(websocket: WebSocket, session_id: str) -> None:
             line = await websocket.receive_text()
             if await _handle(current, line) == "exit":
                 reason = "exit"
+                await _close(current, reason)  # recorded before the client sees the close
                 await current.send("bye")
                 await websocket.close(1000)
                 return
     except WebSocketDisconnect:
         pass
+    except Exception:  # a bug must still end the connection with a close frame
+        log.exception("shell failed", shell_session_id=str(current.id))
+        reason = "internal error"
+        with contextlib.suppress(Exception):
+            await websocket.close(1011, "internal error")
     finally:
-        async with current.state.sessionmaker.begin() as db:
-            await terminal.close_shell(db, current.id, reason)
+        await _close(current, reason)
 
 
-async def _record(current: Shell, line: str, name: str | None, status: str, **kw: Any) -> None:
+async def _close(current: Shell, reason: str) -> None:
     async with current.state.sessionmaker.begin() as db:
-        await terminal.record(db, current.id, line[: shell.MAX_LINE], name, status, **kw)
+        await terminal.close_shell(db, current.id, reason)
+
+
+async def _record(
+    current: Shell, line: str, name: str | None, status: str, detail: str | None = None, **kw: Any
+) -> None:
+    async with current.state.sessionmaker.begin() as db:
+        await terminal.record(db, current.id, line[: shell.MAX_LINE], name, status, detail, **kw)
 
 
 async def _handle(current: Shell, line: str) -> str | None:

@@ -49,9 +49,7 @@ _SYSTEM = (
 )
 
 
-def messages(
-    prompt: str, kind: ContentType, tone: Tone, max_tokens: int
-) -> list[dict[str, str]]:
+def messages(prompt: str, kind: ContentType, tone: Tone, max_tokens: int) -> list[dict[str, str]]:
     words = max(10, max_tokens * 3 // 4)  # about 0.75 English words per token
     system = _SYSTEM.format(kind=_KINDS[kind], tone=_TONES[tone], words=words)
     return [{"role": "system", "content": system}, {"role": "user", "content": prompt}]

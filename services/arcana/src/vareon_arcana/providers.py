@@ -54,7 +54,12 @@ class Provider(Protocol):
     name: str
 
     def stream(
-        self, model: str, messages: list[dict[str, str]], max_tokens: int, *, json_mode: bool = False
+        self,
+        model: str,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        *,
+        json_mode: bool = False,
     ) -> AsyncIterator[Piece]: ...
 
 
@@ -74,7 +79,12 @@ class OpenAICompatible:
         """Whether the endpoint accepts response_format={"type": "json_object"}."""
 
     async def stream(
-        self, model: str, messages: list[dict[str, str]], max_tokens: int, *, json_mode: bool = False
+        self,
+        model: str,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        *,
+        json_mode: bool = False,
     ) -> AsyncIterator[Piece]:
         extra: dict[str, Any] = {}
         if json_mode and self.json_mode:
@@ -121,7 +131,12 @@ class Offline:
     name = "offline"
 
     async def stream(
-        self, model: str, messages: list[dict[str, str]], max_tokens: int, *, json_mode: bool = False
+        self,
+        model: str,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        *,
+        json_mode: bool = False,
     ) -> AsyncIterator[Piece]:
         asked = " ".join(messages[-1]["content"].split())
         if json_mode:  # only analysis asks for JSON: answer with the deterministic one

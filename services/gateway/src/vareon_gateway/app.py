@@ -14,6 +14,7 @@ from vareon_gateway.api import router
 from vareon_gateway.settings import GatewaySettings
 from vareon_gateway.status import CachedStatus
 from vareon_gateway.upstream import create_upstream_client
+from vareon_gateway.websocket import router as websocket_router
 
 
 def create_app(
@@ -33,7 +34,7 @@ def create_app(
     return create_service(
         settings,
         title="Vareon",
-        routers=[router],
+        routers=[router, websocket_router],
         token_verifier=token_verifier,
         with_database=False,
         resources=[upstream],

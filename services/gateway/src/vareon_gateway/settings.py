@@ -35,6 +35,9 @@ class GatewaySettings(ServiceSettings):
     max_keepalive_connections: int = 100
     keepalive_expiry_s: float = 30.0
 
+    websocket_auth_timeout_s: float = 10.0
+    """How long a WebSocket without a token in its handshake may wait for its auth message."""
+    websocket_max_message_bytes: int = 1_048_576
     status_timeout_s: float = 1.0
     status_cache_s: float = 2.0
     """System status fans out to every service; caching bounds what a flood of polls costs."""

@@ -46,7 +46,11 @@ class MailSender:
             log.warning("IDENTITY_SMTP_HOST is not set: mails wait in mail_outbox, unsent")
             return
         sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+        task = asyncio.current_task()
         while True:
+            if task is not None and task.cancelling():
+                # a library swallowed the shutdown's cancellation mid-send: honour it here
+                raise asyncio.CancelledError
             self._wakeup.clear()
             try:
                 claimed = await self.send_due(sessionmaker)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from vareon_chassis.auth import TokenVerifier
-from vareon_chassis.service import Messaging, create_service
+from vareon_chassis.service import Messaging, background, create_service
 from vareon_chassis.settings import load_settings
 
 from vareon_neosyntis.consumers import build_consumers
@@ -18,6 +18,10 @@ from vareon_neosyntis.models import OUTBOX, inbox_table
 from vareon_neosyntis.registry.api import router as registry_router
 from vareon_neosyntis.settings import NeosyntisSettings
 from vareon_neosyntis.storage import Storage, build_storage
+from vareon_neosyntis.training.api import router as training_router
+from vareon_neosyntis.training.leases import sweep_expired
+from vareon_neosyntis.workflows.api import router as workflows_router
+from vareon_neosyntis.workflows.service import retry_due_steps
 
 
 def create_app(
@@ -31,9 +35,12 @@ def create_app(
     app = create_service(
         settings,
         title="Vareon neosyntis",
-        routers=[datasets_router, registry_router, lab_router],
+        routers=[datasets_router, registry_router, lab_router, training_router, workflows_router],
         token_verifier=token_verifier,
-        messaging=Messaging(outbox=OUTBOX, inbox=inbox_table, consumers=build_consumers(storage)),
+        messaging=Messaging(
+            outbox=OUTBOX, inbox=inbox_table, consumers=build_consumers(storage, settings)
+        ),
+        resources=[background(retry_due_steps), background(sweep_expired)],
     )
     app.state.storage = storage
     app.state.lab_tasks = set()

@@ -91,6 +91,7 @@ async def _rebuild(args: argparse.Namespace) -> int:
             execute=args.execute,
             force=args.force,
             wait_idle_s=args.wait_idle,
+            check_members=not args.skip_member_check,
             progress=_progress,
         )
     print(f"rebuild {report.consumer}: {_mode(report.executed)}")
@@ -115,6 +116,7 @@ async def _reset(args: argparse.Namespace) -> int:
             to=to,
             execute=args.execute,
             wait_idle_s=args.wait_idle,
+            check_members=not args.skip_member_check,
         )
     print(f"reset-offsets {args.consumer} to {args.to}: {_mode(args.execute)}")
     for move in moves:
@@ -202,6 +204,15 @@ def _common(p: argparse.ArgumentParser, *, service_required: bool = True) -> Non
     p.add_argument("--execute", action="store_true", help="apply (default: dry run)")
 
 
+def _idle(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--wait-idle", type=float, default=0.0, help="seconds to wait for the group")
+    p.add_argument(
+        "--skip-member-check",
+        action="store_true",
+        help="the service is stopped; the embedded broker lists departed members forever",
+    )
+
+
 def replay_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="replay", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -210,13 +221,13 @@ def replay_parser() -> argparse.ArgumentParser:
     p.add_argument("--consumer", required=True)
     p.add_argument("--since", type=_time, help="ISO time: catch up from here, no reset")
     p.add_argument("--force", action="store_true", help="rebuild even from empty topics")
-    p.add_argument("--wait-idle", type=float, default=0.0, help="seconds to wait for the group")
+    _idle(p)
     p.set_defaults(run=_rebuild)
     p = sub.add_parser("reset-offsets", help="move a stopped consumer group to a time")
     _common(p)
     p.add_argument("--consumer", required=True)
     p.add_argument("--to", required=True, help="ISO time, earliest or latest")
-    p.add_argument("--wait-idle", type=float, default=0.0)
+    _idle(p)
     p.set_defaults(run=_reset)
     p = sub.add_parser("republish", help="send sent outbox rows again")
     _common(p)

@@ -16,9 +16,10 @@ import contextlib
 import functools
 import json
 import uuid
-from collections.abc import AsyncIterator, Collection, Iterable
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -35,7 +36,9 @@ from vareon_contracts.schemas import SCHEMA_DIR, snapshot_path
 from vareon_contracts.services import SERVICES, producer_of
 from vareon_contracts.topics import dead_letter_topic
 
+from vareon_chassis.db import create_engine, create_sessionmaker
 from vareon_chassis.messaging.consumer import ConsumerRuntime, EventConsumer
+from vareon_chassis.messaging.outbox import Outbox
 from vareon_chassis.messaging.relay import kafka_headers, libpq_url
 
 ACCEPTED = frozenset({"applied", "duplicate", "ignored"})
@@ -371,3 +374,89 @@ async def dead_letter_producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer
         yield producer
     finally:
         await producer.stop()
+
+
+@contextlib.asynccontextmanager
+async def contract_database(
+    infrastructure: Any, service: str, alembic_ini: str | Path
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A fresh database migrated by the service's history (its outbox is watched too)."""
+    engine = create_engine(await infrastructure.migrated_database(service, alembic_ini))
+    try:
+        yield create_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+@dataclass(frozen=True)
+class ServiceContracts:
+    """One service's side of its contracts; its tests/test_contracts.py calls these."""
+
+    service: str
+    alembic_ini: str | Path
+    outbox: Outbox | None = None
+    inbox: Table | None = None
+    may_reject: frozenset[str] = frozenset()
+    """Types whose handler documents a deliberate DeadLetter for some valid payloads."""
+    count: int = 3
+    seed: int = 0
+
+    async def assert_publishes_declared(self, infrastructure: Any) -> None:
+        """Examples of every type the service declares, staged by its own Outbox, pass
+        the producer-side checks; and it has an outbox if it declares anything."""
+        declared = sorted(SERVICES[self.service].publishes)
+        assert self.outbox is not None or not declared, f"{self.service} has no outbox"
+        if self.outbox is None:
+            return
+        url = await infrastructure.migrated_database(self.service, self.alembic_ini)
+        engine = create_engine(url)
+        try:
+            async with create_sessionmaker(engine).begin() as session:
+                for event_type in declared:
+                    for payload in examples(CATALOG[event_type], self.count, self.seed):
+                        await self.outbox.publish(session, payload)
+        finally:
+            await engine.dispose()
+        problems, last = check_outbox(url, self.service)
+        assert not problems, "\n".join(problems)
+        assert last == len(declared) * self.count
+
+    def assert_declared(self, consumers: Sequence[EventConsumer]) -> None:
+        assert_handles_declared(self.service, consumers)
+
+    async def assert_accepts_examples(
+        self, infrastructure: Any, consumers: Sequence[EventConsumer]
+    ) -> None:
+        assert self.inbox is not None, f"{self.service} consumes without an inbox"
+        async with (
+            contract_database(infrastructure, self.service, self.alembic_ini) as sessions,
+            dead_letter_producer(infrastructure.kafka_bootstrap) as producer,
+        ):
+            for consumer in consumers:
+                await assert_consumer_accepts_examples(
+                    sessions,
+                    self.inbox,
+                    consumer,
+                    producer,
+                    may_reject=self.may_reject,
+                    count=self.count,
+                    seed=self.seed,
+                )
+
+    async def assert_unknown_versions_dead_lettered(
+        self, infrastructure: Any, consumers: Sequence[EventConsumer]
+    ) -> None:
+        assert self.inbox is not None, f"{self.service} consumes without an inbox"
+        inbox = self.inbox
+        async with (
+            contract_database(infrastructure, self.service, self.alembic_ini) as sessions,
+            dead_letter_producer(infrastructure.kafka_bootstrap) as producer,
+        ):
+            await asyncio.gather(
+                *(
+                    assert_unknown_version_dead_lettered(
+                        sessions, inbox, c, producer, infrastructure.kafka_bootstrap
+                    )
+                    for c in consumers
+                )
+            )

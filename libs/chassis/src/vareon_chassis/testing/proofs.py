@@ -46,9 +46,12 @@ async def assert_rebuild_matches(
     inbox: Table,
     bootstrap: str,
     projection: Projection,
-    wait_idle_s: float = 15.0,
 ) -> list[replay.RebuildReport]:
-    """Hash the projection, rebuild each consumer in turn by replay, hash again: equal."""
+    """Hash the projection, rebuild each consumer in turn by replay, hash again: equal.
+
+    Stop the service's consumers first (the member check is skipped: the embedded broker
+    lists a group's departed members forever).
+    """
     before, rows = await projection_hash(sessionmaker, projection)
     assert rows, "the projection is empty: there is nothing to prove"
     reports = [
@@ -58,7 +61,7 @@ async def assert_rebuild_matches(
             inbox=inbox,
             bootstrap=bootstrap,
             execute=True,
-            wait_idle_s=wait_idle_s,
+            check_members=False,
         )
         for consumer in consumers
     ]

@@ -129,7 +129,9 @@ def check_target(algorithm: Algorithm, columns: list[dict[str, Any]], target: st
     if target not in kinds:
         raise TrainingError(f"the dataset has no column {target!r}")
     if algorithm.task == "regression" and kinds[target] not in {"integer", "float"}:
-        raise TrainingError(f"{algorithm.name} needs a numeric target; {target!r} is {kinds[target]}")
+        raise TrainingError(
+            f"{algorithm.name} needs a numeric target; {target!r} is {kinds[target]}"
+        )
     if algorithm.task == "classification" and kinds[target] not in CATEGORICAL_TYPES:
         raise TrainingError(
             f"{algorithm.name} needs a categorical target; {target!r} is {kinds[target]}"

@@ -1,0 +1,176 @@
+"""WebSocket proxy for ``/api/v1/arcana/ws/*``: the token checked at the edge, then frames
+relayed both ways until either side closes, whose close code and reason reach the other side.
+
+Browsers cannot set Authorization on a WebSocket, so the token comes as the subprotocol pair
+``bearer, <token>`` (passed upstream unchanged; the service answers ``bearer`` and the gateway
+accepts the client with whatever the service chose), as an Authorization header, or in the
+first message ``{"type": "auth", "token": ...}``, which the gateway reads, checks and then
+forwards as the service's first message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+import structlog
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from vareon_chassis.auth import TokenVerifier
+from vareon_chassis.context import request_id_var
+from vareon_chassis.errors import Unauthorized
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.typing import Subprotocol
+
+from vareon_gateway import routing
+from vareon_gateway.settings import GatewaySettings
+
+log = structlog.get_logger(__name__)
+router = APIRouter()
+BEARER = "bearer"
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_NOT_FOUND = 4404
+CLOSE_TRY_AGAIN = 1013
+CLOSE_BAD_GATEWAY = 1014
+_UNSENDABLE = {1005: 1000, 1006: CLOSE_BAD_GATEWAY, 1015: CLOSE_BAD_GATEWAY}
+"""Codes that only report what happened on a connection and may not be sent in a frame."""
+
+
+class Refused(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+def _header_token(websocket: WebSocket) -> str | None:
+    offered = [p.strip() for p in websocket.scope.get("subprotocols") or []]
+    if len(offered) == 2 and offered[0].lower() == BEARER:
+        return offered[1]
+    scheme, _, token = websocket.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == BEARER and token.strip() else None
+
+
+async def _first_message_token(websocket: WebSocket, timeout_s: float) -> tuple[str, str]:
+    try:
+        first = await asyncio.wait_for(websocket.receive_text(), timeout_s)
+    except TimeoutError:
+        raise Refused(CLOSE_UNAUTHORIZED, "no token in time") from None
+    try:
+        message = json.loads(first)
+    except ValueError:
+        message = None
+    token = message.get("token") if isinstance(message, dict) else None
+    if not (message and message.get("type") == "auth" and isinstance(token, str) and token):
+        raise Refused(CLOSE_UNAUTHORIZED, 'first message must be {"type": "auth", "token": ...}')
+    return token, first
+
+
+def _upstream_url(websocket: WebSocket, service: str, settings: GatewaySettings) -> str:
+    base = settings.upstream_url(service)
+    base = "ws" + base.removeprefix("http") if base.startswith("http") else base
+    path = (websocket.scope.get("raw_path") or websocket.url.path.encode()).decode("latin-1")
+    query = websocket.scope.get("query_string") or b""
+    return base + path + ("?" + query.decode("latin-1") if query else "")
+
+
+def _upstream_headers(websocket: WebSocket) -> list[tuple[str, str]]:
+    client = websocket.client.host if websocket.client else "unknown"
+    headers = [("x-forwarded-for", client), ("x-request-id", request_id_var.get() or "")]
+    if authorization := websocket.headers.get("authorization"):
+        headers.append(("authorization", authorization))
+    return headers
+
+
+async def _open_upstream(
+    websocket: WebSocket, service: str, settings: GatewaySettings
+) -> ClientConnection:
+    offered = [Subprotocol(p.strip()) for p in websocket.scope.get("subprotocols") or []]
+    try:
+        return await connect(
+            _upstream_url(websocket, service, settings),
+            subprotocols=offered or None,
+            additional_headers=_upstream_headers(websocket),
+            open_timeout=settings.connect_timeout_s,
+            max_size=settings.websocket_max_message_bytes,
+        )
+    except (OSError, TimeoutError, InvalidHandshake, InvalidStatus) as exc:
+        log.warning("websocket upstream unavailable", service=service, error=type(exc).__name__)
+        raise Refused(CLOSE_TRY_AGAIN, f"the {service} service is not reachable") from exc
+
+
+async def _client_to_upstream(websocket: WebSocket, upstream: ClientConnection) -> None:
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            code = message.get("code") or 1000
+            await upstream.close(_UNSENDABLE.get(code, code), message.get("reason") or "")
+            return
+        if message.get("text") is not None:
+            await upstream.send(message["text"])
+        elif message.get("bytes") is not None:
+            await upstream.send(message["bytes"])
+
+
+async def _upstream_to_client(websocket: WebSocket, upstream: ClientConnection) -> None:
+    with contextlib.suppress(ConnectionClosed):
+        async for data in upstream:
+            if isinstance(data, str):
+                await websocket.send_text(data)
+            else:
+                await websocket.send_bytes(data)
+    code = upstream.close_code or 1006
+    await websocket.close(_UNSENDABLE.get(code, code), upstream.close_reason or "")
+
+
+async def _relay(websocket: WebSocket, upstream: ClientConnection) -> None:
+    tasks = [
+        asyncio.create_task(_client_to_upstream(websocket, upstream)),
+        asyncio.create_task(_upstream_to_client(websocket, upstream)),
+    ]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            with contextlib.suppress(WebSocketDisconnect, ConnectionClosed, OSError, RuntimeError):
+                task.result()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await upstream.close()
+        with contextlib.suppress(RuntimeError, OSError):
+            await websocket.close(CLOSE_BAD_GATEWAY if upstream.close_code is None else 1000)
+
+
+@router.websocket("/{path:path}")
+async def proxy_websocket(websocket: WebSocket) -> None:
+    settings: GatewaySettings = websocket.app.state.settings
+    verifier: TokenVerifier = websocket.app.state.token_verifier
+    path = websocket.url.path
+    route = routing.resolve(path)
+    token = _header_token(websocket)
+    accepted, first = False, None
+    try:
+        if route is None or not routing.is_websocket_path(path):
+            raise Refused(CLOSE_NOT_FOUND, f"no WebSocket is served at {path[:100]}")
+        if token is None:
+            await websocket.accept()
+            accepted = True
+            token, first = await _first_message_token(websocket, settings.websocket_auth_timeout_s)
+        try:
+            await verifier.verify(token)
+        except Unauthorized as exc:
+            raise Refused(CLOSE_UNAUTHORIZED, exc.detail) from None
+        upstream = await _open_upstream(websocket, route.service, settings)
+    except Refused as exc:
+        if not accepted:
+            await websocket.accept(subprotocol=BEARER if token else None)
+        await websocket.close(exc.code, exc.reason)
+        return
+    except WebSocketDisconnect:
+        return
+    if not accepted:
+        await websocket.accept(subprotocol=upstream.subprotocol)
+    if first is not None:
+        await upstream.send(first)
+    await _relay(websocket, upstream)
