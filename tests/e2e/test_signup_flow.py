@@ -1,5 +1,6 @@
 """Register through the gateway and see the signup bonus arrive through a Kafka event."""
 
+import asyncio
 import uuid
 
 import jwt
@@ -112,6 +113,22 @@ async def test_a_registered_event_delivered_twice_credits_once(platform, event_l
     )
     assert history.status_code == 200
     assert len(history.json()["items"]) == 1
+
+
+async def test_system_status_shows_each_consumers_lag_and_dead_letters(platform):
+    deadline = asyncio.get_running_loop().time() + 20
+    while True:
+        status = (await platform.gateway.get("/api/v1/system/status")).json()
+        wallet = status["services"]["wallet"]
+        consumers = (wallet.get("messaging") or {}).get("consumers") or {}
+        if "wallet.users" in consumers:
+            break
+        assert asyncio.get_running_loop().time() < deadline, wallet
+        await asyncio.sleep(0.5)
+    assert wallet["ready"] is True
+    assert consumers["wallet.users"]["lag"] >= 0
+    assert consumers["wallet.users"]["dead_letters"] >= 0
+    assert status["services"]["arcana"]["ready"] is False  # not started in this module
 
 
 async def test_zz_broker_down_while_registering_the_event_arrives_when_it_returns(

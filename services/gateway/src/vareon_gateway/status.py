@@ -26,12 +26,15 @@ async def service_status(
         return {"ready": False, "status": "invalid-response"}
     ready = response.status_code == 200 and body.get("status") == "ready"
     checks = body.get("checks")
+    messaging = body.get("messaging")
     return {
         "ready": ready,
         "status": "ready" if ready else "not-ready",
         "version": body.get("version"),
         "uptime_s": body.get("uptime_s"),
         "checks": checks if isinstance(checks, dict) else {},
+        # consumer lag, pending dead letters and the outbox backlog, as the service measured them
+        "messaging": messaging if isinstance(messaging, dict) else None,
         "latency_ms": round((time.perf_counter() - started) * 1000, 1),
     }
 
