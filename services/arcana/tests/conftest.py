@@ -9,57 +9,21 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vareon_arcana.app import create_app
 from vareon_arcana.settings import ArcanaSettings, ProviderSettings
-from vareon_chassis.auth import TokenVerifier
 from vareon_chassis.db import create_engine, create_sessionmaker
+from vareon_chassis.testing.fake_openai import FakeOpenAI
 from vareon_chassis.testing.plugin import serve
+from vareon_chassis.testing.tokens import TestSigningKey
 from vareon_contracts import Envelope, EventPayload, encode_kafka
 from vareon_contracts.events.cognisys import ModelTarget, RoutingRuleChangedV1, RuleConditions
 from vareon_contracts.events.wallet import BalanceChangedV1
 
-from .fake_openai import FakeOpenAI
-
 ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
-KID = "arcana-test-key"
-
-
-class SigningKey:
-    """A locally generated Ed25519 key standing in for identity's JWKS."""
-
-    def __init__(self) -> None:
-        self.private = Ed25519PrivateKey.generate()
-        public = jwt.algorithms.OKPAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
-        self.keyset = jwt.PyJWKSet([{**public, "kid": KID, "alg": "EdDSA", "use": "sig"}])
-
-    async def __call__(self, force: bool = False) -> jwt.PyJWKSet:
-        return self.keyset
-
-    def headers(self, user_id: uuid.UUID) -> dict[str, str]:
-        now = int(time.time())
-        claims = {
-            "sub": str(user_id),
-            "email": f"{user_id.hex[:8]}@example.com",
-            "roles": ["user"],
-            "permissions": [],
-            "iat": now,
-            "exp": now + 600,
-            "iss": "vareon-identity",
-            "aud": "vareon",
-        }
-        token = jwt.encode(claims, self.private, algorithm="EdDSA", headers={"kid": KID})
-        return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture(scope="session")
-def signing_key() -> SigningKey:
-    return SigningKey()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -93,8 +57,8 @@ def settings(
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def arcana_url(settings: ArcanaSettings, signing_key: SigningKey) -> AsyncIterator[str]:
-    verifier = TokenVerifier(signing_key, issuer="vareon-identity", audience="vareon")
+async def arcana_url(settings: ArcanaSettings, signing_key: TestSigningKey) -> AsyncIterator[str]:
+    verifier = signing_key.verifier()
     async with serve(create_app(settings, token_verifier=verifier)) as url:
         yield url
 

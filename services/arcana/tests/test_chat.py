@@ -7,10 +7,10 @@ import uuid
 
 from sqlalchemy import select
 from vareon_arcana.models import BalanceReplica, Message, RoutingRuleReplica
+from vareon_chassis.testing.fake_openai import PROMPT_TOKENS
 from vareon_contracts import topics
 
 from .conftest import balance, eventually, rule, target
-from .fake_openai import PROMPT_TOKENS
 
 PRICE_IN, PRICE_OUT = 2_000, 10_000
 

@@ -6,15 +6,16 @@ import uuid
 import pytest
 from sqlalchemy import select
 from vareon_arcana.models import ShellCommand, ShellSession, UsageRecord
+from vareon_chassis.testing.tokens import TestSigningKey
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from .conftest import SigningKey, target
+from .conftest import target
 from .test_chat import PRICE_IN, PRICE_OUT, cost, new_session, seed
 
 
-def token_of(signing_key: SigningKey, user: uuid.UUID) -> str:
-    return signing_key.headers(user)["Authorization"].removeprefix("Bearer ")
+def token_of(signing_key: TestSigningKey, user: uuid.UUID) -> str:
+    return signing_key.token(user)
 
 
 def shell_url(arcana_url: str, sid: str) -> str:
@@ -41,7 +42,7 @@ async def test_shell_refuses_missing_and_forged_tokens(arcana_url, client, signi
             4401,
             'first message must be {"type": "auth", "token": ...}',
         )
-    forged = SigningKey()  # same kid, another key
+    forged = TestSigningKey()  # same kid, another key
     async with connect(
         shell_url(arcana_url, sid), subprotocols=["bearer", token_of(forged, user)]
     ) as ws:

@@ -6,6 +6,7 @@ from typing import Any
 from vareon_chassis.testing.contracts import ServiceContracts
 from vareon_neosyntis.consumers import build_consumers
 from vareon_neosyntis.models import OUTBOX, inbox_table
+from vareon_neosyntis.settings import NeosyntisSettings
 from vareon_neosyntis.storage import LocalStorage
 
 CONTRACTS = ServiceContracts(
@@ -17,7 +18,7 @@ CONTRACTS = ServiceContracts(
 
 
 def consumers(tmp: Path) -> list[Any]:
-    return build_consumers(LocalStorage(tmp))
+    return build_consumers(LocalStorage(tmp), NeosyntisSettings(storage_dir=tmp))
 
 
 async def test_publishes_what_it_declares(infrastructure: Any) -> None:
