@@ -11,7 +11,14 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from vareon_arcana.app import create_app as create_arcana
+from vareon_arcana.settings import ArcanaSettings, ProviderSettings
+from vareon_chassis.testing.fake_openai import FakeOpenAI
 from vareon_chassis.testing.plugin import serve
+from vareon_cognisys.app import create_app as create_cognisys
+from vareon_cognisys.settings import CognisysSettings
 from vareon_gateway.app import create_app as create_gateway
 from vareon_gateway.settings import GatewaySettings
 from vareon_identity.app import create_app as create_identity
@@ -30,6 +37,8 @@ class Platform:
     gateway: httpx.AsyncClient
     identity_url: str
     wallet_url: str
+    identity_db: str
+    provider: FakeOpenAI
 
     async def register(self, email: str | None = None) -> dict[str, Any]:
         email = email or f"e2e-{uuid.uuid4().hex[:10]}@example.com"
@@ -61,6 +70,19 @@ class Platform:
                 )
             await asyncio.sleep(0.2)
 
+    async def make_admin(self, email: str) -> None:
+        """Grant the admin role the way an operator's `vareon seed-admin` would."""
+        engine = create_async_engine(self.identity_db)
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO user_roles (user_id, role) SELECT id, 'admin' FROM users "
+                    "WHERE email = :email ON CONFLICT DO NOTHING"
+                ),
+                {"email": email},
+            )
+        await engine.dispose()
+
     async def login(self, email: str) -> dict[str, Any]:
         response = await self.gateway.post(
             "/api/v1/auth/login", json={"email": email, "password": PASSWORD}
@@ -79,8 +101,16 @@ async def platform(infrastructure: Any, tmp_path_factory: Any) -> AsyncIterator[
     wallet_db = await infrastructure.migrated_database(
         "wallet", ROOT / "services/wallet/alembic.ini"
     )
+    cognisys_db = await infrastructure.migrated_database(
+        "cognisys", ROOT / "services/cognisys/alembic.ini"
+    )
+    arcana_db = await infrastructure.migrated_database(
+        "arcana", ROOT / "services/arcana/alembic.ini"
+    )
     env = infrastructure.service_env()
+    provider = FakeOpenAI()
     async with contextlib.AsyncExitStack() as stack:
+        provider_url = await stack.enter_async_context(serve(provider.app))
         identity_url = await stack.enter_async_context(
             serve(
                 create_identity(
@@ -105,12 +135,19 @@ async def platform(infrastructure: Any, tmp_path_factory: Any) -> AsyncIterator[
                 )
             )
         )
+        cognisys = CognisysSettings(database_url=cognisys_db, jwks_url=jwks, **env)
+        cognisys_url = await stack.enter_async_context(serve(create_cognisys(cognisys)))
+        fake = {"fake": ProviderSettings(base_url=f"{provider_url}/v1", api_key="test-key")}
+        arcana = ArcanaSettings(database_url=arcana_db, jwks_url=jwks, providers=fake, **env)
+        arcana_url = await stack.enter_async_context(serve(create_arcana(arcana)))
         gateway_url = await stack.enter_async_context(
             serve(
                 create_gateway(
                     GatewaySettings(
                         identity_url=identity_url,
                         wallet_url=wallet_url,
+                        cognisys_url=cognisys_url,
+                        arcana_url=arcana_url,
                         jwks_url=jwks,
                         **{k: v for k, v in env.items() if k != "database_url"},
                     )
@@ -120,4 +157,4 @@ async def platform(infrastructure: Any, tmp_path_factory: Any) -> AsyncIterator[
         client = await stack.enter_async_context(
             httpx.AsyncClient(base_url=gateway_url, timeout=30)
         )
-        yield Platform(client, identity_url, wallet_url)
+        yield Platform(client, identity_url, wallet_url, identity_db, provider)

@@ -128,7 +128,7 @@ async def test_system_status_shows_each_consumers_lag_and_dead_letters(platform)
     assert wallet["ready"] is True
     assert consumers["wallet.users"]["lag"] >= 0
     assert consumers["wallet.users"]["dead_letters"] >= 0
-    assert status["services"]["arcana"]["ready"] is False  # not started in this module
+    assert status["services"]["myntrix"]["ready"] is False  # not started in these tests
 
 
 async def test_zz_broker_down_while_registering_the_event_arrives_when_it_returns(

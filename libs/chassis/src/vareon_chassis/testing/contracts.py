@@ -130,7 +130,8 @@ def outbox_row_problems(service: str, row: Any, publishes_for: Collection[str] =
         for name, value in expected.items()
         if attributes.get(name) != value
     ]
-    if event.get_time() is None or event.get_time().tzinfo is None:
+    sent_at = event.get_time()
+    if sent_at is None or sent_at.tzinfo is None:
         problems.append(f"{where}: CloudEvent attribute 'time' is missing or has no time zone")
     return problems
 
@@ -144,7 +145,7 @@ def check_outbox(
     """
     try:
         with psycopg.connect(libpq_url(database_url), row_factory=namedtuple_row) as conn:
-            rows = conn.execute(
+            rows: list[Any] = conn.execute(
                 "SELECT id, event_id, topic, key, event_type, headers, payload"
                 " FROM outbox WHERE id > %s ORDER BY id",
                 (after_id,),
@@ -270,7 +271,7 @@ def _runtime(
         inbox,
         dead,
         max_attempts=1,
-        backoff_s=0.01,  # type: ignore[arg-type]
+        backoff_s=0.01,
     )
     return runtime, dead
 
