@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic import command
@@ -33,7 +32,7 @@ def main(service: str, message: str) -> None:
             command.upgrade(cfg, "head")
             heads = ScriptDirectory.from_config(cfg).get_heads()
             number = len(list(ScriptDirectory.from_config(cfg).walk_revisions())) + 1
-            rev_id = f"{datetime.now(UTC):%Y%m%d}_{number:04d}"
+            rev_id = f"{number:04d}"  # the file name already carries the date
             command.revision(
                 cfg,
                 message=message,

@@ -70,17 +70,24 @@ class Platform:
                 )
             await asyncio.sleep(0.2)
 
+    async def verify_email(self, email: str) -> None:
+        """Mark the address verified, as following the mailed link would."""
+        await self._identity_sql(
+            "UPDATE users SET email_verified_at = now() WHERE email = :email", email
+        )
+
     async def make_admin(self, email: str) -> None:
         """Grant the admin role the way an operator's `vareon seed-admin` would."""
+        await self._identity_sql(
+            "INSERT INTO user_roles (user_id, role) SELECT id, 'admin' FROM users "
+            "WHERE email = :email ON CONFLICT DO NOTHING",
+            email,
+        )
+
+    async def _identity_sql(self, statement: str, email: str) -> None:
         engine = create_async_engine(self.identity_db)
         async with engine.begin() as conn:
-            await conn.execute(
-                text(
-                    "INSERT INTO user_roles (user_id, role) SELECT id, 'admin' FROM users "
-                    "WHERE email = :email ON CONFLICT DO NOTHING"
-                ),
-                {"email": email},
-            )
+            await conn.execute(text(statement), {"email": email})
         await engine.dispose()
 
     async def login(self, email: str) -> dict[str, Any]:

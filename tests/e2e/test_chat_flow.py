@@ -70,6 +70,7 @@ async def test_chat_is_routed_streamed_charged_and_rerouted(platform):
     rule = created.json()
 
     user = await platform.register()
+    await platform.verify_email(user["email"])
     tokens = await platform.login(user["email"])
     await platform.wallet_with_bonus(tokens)
     session = await platform.gateway.post(
@@ -128,6 +129,7 @@ async def test_a_call_the_balance_cannot_cover_is_refused_with_402(platform):
     assert created.status_code == 201, created.text
 
     user = await platform.register()
+    await platform.verify_email(user["email"])
     tokens = await platform.login(user["email"])
     await platform.wallet_with_bonus(tokens)
     session = await platform.gateway.post(

@@ -74,6 +74,33 @@ async def test_paid_model_without_a_known_balance_is_refused(
     assert model not in server.calls
 
 
+async def test_paid_models_need_a_verified_email_free_ones_do_not(
+    client, signing_key, publish, db, fake
+):
+    server, _ = fake
+    user = uuid.uuid4()
+    unverified = signing_key.headers(user, email_verified=False)
+    paid = server.behave(f"paid-{uuid.uuid4().hex[:6]}")
+    paid_category = await seed(publish, db, targets=[target(paid, price_in=1, price_out=1)])
+    sid = await new_session(client, unverified, paid_category)
+    response = await client.post(
+        f"/api/v1/arcana/sessions/{sid}/messages", headers=unverified, json={"content": "hi"}
+    )
+    assert response.status_code == 403
+    assert response.json()["type"].endswith("/email-not-verified")
+    assert paid not in server.calls
+
+    free = server.behave(f"free-{uuid.uuid4().hex[:6]}", words=["ok"])
+    free_category = await seed(publish, db, targets=[target(free)])
+    sid = await new_session(client, unverified, free_category)
+    response = await client.post(
+        f"/api/v1/arcana/sessions/{sid}/messages",
+        headers=unverified,
+        json={"content": "hi", "stream": False},
+    )
+    assert response.status_code == 200, response.text
+
+
 async def test_offline_answers_free_when_no_provider_is_configured(
     client, signing_key, publish, db, fake
 ):

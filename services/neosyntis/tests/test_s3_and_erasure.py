@@ -71,6 +71,7 @@ async def test_s3_backend_behaves_the_same(app, client, user, s3):
     assert not s3.list_multipart_uploads(Bucket="datasets").get("Uploads")
 
 
+@pytest.mark.publishes_for("identity")  # stages identity's UserDeletedV1 on purpose
 async def test_user_deleted_erases_datasets_and_anonymises_lineage(app, client, auth, database_url):
     owner_id = uuid.uuid4()
     owner = auth(owner_id)

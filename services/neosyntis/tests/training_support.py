@@ -64,8 +64,8 @@ class Workers:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, name: str) -> subprocess.Popen[bytes]:
-        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
-        process = subprocess.Popen(  # noqa: S603 - fixed argv
+        log = open(self.logs / f"{name}.log", "ab")
+        process = subprocess.Popen(
             [sys.executable, "-m", "vareon_neosyntis.worker", "worker", "--name", name],
             env=worker_env(self.settings),
             stdout=log,

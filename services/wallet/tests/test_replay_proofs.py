@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
 from asgi_lifespan import LifespanManager
-from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy import bindparam, func, select, text
 from vareon_chassis.testing.plugin import (
     assert_duplicate_and_out_of_order_delivery_is_harmless,
     assert_rebuild_matches,
@@ -15,8 +15,8 @@ from vareon_contracts import Envelope, encode_kafka
 from vareon_contracts.events.arcana import UsageRecordedV1
 from vareon_contracts.events.identity import UserDeletedV1, UserRegisteredV1
 from vareon_wallet.app import create_app
-from vareon_wallet.consumers import build_consumers
-from vareon_wallet.models import Account, Entry, Hold, Transfer, inbox_table, outbox_table
+from vareon_wallet.consumers import build_consumers, reset_ledger
+from vareon_wallet.models import inbox_table, outbox_table
 
 
 def projection_of(users):
@@ -36,14 +36,6 @@ def projection_of(users):
         .bindparams(bindparam("users", expanding=True))
         .params(users=list(users))
     )
-
-
-async def reset_wallets(session):
-    """Everything the wallet derives from events, back to the migrated state."""
-    for model in (Entry, Hold, Transfer):
-        await session.execute(delete(model))
-    await session.execute(delete(Account).where(Account.kind == "user"))
-    await session.execute(update(Account).values(balance=0, pending=0))
 
 
 def story(users, deleted):
@@ -97,7 +89,7 @@ async def test_duplicated_and_interleaved_events_leave_the_same_ledger(
         inbox=inbox_table,
         bootstrap=infrastructure.kafka_bootstrap,
         projection=projection_of(users),
-        reset=reset_wallets,
+        reset=reset_ledger,
     )
 
 
@@ -133,10 +125,9 @@ async def test_a_rebuilt_ledger_equals_the_one_built_live(
     async with sessionmaker() as s:
         sent_before = await s.scalar(select(func.count()).select_from(outbox_table))
 
-    users_consumer, usage_consumer = build_consumers(policy)
-    users_consumer.reset = reset_wallets  # the whole ledger comes back from both topics
     await assert_rebuild_matches(
-        [users_consumer, usage_consumer],
+        build_consumers(policy),  # wallet.users resets the ledger, then wallet.usage
+
         sessionmaker=sessionmaker,
         inbox=inbox_table,
         bootstrap=infrastructure.kafka_bootstrap,

@@ -27,6 +27,41 @@ from vareon_local.state import StateDir
 DEV_KAFKA = {"KAFKA_SESSION_TIMEOUT_MS": "3000", "KAFKA_HEARTBEAT_INTERVAL_MS": "1000"}
 """Tansu holds a JoinGroup for half the session timeout: keep group joins short locally."""
 JWKS_PATH = "/.well-known/jwks.json"
+WORKERS = {"neosyntis": [("neosyntis-worker", ["-m", "vareon_neosyntis.worker", "worker"])]}
+"""Extra processes per service (same env as the service, no HTTP port, restarted if they die)."""
+
+
+class WorkerProcess(ServiceProcess):
+    """A service's background worker: its own argv instead of uvicorn; no readiness probe."""
+
+    def __init__(
+        self, name: str, argv: list[str], service: Service, env: dict[str, str], log_path: Path
+    ) -> None:
+        super().__init__(service, env, log_path)
+        self.name, self.argv = name, argv
+
+    def start(self) -> None:
+        import subprocess
+
+        from vareon_local.processes import die_with_parent
+
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(  # noqa: S603 - fixed argv
+            [sys.executable, *self.argv],
+            cwd=self.service.directory,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            process_group=0,
+            preexec_fn=die_with_parent if sys.platform == "linux" else None,
+        )
+        self.started_at = time.monotonic()
+        self.restart_at = None
+
+    def is_ready(self) -> bool:
+        return True
 
 
 class StartupFailed(RuntimeError):
@@ -94,6 +129,7 @@ class Supervisor:
     console: Console = field(default_factory=Console)
     timings: dict[str, float] = field(default_factory=dict)
     processes: list[ServiceProcess] = field(default_factory=list)
+    workers: list[WorkerProcess] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         state = self.options.state
@@ -176,6 +212,13 @@ class Supervisor:
                 )
                 process.start()
                 self.processes.append(process)
+                for name, argv in WORKERS.get(service.name, ()):
+                    env = self._env(service, services)
+                    worker = WorkerProcess(
+                        name, argv, service, env, opts.state.logs / f"{name}.log"
+                    )
+                    worker.start()
+                    self.workers.append(worker)
             self._write_state()
             self._wait_ready()
 
@@ -237,7 +280,7 @@ class Supervisor:
                 self.broker.restart()
                 self.broker.create_topics(catalog_topics())
                 changed = True
-            for process in self.processes:
+            for process in [*self.processes, *self.workers]:
                 code = process.exit_code()
                 if code is not None and process.restart_at is None:
                     delay = process.schedule_restart()
@@ -261,7 +304,7 @@ class Supervisor:
             self.console.print("stopping…")
         self.status = "stopping"
         gateway = [p for p in self.processes if p.service.name == "gateway"]
-        others = [p for p in self.processes if p.service.name != "gateway"]
+        others = [p for p in self.processes if p.service.name != "gateway"] + self.workers
         for group in (gateway, others):
             for process in group:
                 process.terminate()

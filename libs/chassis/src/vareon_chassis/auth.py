@@ -27,6 +27,7 @@ class Principal:
     roles: tuple[str, ...]
     permissions: frozenset[str]
     token_id: str | None = None
+    email_verified: bool = False
 
     def has(self, permission: str) -> bool:
         return permission in self.permissions
@@ -87,6 +88,7 @@ class TokenVerifier:
                 roles=tuple(claims.get("roles", ())),
                 permissions=frozenset(claims.get("permissions", ())),
                 token_id=claims.get("jti"),
+                email_verified=claims.get("email_verified") is True,
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("token expired") from exc

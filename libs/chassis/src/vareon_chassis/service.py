@@ -183,6 +183,7 @@ async def _start_messaging(
                 producer,
                 max_attempts=settings.consumer_max_attempts,
                 backoff_s=settings.consumer_backoff_s,
+                crash_after_commit_for=settings.consumer_crash_after_commit_for,
             )
             for c in messaging.consumers
         ]

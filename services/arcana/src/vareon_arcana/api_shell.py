@@ -237,6 +237,7 @@ async def _ask(current: Shell, text: str) -> Usage:
             state.providers,
             user_id=current.user.id,
             roles=frozenset(current.user.roles),
+            email_verified=current.user.email_verified,
             session_id=current.chat_id,
             content=text,
             max_tokens=settings.max_output_tokens,

@@ -21,6 +21,7 @@ from vareon_contracts.events.cognisys import ModelTarget
 from vareon_routing import NoRoute, RoutingRequest, choose
 
 from vareon_arcana import credits, memory, pricing, replicas, sessions, tokens
+from vareon_arcana.errors import EmailNotVerified
 from vareon_arcana.fallback import Broken, Unanswered, answer
 from vareon_arcana.models import OUTBOX, ChatSession, Message, UsageRecord
 from vareon_arcana.providers import OFFLINE, Providers, Text
@@ -77,6 +78,7 @@ async def prepare(
     *,
     user_id: uuid.UUID,
     roles: frozenset[str],
+    email_verified: bool,
     session_id: uuid.UUID,
     content: str,
     max_tokens: int,
@@ -103,6 +105,7 @@ async def prepare(
         providers,
         user_id=user_id,
         roles=roles,
+        email_verified=email_verified,
         category=chat.category,
         messages=context.messages,
         max_tokens=max_tokens,
@@ -124,6 +127,7 @@ async def admit(
     *,
     user_id: uuid.UUID,
     roles: frozenset[str],
+    email_verified: bool,
     category: str | None,
     messages: list[dict[str, str]],
     max_tokens: int,
@@ -134,6 +138,8 @@ async def admit(
     )
     prompt_tokens = tokens.count_messages(messages)
     amount = pricing.maximum_cost(chosen.targets, prompt_tokens, max_tokens)
+    if amount > 0 and not email_verified:
+        raise EmailNotVerified("verify your email address to use paid models")
     reservation = await credits.admit(session, user_id, amount, ttl_s=settings.reservation_ttl_s)
     return Turn(user_id, session_id, messages, chosen, max_tokens, prompt_tokens, reservation)
 

@@ -16,6 +16,14 @@ class InsufficientCredits(DomainError):
     status = 402
 
 
+class EmailNotVerified(DomainError):
+    """Paid models need a verified email address (identity's `email_verified` claim)."""
+
+    type = PROBLEM_BASE + "email-not-verified"
+    title = "Email address not verified"
+    status = 403
+
+
 class InvalidCursor(DomainError):
     type = PROBLEM_BASE + "invalid-cursor"
     title = "Invalid cursor"

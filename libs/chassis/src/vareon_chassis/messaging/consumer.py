@@ -8,6 +8,7 @@ keeps retrying the same message (the partition waits, order is kept).
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -84,6 +85,7 @@ class ConsumerRuntime:
         *,
         max_attempts: int = 5,
         backoff_s: float = 0.2,
+        crash_after_commit_for: str | None = None,
     ) -> None:
         self.consumer = consumer
         self.sessionmaker = sessionmaker
@@ -91,6 +93,10 @@ class ConsumerRuntime:
         self.producer = producer
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
+        self.crash_after_commit_for = crash_after_commit_for
+        """Fault injection for tests only (never set in production): the process exits
+        (137, as after SIGKILL) right after applying the event with this id or type, before
+        the offset is committed."""
 
     async def process(self, record: ConsumerRecord[bytes, bytes]) -> str:
         """Apply one record exactly once; returns the outcome. Never raises for bad input."""
@@ -117,6 +123,12 @@ class ConsumerRuntime:
         for attempt in range(1, self.max_attempts + 1):
             try:
                 outcome = await self._apply(handler, payload, envelope)
+                if outcome == "applied" and self.crash_after_commit_for in (
+                    envelope.id,
+                    envelope.type,
+                ):
+                    log.critical("fault injection: exiting after commit, before ack")
+                    os._exit(137)
                 CONSUMED.labels(self.consumer.name, envelope.type, outcome).inc()
                 return outcome
             except DeadLetter as exc:

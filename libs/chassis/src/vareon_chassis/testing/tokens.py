@@ -57,6 +57,7 @@ class TestSigningKey:
             "exp": now + expires_in,
             "iss": ISSUER,
             "aud": AUDIENCE,
+            "email_verified": True,
             **claims,
         }
         return jwt.encode(body, self.private, algorithm="EdDSA", headers={"kid": self.kid})

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from vareon_chassis.errors import Forbidden, NotFound
 
@@ -163,14 +163,3 @@ async def cancel(session: AsyncSession, owner_id: uuid.UUID, job_id: uuid.UUID) 
         )
     await session.flush()
     return job
-
-
-async def count_active(session: AsyncSession, owner_id: uuid.UUID) -> int:
-    return int(
-        await session.scalar(
-            select(func.count())
-            .select_from(TrainingJob)
-            .where(TrainingJob.owner_id == owner_id, TrainingJob.finished_at.is_(None))
-        )
-        or 0
-    )
