@@ -27,6 +27,7 @@ from vareon_contracts.envelope import MalformedEvent
 
 from vareon_chassis.embedded import EmbeddedBroker, EmbeddedPostgres
 from vareon_chassis.migrations import upgrade
+from vareon_chassis.testing.containers import container_servers, use_containers
 from vareon_chassis.testing.proofs import (  # re-exported: each consuming service's proofs
     assert_duplicate_and_out_of_order_delivery_is_harmless,
     assert_rebuild_matches,
@@ -108,6 +109,12 @@ class Infrastructure:
 def infrastructure() -> Iterator[Infrastructure]:
     external_db = os.environ.get("VAREON_TEST_DATABASE_URL")
     external_kafka = os.environ.get("VAREON_TEST_KAFKA_BOOTSTRAP")
+    if not (external_db or external_kafka) and use_containers():
+        with container_servers() as (admin_url, bootstrap):
+            infra = Infrastructure(admin_url, bootstrap)
+            yield infra
+            infra.drop_databases()
+        return
     with tempfile.TemporaryDirectory(prefix="vareon-test-") as tmp:
         postgres = broker = None
         try:

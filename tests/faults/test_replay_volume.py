@@ -1,0 +1,115 @@
+"""5,000 events applied live by a consumer group, then replayed: the same state."""
+
+import asyncio
+import importlib.util
+import uuid
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import func, insert, select
+from vareon_chassis.db import create_engine, create_sessionmaker
+from vareon_chassis.messaging.broker import create_broker, ensure_topics
+from vareon_chassis.messaging.consumer import ConsumerRuntime, EventConsumer, EventHandler
+from vareon_chassis.settings import ServiceSettings
+from vareon_chassis.testing.plugin import TEST_KAFKA_TIMEOUTS, assert_rebuild_matches
+from vareon_contracts import Envelope, encode_kafka
+from vareon_contracts.events.identity import UserRegisteredV1
+
+from .conftest import FIXTURE_SERVICE
+
+EVENTS = 5_000
+spec = importlib.util.spec_from_file_location("fault_fixture_models", FIXTURE_SERVICE / "models.py")
+fixture = importlib.util.module_from_spec(spec)  # outbox, inbox and an `effects` table
+spec.loader.exec_module(fixture)
+
+
+def recording_consumer(topic: str) -> EventConsumer:
+    """Each registration becomes one `effects` row: the read model under test."""
+    consumer = EventConsumer(name=f"faults-volume-{uuid.uuid4().hex[:6]}", topics=(topic,))
+
+    async def record(session, payload, envelope):  # type: ignore[no-untyped-def]
+        await session.execute(
+            insert(fixture.effects).values(event_id=envelope.id, note=payload.display_name)
+        )
+
+    async def reset(session):  # type: ignore[no-untyped-def]
+        await session.execute(fixture.effects.delete())
+
+    # a dedicated topic (exactly these events); the type's own topic is identity's
+    consumer.handlers[UserRegisteredV1.event_type] = EventHandler(UserRegisteredV1, record)
+    consumer.reset = reset
+    return consumer
+
+
+async def test_thousands_of_events_replayed_give_the_state_built_live(infrastructure):
+    bootstrap = infrastructure.kafka_bootstrap
+    topic = f"faults.volume.{uuid.uuid4().hex[:8]}"
+    await ensure_topics(bootstrap, [topic], partitions=3)
+    users = [uuid.uuid4() for _ in range(50)]
+    events = [
+        Envelope.wrap(
+            UserRegisteredV1(
+                user_id=users[i % len(users)],
+                email=f"v{i}@example.com",
+                display_name=f"n{i}",
+                registered_at=datetime.now(UTC),
+            ),
+            source="/identity",
+        )
+        for i in range(EVENTS)
+    ]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        sends = []
+        for envelope in events:
+            key, value, headers = encode_kafka(envelope)
+            sends.append(await producer.send(topic, value, key=key, headers=headers))
+        await asyncio.gather(*sends)
+    finally:
+        await producer.stop()
+
+    database_url = await infrastructure.migrated_database(
+        "chassis", FIXTURE_SERVICE / "alembic.ini"
+    )
+    engine = create_engine(database_url)
+    sessions = create_sessionmaker(engine)
+    consumer = recording_consumer(topic)
+    settings = ServiceSettings(kafka_bootstrap=bootstrap, log_json=False, **TEST_KAFKA_TIMEOUTS)
+    dead_letters = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await dead_letters.start()
+    live = create_broker(
+        settings, [ConsumerRuntime(consumer, sessions, fixture.inbox_table, dead_letters)]
+    )
+    try:
+        await live.start()  # the live run: a consumer group member, offsets committed per ack
+        deadline = asyncio.get_running_loop().time() + 30
+        while (applied := await count(sessions, fixture.inbox_table)) < EVENTS:
+            assert asyncio.get_running_loop().time() < deadline, f"{applied}/{EVENTS} live"
+            await asyncio.sleep(0.2)
+    finally:
+        await live.stop()
+        await dead_letters.stop()
+    try:
+        rows = await count(sessions, fixture.effects)
+        distinct = await count(sessions, fixture.effects, fixture.effects.c.event_id.distinct())
+        assert rows == distinct == EVENTS, "each event applied exactly once live"
+
+        (report,) = await assert_rebuild_matches(
+            [consumer],
+            sessionmaker=sessions,
+            inbox=fixture.inbox_table,
+            bootstrap=bootstrap,
+            projection=select(fixture.effects.c.event_id, fixture.effects.c.note).order_by(
+                fixture.effects.c.event_id
+            ),
+        )
+        assert report.outcomes["applied"] == EVENTS, report.outcomes
+    finally:
+        await engine.dispose()
+
+
+async def count(sessions, table, column=None) -> int:  # type: ignore[no-untyped-def]
+    async with sessions() as session:
+        what = func.count() if column is None else func.count(column)
+        return int(await session.scalar(select(what).select_from(table)) or 0)
