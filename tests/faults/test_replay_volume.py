@@ -82,11 +82,13 @@ async def test_thousands_of_events_replayed_give_the_state_built_live(infrastruc
         settings, [ConsumerRuntime(consumer, sessions, fixture.inbox_table, dead_letters)]
     )
     try:
+        import time; t0=time.monotonic(); print("produced");
         await live.start()  # the live run: a consumer group member, offsets committed per ack
         deadline = asyncio.get_running_loop().time() + 30
         while (applied := await count(sessions, fixture.inbox_table)) < EVENTS:
             assert asyncio.get_running_loop().time() < deadline, f"{applied}/{EVENTS} live"
             await asyncio.sleep(0.2)
+        print("live", time.monotonic()-t0)
     finally:
         await live.stop()
         await dead_letters.stop()
@@ -104,6 +106,7 @@ async def test_thousands_of_events_replayed_give_the_state_built_live(infrastruc
                 fixture.effects.c.event_id
             ),
         )
+        print("replay", time.monotonic()-t0)
         assert report.outcomes["applied"] == EVENTS, report.outcomes
     finally:
         await engine.dispose()

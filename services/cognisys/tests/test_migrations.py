@@ -1,18 +1,8 @@
 from __future__ import annotations
 
-import asyncio
-
 import psycopg
-from alembic import command
-from alembic.config import Config
 
-from .conftest import ALEMBIC_INI, DEFAULT_RULE_ID
-
-
-async def test_models_and_migrations_do_not_drift(database_url):
-    config = Config(str(ALEMBIC_INI))
-    config.attributes["url"] = database_url
-    await asyncio.to_thread(command.check, config)  # raises on any difference
+from .conftest import DEFAULT_RULE_ID
 
 
 async def test_the_default_rule_and_its_event_are_seeded(database_url):
