@@ -105,7 +105,7 @@ def workers(settings: Any, tmp_path: Path, *names: str) -> Iterator[Workers]:
 
 
 async def eventually(
-    check: Callable[[], Awaitable[Any]], timeout_s: float = 30.0, every_s: float = 0.1
+    check: Callable[[], Awaitable[Any]], timeout_s: float = 60.0, every_s: float = 0.1
 ) -> Any:
     deadline = time.monotonic() + timeout_s
     while True:
