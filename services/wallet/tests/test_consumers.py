@@ -12,6 +12,7 @@ from vareon_chassis.messaging.consumer import ConsumerRuntime
 from vareon_contracts import Envelope, encode_kafka, topics
 from vareon_contracts.events.arcana import UsageRecordedV1
 from vareon_contracts.events.identity import UserDeletedV1, UserRegisteredV1
+from vareon_contracts.events.neosyntis import TrainingUsageRecordedV1
 from vareon_wallet import service
 from vareon_wallet.consumers import build_consumers
 from vareon_wallet.models import Transfer, inbox_table, outbox_table
@@ -133,6 +134,40 @@ async def test_a_redelivered_usage_record_is_charged_once(settings, sessionmaker
         async with sessionmaker() as session:
             wallet = await service.require_wallet(session, user)
             assert (wallet.status, wallet.balance) == ("closed", 0)
+            assert (await service.verify_ledger(session)).ok
+    finally:
+        await producer.stop()
+
+
+async def test_training_compute_is_charged_once_per_usage_event(settings, sessionmaker, policy):
+    users, usage = build_consumers(policy)
+    producer = create_producer(settings)
+    await producer.start()
+    try:
+        registrations = ConsumerRuntime(users, sessionmaker, inbox_table, producer)
+        charges = ConsumerRuntime(usage, sessionmaker, inbox_table, producer)
+        user, job = uuid.uuid4(), uuid.uuid4()
+        await registrations.process(_record(_registered(user), topics.IDENTITY_USER))
+        slices = [
+            Envelope.wrap(
+                TrainingUsageRecordedV1(
+                    usage_id=uuid.uuid4(),
+                    job_id=job,
+                    user_id=user,
+                    cpu_seconds=1.5,
+                    cost=cost,
+                    recorded_at=datetime.now(UTC),
+                ),
+                source="/neosyntis",
+            )
+            for cost in (120_000, 80_000)
+        ]
+        for offset, event in enumerate(slices * 2):  # every slice delivered twice
+            await charges.process(_record(event, topics.NEOSYNTIS_TRAINING_JOB, offset))
+
+        async with sessionmaker() as session:
+            wallet = await service.require_wallet(session, user)
+            assert wallet.balance == BONUS - 200_000
             assert (await service.verify_ledger(session)).ok
     finally:
         await producer.stop()

@@ -14,7 +14,9 @@ CONTRACTS = ServiceContracts(
     outbox=OUTBOX,
     inbox=inbox_table,
     # usage_recorded dead-letters a negative cost: a bug upstream that no retry can fix.
-    may_reject=frozenset({"vareon.arcana.usage.recorded.v1"}),
+    may_reject=frozenset(
+        {"vareon.arcana.usage.recorded.v1", "vareon.neosyntis.training-job.usage-recorded.v1"}
+    ),
 )
 
 

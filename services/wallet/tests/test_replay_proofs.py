@@ -127,7 +127,6 @@ async def test_a_rebuilt_ledger_equals_the_one_built_live(
 
     await assert_rebuild_matches(
         build_consumers(policy),  # wallet.users resets the ledger, then wallet.usage
-
         sessionmaker=sessionmaker,
         inbox=inbox_table,
         bootstrap=infrastructure.kafka_bootstrap,

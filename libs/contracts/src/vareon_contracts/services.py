@@ -39,6 +39,7 @@ SERVICES: dict[str, ServiceContract] = {
             "vareon.identity.user.registered.v1",
             "vareon.identity.user.deleted.v1",
             "vareon.arcana.usage.recorded.v1",
+            "vareon.neosyntis.training-job.usage-recorded.v1",
         },
     ),
     "arcana": ServiceContract(

@@ -1,4 +1,5 @@
-"""Event handlers: identity's user events open and close wallets; arcana's usage is charged."""
+"""Event handlers: identity's user events open and close wallets; usage is charged (arcana's
+AI calls, neosyntis's training compute)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from vareon_chassis.messaging.replay import Refused
 from vareon_contracts import Envelope, topics
 from vareon_contracts.events.arcana import UsageRecordedV1
 from vareon_contracts.events.identity import UserDeletedV1, UserRegisteredV1
+from vareon_contracts.events.neosyntis import TrainingUsageRecordedV1
 
 from vareon_wallet import service
 from vareon_wallet.ledger import TransferKind
@@ -41,10 +43,10 @@ async def reset_ledger(session: AsyncSession) -> None:
 
 
 def build_consumers(policy: service.Policy) -> list[EventConsumer]:
-    users = EventConsumer(
-        name="wallet.users", topics=(topics.IDENTITY_USER,), reset=reset_ledger
+    users = EventConsumer(name="wallet.users", topics=(topics.IDENTITY_USER,), reset=reset_ledger)
+    usage = EventConsumer(
+        name="wallet.usage", topics=(topics.ARCANA_USAGE, topics.NEOSYNTIS_TRAINING_JOB)
     )
-    usage = EventConsumer(name="wallet.usage", topics=(topics.ARCANA_USAGE,))
 
     @users.on(UserRegisteredV1)
     async def user_registered(
@@ -56,9 +58,11 @@ def build_consumers(policy: service.Policy) -> list[EventConsumer]:
     async def user_deleted(session: AsyncSession, event: UserDeletedV1, envelope: Envelope) -> None:
         await service.close_wallet(session, policy, event.user_id)
 
-    @usage.on(UsageRecordedV1)
-    async def usage_recorded(
-        session: AsyncSession, event: UsageRecordedV1, envelope: Envelope
+    async def charge(
+        session: AsyncSession,
+        event: UsageRecordedV1 | TrainingUsageRecordedV1,
+        envelope: Envelope,
+        reason: str,
     ) -> None:
         if event.cost < 0:
             raise DeadLetter(f"negative cost {event.cost} for usage {event.usage_id}")
@@ -68,8 +72,20 @@ def build_consumers(policy: service.Policy) -> list[EventConsumer]:
             user_id=event.user_id,
             cost=event.cost,
             key=f"usage:{envelope.id}",
-            reason=f"{event.provider}/{event.model}",
+            reason=reason,
             reference=str(event.usage_id),
         )
+
+    @usage.on(UsageRecordedV1)
+    async def usage_recorded(
+        session: AsyncSession, event: UsageRecordedV1, envelope: Envelope
+    ) -> None:
+        await charge(session, event, envelope, f"{event.provider}/{event.model}")
+
+    @usage.on(TrainingUsageRecordedV1)
+    async def training_usage_recorded(
+        session: AsyncSession, event: TrainingUsageRecordedV1, envelope: Envelope
+    ) -> None:
+        await charge(session, event, envelope, f"training job {event.job_id}")
 
     return [users, usage]
