@@ -25,8 +25,13 @@ def test_generated_files_match_the_services() -> None:
     )
 
 
-def test_every_service_is_in_compose_and_every_overlay(services, compose_file, rendered) -> None:
-    names = {s.name for s in services}
+def deployables(services) -> set[str]:
+    """Every long-running process: each service's API and, when it has one, its worker."""
+    return {s.name for s in services} | {f"{s.name}-worker" for s in services if s.worker}
+
+
+def test_every_deployable_is_in_compose_and_every_overlay(services, compose_file, rendered) -> None:
+    names = deployables(services)
     assert names <= set(compose_file["services"])
     for overlay, objects in rendered.items():
         deployments = {o["metadata"]["name"] for o in objects if o["kind"] == "Deployment"}
@@ -35,9 +40,15 @@ def test_every_service_is_in_compose_and_every_overlay(services, compose_file, r
         assert {f"{s.name}-migrate" for s in services if s.has_database} <= jobs, overlay
 
 
+def test_the_neosyntis_worker_is_found_from_its_console_script(services) -> None:
+    (neosyntis,) = [s for s in services if s.name == "neosyntis"]
+    assert neosyntis.worker == ("vareon-neosyntis", "worker")
+    assert not [s for s in services if s.worker and s.name != "neosyntis"]
+
+
 def compose_env(compose_file: dict, service) -> dict[str, str]:
     env: dict[str, str] = {}
-    for name in (service.name, f"{service.name}-migrate"):
+    for name in (service.name, f"{service.name}-migrate", f"{service.name}-worker"):
         env.update((compose_file["services"].get(name) or {}).get("environment") or {})
     return env
 
@@ -68,6 +79,43 @@ def test_env_is_settings_fields_and_covers_required_ones(services, compose_file,
         check_env(set(compose_env(compose_file, s)), s, "compose")
         for overlay, objects in rendered.items():
             check_env(k8s_env(objects, s), s, f"k8s {overlay}")
+
+
+def test_env_check_sees_the_worker(services, compose_file) -> None:
+    (s,) = [s for s in services if s.worker]
+    broken = {"services": {f"{s.name}-worker": {"environment": {s.env("no_such_thing"): "1"}}}}
+    with pytest.raises(AssertionError, match="not fields"):
+        check_env(set(compose_env(broken, s)), s, "compose")
+
+
+def test_a_worker_starts_after_its_migration_and_shares_the_files(services, compose_file) -> None:
+    for s in (s for s in services if s.worker):
+        app, worker = compose_file["services"][s.name], compose_file["services"][f"{s.name}-worker"]
+        assert worker["image"] == app["image"]
+        assert worker["command"] == list(s.worker)
+        gate = worker["depends_on"][f"{s.name}-migrate"]
+        assert gate == {"condition": "service_completed_successfully"}
+        assert (
+            worker["environment"][s.env("database_url")]
+            == app["environment"][s.env("database_url")]
+        )
+        assert "ports" not in worker
+        assert not [k for k in worker["environment"] if "KAFKA" in k], "a worker only polls"
+        if s.shares_files:
+            dir_ = s.env("storage_dir")
+            assert worker["environment"][dir_] == app["environment"][dir_]
+            assert worker["volumes"] == app["volumes"]
+            volume = app["volumes"][0].split(":")[0]
+            assert volume in compose_file["volumes"]
+
+
+def test_identity_mail_goes_to_the_catcher_in_compose(services, compose_file) -> None:
+    for s in (s for s in services if s.sends_mail):
+        env = compose_file["services"][s.name]["environment"]
+        assert env[s.env("smtp_host")] == "mailpit"
+        assert env[s.env("smtp_port")] == "1025"
+        assert env[s.env("public_base_url")].startswith("http://localhost:")
+        assert compose_file["services"]["mailpit"]["image"].startswith("axllent/mailpit:")
 
 
 def test_a_service_with_a_database_migrates_before_it_starts(services, compose_file) -> None:
@@ -142,7 +190,12 @@ def test_workloads_are_hardened_and_probed(rendered, overlay) -> None:
             assert c["resources"]["requests"] and c["resources"]["limits"]
             for e in c.get("env") or []:
                 assert "valueFrom" in e, f"{o['metadata']['name']}: {e['name']} is a literal"
-            if o["kind"] == "Deployment":
+            component = o["metadata"]["labels"]["app.kubernetes.io/component"]
+            if o["kind"] == "Deployment" and component == "worker":
+                # No HTTP in a worker: an exec liveness probe, nothing to be ready for.
+                assert c["livenessProbe"]["exec"]["command"]
+                assert "ports" not in c and "readinessProbe" not in c
+            elif o["kind"] == "Deployment":
                 assert c["readinessProbe"]["httpGet"]["path"] == "/health/ready"
                 assert c["livenessProbe"]["httpGet"]["path"] == "/health/live"
                 assert c["startupProbe"]["httpGet"]["path"] == "/health/live"
@@ -157,6 +210,65 @@ def test_only_the_gateway_reaches_the_services(services, rendered) -> None:
             continue
         (rule,) = policies[s.name]["spec"]["ingress"]
         assert rule["from"] == [{"podSelector": {"matchLabels": gateway}}]
+
+
+def test_workers_are_unreachable_and_reach_only_their_data(services, rendered) -> None:
+    objects = rendered["prod"]
+    policies = {o["metadata"]["name"]: o for o in objects if o["kind"] == "NetworkPolicy"}
+    for s in (s for s in services if s.worker):
+        name = f"{s.name}-worker"
+        assert not [o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == name]
+        spec = policies[name]["spec"]
+        assert spec["policyTypes"] == ["Ingress", "Egress"] and spec["ingress"] == []
+        database = {"vareon.dev/database": s.name}
+        assert [r["to"][0]["podSelector"]["matchLabels"] for r in spec["egress"] if "to" in r] == [
+            database
+        ]
+        assert [r for r in spec["egress"] if "to" not in r] == (
+            [{"ports": [{"protocol": "TCP", "port": 443}]}] if s.shares_files else []
+        )
+        # The API's policy must not also select the worker's pods (policies add up).
+        api = policies[s.name]["spec"]["podSelector"]["matchLabels"]
+        assert api["app.kubernetes.io/component"] == "api"
+        hpa = next(
+            o
+            for o in objects
+            if o["kind"] == "HorizontalPodAutoscaler" and o["metadata"]["name"] == name
+        )
+        assert hpa["spec"]["scaleTargetRef"]["name"] == name
+        assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+
+
+def test_shared_files_default_to_s3_in_kubernetes(services, rendered) -> None:
+    for overlay, objects in rendered.items():
+        for s in (s for s in services if s.shares_files):
+            maps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ConfigMap"}
+            assert maps[f"{s.name}-storage"]["data"][s.env("storage_backend")] == "s3", overlay
+            for name in (s.name, f"{s.name}-worker"):
+                deployment = next(
+                    o
+                    for o in objects
+                    if o["kind"] == "Deployment" and o["metadata"]["name"] == name
+                )
+                (c,) = deployment["spec"]["template"]["spec"]["containers"]
+                assert {"configMapRef": {"name": f"{s.name}-storage"}} in c["envFrom"]
+                keys = {e["valueFrom"]["secretKeyRef"]["name"] for e in c["env"]}
+                assert f"{s.name}-s3" in keys
+
+
+def test_kubernetes_mail_settings_come_from_a_config_map_and_a_secret(services, rendered) -> None:
+    for overlay, objects in rendered.items():
+        for s in (s for s in services if s.sends_mail):
+            maps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ConfigMap"}
+            mail = maps[f"{s.name}-mail"]["data"]
+            assert mail[s.env("smtp_host")] and mail[s.env("smtp_port")]
+            assert mail[s.env("public_base_url")] == generate.OVERLAYS[overlay]["public_url"]
+            deployment = next(
+                o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == s.name
+            )
+            (c,) = deployment["spec"]["template"]["spec"]["containers"]
+            password = next(e for e in c["env"] if e["name"] == s.env("smtp_password"))
+            assert password["valueFrom"]["secretKeyRef"]["name"] == f"{s.name}-smtp"
 
 
 def test_overlays_differ_in_replicas_and_tags(rendered) -> None:

@@ -9,7 +9,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,17 +40,21 @@ class ServiceProcess:
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
 
-    async def start(self, timeout_s: float = 30.0) -> None:
+    def spawn(self) -> None:
         argv = [sys.executable, "-m", "uvicorn", f"vareon_{self.name}.app:create_app"]
         argv += ["--factory", "--host", "127.0.0.1", "--port", str(self.port)]
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(  # noqa: S603 - fixed argv
+            self.process = subprocess.Popen(
                 argv,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
             )
+
+    async def start(self, timeout_s: float = 30.0) -> None:
+        self.spawn()
+        assert self.process is not None
         deadline = asyncio.get_running_loop().time() + timeout_s
         async with httpx.AsyncClient(base_url=self.url) as client:
             while True:
@@ -90,7 +94,7 @@ class ServiceProcess:
 @pytest.fixture
 async def service_process(
     infrastructure: Infrastructure, tmp_path: Path
-) -> AsyncIterator[Callable[..., ServiceProcess]]:
+) -> AsyncIterator[Callable[..., Awaitable[ServiceProcess]]]:
     """``service_process("wallet", database_url=..., ...)``: a started process, stopped after."""
     started: list[ServiceProcess] = []
 
@@ -106,6 +110,6 @@ async def service_process(
         await process.start()
         return process
 
-    yield start  # type: ignore[misc]
+    yield start
     for process in started:
         process.stop()

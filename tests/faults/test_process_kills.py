@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import httpx
 from aiokafka import AIOKafkaProducer, TopicPartition
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from vareon_chassis.db import create_engine, create_sessionmaker
 from vareon_chassis.messaging import offsets
 from vareon_contracts import Envelope, encode_kafka
@@ -17,6 +17,7 @@ from vareon_identity.keys import generate_signing_key
 from .conftest import ROOT
 
 BONUS = 7_000_000
+REGISTERED = UserRegisteredV1.event_type
 
 
 async def query(database_url: str, sql: str, **params: object) -> object:
@@ -57,19 +58,25 @@ async def test_an_event_committed_just_before_a_sigkill_is_published_after_resta
     async with httpx.AsyncClient(base_url=identity.url) as client:
         response = await client.post(
             "/api/v1/auth/register",
-            json={"email": f"k{uuid.uuid4().hex[:8]}@example.com", "password": "kill -9 ok?",
-                  "display_name": "Killed"},
+            json={
+                "email": f"k{uuid.uuid4().hex[:8]}@example.com",
+                "password": "kill -9 ok?",
+                "display_name": "Killed",
+            },
         )
     assert response.status_code == 201, response.text  # 201: committed
     user_id = response.json()["id"]
     identity.kill()
 
-    pending = "SELECT count(*) FROM outbox WHERE key = :key AND type_is AND sent_at IS NULL"
-    pending = pending.replace("type_is", f"event_type = '{UserRegisteredV1.event_type}'")
-    assert await query(database_url, pending, key=user_id) == 1, "committed, not yet sent"
+    pending = (
+        "SELECT count(*) FROM outbox WHERE key = :key AND event_type = :type AND sent_at IS NULL"
+    )
+    assert await query(database_url, pending, key=user_id, type=REGISTERED) == 1, (
+        "committed, not yet sent"
+    )
 
     await service_process("identity", **env)  # another process: it sweeps every pending row
-    await eventually(lambda: query(database_url, pending, key=user_id), 0)
+    await eventually(lambda: query(database_url, pending, key=user_id, type=REGISTERED), 0)
     published = await event_log.all(
         IDENTITY_USER,
         lambda e: e.subject == user_id and e.type == UserRegisteredV1.event_type,
@@ -86,9 +93,7 @@ async def test_a_consumer_killed_between_its_commit_and_its_ack_applies_nothing_
     )
     warm_up, victim = registered(), registered()
     env = {"database_url": database_url, "initial_wallet_balance": BONUS}
-    wallet = await service_process(
-        "wallet", **env, consumer_crash_after_commit_for=victim.id
-    )
+    wallet = await service_process("wallet", **env, consumer_crash_after_commit_for=victim.id)
     balance = "SELECT coalesce(sum(balance), 0) FROM accounts WHERE user_id = :user"
     await produce(infrastructure.kafka_bootstrap, warm_up)
     await eventually(lambda: query(database_url, balance, user=warm_up.key), BONUS)
@@ -145,6 +150,3 @@ async def committed(bootstrap: str, where) -> int:  # type: ignore[no-untyped-de
     tp = TopicPartition(where.topic, where.partition)
     async with offsets.reader(bootstrap, "wallet.users") as kafka:
         return await kafka.committed(tp) or 0
-
-
-_ = (func, select)

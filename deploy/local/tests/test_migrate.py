@@ -16,7 +16,8 @@ ROOT = find_repo_root(Path(__file__).parent)
 MIGRATED = [s for s in discover(ROOT) if s.database and s.missing() is None]
 
 
-def test_migrate_upgrades_every_service_database_then_stops_postgres(tmp_path: Path) -> None:
+def test_migrate_upgrades_every_service_database_then_stops_postgres(pg_tmp: Path) -> None:
+    tmp_path = pg_tmp
     result = subprocess.run(
         [sys.executable, "-m", "vareon_local", "migrate", "--state-dir", str(tmp_path)],
         capture_output=True,

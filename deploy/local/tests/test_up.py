@@ -63,7 +63,8 @@ def _read_state(path: Path) -> dict | None:
 
 
 @pytest.mark.timeout(180)
-def test_up_serves_every_service_supervises_and_stops_everything(tmp_path: Path) -> None:
+def test_up_serves_every_service_supervises_and_stops_everything(pg_tmp: Path) -> None:
+    tmp_path = pg_tmp
     state_dir, log = tmp_path / "state", tmp_path / "up.log"
     offset = _free_offset()
     up = subprocess.Popen(

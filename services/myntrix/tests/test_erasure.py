@@ -48,7 +48,7 @@ async def test_a_deleted_user_loses_agents_and_commands_and_is_anonymised_elsewh
         )
     device = await register_device(client, mine)
 
-    _, users = build_consumers()
+    users = next(c for c in build_consumers() if c.name == "myntrix.users")
     producer = create_producer(settings)
     await producer.start()
     try:

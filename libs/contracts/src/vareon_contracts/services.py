@@ -56,6 +56,7 @@ SERVICES: dict[str, ServiceContract] = {
         consumes={
             "vareon.neosyntis.model.version-registered.v1",
             "vareon.neosyntis.model.alias-moved.v1",
+            "vareon.neosyntis.workflow-run.deployment-requested.v1",
             "vareon.identity.user.deleted.v1",
         },
     ),

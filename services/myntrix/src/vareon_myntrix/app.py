@@ -9,7 +9,6 @@ from vareon_chassis.settings import load_settings
 
 from vareon_myntrix.api import routers
 from vareon_myntrix.consumers import build_consumers
-from vareon_myntrix.devices import Policy
 from vareon_myntrix.models import OUTBOX, inbox_table
 from vareon_myntrix.settings import MyntrixSettings
 from vareon_myntrix.sweeper import every, roll_out, sweep
@@ -19,11 +18,7 @@ def create_app(
     settings: MyntrixSettings | None = None, *, token_verifier: TokenVerifier | None = None
 ) -> FastAPI:
     settings = settings or load_settings(MyntrixSettings)
-    policy = Policy(
-        default_timeout_s=settings.device_inactivity_timeout_s,
-        degraded_after_ratio=settings.degraded_after_ratio,
-        max_clock_skew_s=settings.heartbeat_max_clock_skew_s,
-    )
+    policy = settings.device_policy()
 
     async def sweeper(app: FastAPI) -> None:
         sm = app.state.sessionmaker
@@ -41,7 +36,7 @@ def create_app(
         messaging=Messaging(
             outbox=OUTBOX,
             inbox=inbox_table,
-            consumers=build_consumers() if settings.run_consumers else (),
+            consumers=build_consumers(settings) if settings.run_consumers else (),
         ),
         resources=[background(sweeper), background(rollouts)],
     )

@@ -1,4 +1,5 @@
-"""Event handlers: neosyntis's model registry is replicated; identity's deletions erase."""
+"""Event handlers: neosyntis's model registry is replicated and its workflows' deployment
+requests answered; identity's deletions erase."""
 
 from __future__ import annotations
 
@@ -6,14 +7,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vareon_chassis.messaging import EventConsumer
 from vareon_contracts import Envelope, topics
 from vareon_contracts.events.identity import UserDeletedV1
-from vareon_contracts.events.neosyntis import ModelAliasMovedV1, ModelVersionRegisteredV1
+from vareon_contracts.events.neosyntis import (
+    ModelAliasMovedV1,
+    ModelDeploymentRequestedV1,
+    ModelVersionRegisteredV1,
+)
 
-from vareon_myntrix import agents, deployments, devices
+from vareon_myntrix import agents, deployments, devices, workflow_requests
+from vareon_myntrix.settings import MyntrixSettings
 
 
-def build_consumers() -> list[EventConsumer]:
+def build_consumers(settings: MyntrixSettings | None = None) -> list[EventConsumer]:
+    settings = settings or MyntrixSettings()
+    policy, defaults = settings.device_policy(), settings.rollout_defaults()
     models = EventConsumer(name="myntrix.models", topics=(topics.NEOSYNTIS_MODEL,))
     users = EventConsumer(name="myntrix.users", topics=(topics.IDENTITY_USER,))
+    workflows = EventConsumer(name="myntrix.workflows", topics=(topics.NEOSYNTIS_WORKFLOW_RUN,))
 
     @models.on(ModelVersionRegisteredV1)
     async def version_registered(
@@ -33,4 +42,10 @@ def build_consumers() -> list[EventConsumer]:
         await devices.erase_user(session, event.user_id)
         await deployments.erase_user(session, event.user_id)
 
-    return [models, users]
+    @workflows.on(ModelDeploymentRequestedV1)
+    async def deployment_requested(
+        session: AsyncSession, event: ModelDeploymentRequestedV1, envelope: Envelope
+    ) -> None:
+        await workflow_requests.answer(session, policy, defaults, event)
+
+    return [models, users, workflows]

@@ -23,7 +23,7 @@ from vareon_contracts.events.neosyntis import ModelAliasMovedV1, ModelVersionReg
 
 from vareon_myntrix import cursors, rollout
 from vareon_myntrix.connectivity import AdminState
-from vareon_myntrix.devices import Policy
+from vareon_myntrix.devices import Policy, active_and_online
 from vareon_myntrix.errors import (
     DeploymentConflict,
     DeploymentFinished,
@@ -109,6 +109,24 @@ def _report(device: Device, model_name: str, policy: Policy, now: datetime) -> r
     )
 
 
+async def _busy(
+    session: AsyncSession, model_name: str, device_ids: Sequence[uuid.UUID]
+) -> list[uuid.UUID]:
+    """The devices among ``device_ids`` still pending or updating in a rollout of the model."""
+    return list(
+        await session.scalars(
+            select(DeploymentTarget.device_id)
+            .join(Deployment)
+            .where(
+                Deployment.model_name == model_name,
+                Deployment.state == DeploymentState.ROLLING_OUT,
+                DeploymentTarget.device_id.in_(device_ids),
+                DeploymentTarget.state.in_([str(s) for s in ACTIVE_TARGETS]),
+            )
+        )
+    )
+
+
 async def request(
     session: AsyncSession,
     policy: Policy,
@@ -122,6 +140,7 @@ async def request(
     device_timeout_s: float,
     requested_by: uuid.UUID | None,
     rollback_of: uuid.UUID | None = None,
+    deployment_id: uuid.UUID | None = None,
 ) -> Deployment:
     ids = list(dict.fromkeys(device_ids))
     devices = {
@@ -133,18 +152,7 @@ async def request(
     missing = [str(i) for i in ids if i not in devices]
     if missing:
         raise UnknownDevices(f"{len(missing)} devices are not registered", device_ids=missing)
-    busy = list(
-        await session.scalars(
-            select(DeploymentTarget.device_id)
-            .join(Deployment)
-            .where(
-                Deployment.model_name == model_name,
-                Deployment.state == DeploymentState.ROLLING_OUT,
-                DeploymentTarget.device_id.in_(ids),
-                DeploymentTarget.state.in_([str(s) for s in ACTIVE_TARGETS]),
-            )
-        )
-    )
+    busy = await _busy(session, model_name, ids)
     if busy:
         raise DeploymentConflict(
             f"{len(busy)} devices are in an active rollout of {model_name}",
@@ -155,7 +163,7 @@ async def request(
         v for d in devices.values() if (v := d.running_models.get(model_name)) is not None
     )
     deployment = Deployment(
-        id=uuid.uuid4(),
+        id=deployment_id or uuid.uuid4(),
         model_name=model_name,
         version=version,
         rollback_of=rollback_of,
@@ -201,6 +209,57 @@ async def request(
             requested_at=now,
         ),
     )
+    return deployment
+
+
+async def eligible_devices(
+    session: AsyncSession, policy: Policy, model_name: str, version: int, now: datetime
+) -> list[uuid.UUID]:
+    """Where a deployment without a device list goes: active and online devices, less those
+    pinned to another version of the model or still in an active rollout of it."""
+    candidates = [
+        d.id
+        for d in await active_and_online(session, policy, now)
+        if rollout.skip_reason(_report(d, model_name, policy, now), version) is None
+    ]
+    busy = set(await _busy(session, model_name, candidates))
+    return [i for i in candidates if i not in busy]
+
+
+async def refuse(
+    session: AsyncSession,
+    *,
+    deployment_id: uuid.UUID,
+    model_name: str,
+    version: int,
+    reason: str,
+    requested_by: uuid.UUID | None,
+    batch_size: int,
+    pause_s: float,
+    failure_threshold: float,
+    device_timeout_s: float,
+) -> Deployment:
+    """Record a deployment that cannot start as failed, and announce it, so whoever asked
+    for it gets an answer."""
+    now = _now()
+    deployment = Deployment(
+        id=deployment_id,
+        model_name=model_name,
+        version=version,
+        requested_by=requested_by,
+        state=str(DeploymentState.ROLLING_OUT),
+        batch_size=batch_size,
+        pause_s=pause_s,
+        failure_threshold=failure_threshold,
+        device_timeout_s=device_timeout_s,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(deployment)
+    await _finish(
+        session, deployment, [], rollout.Finish(DeploymentState.FAILED, reason), now, None
+    )
+    await session.flush()
     return deployment
 
 

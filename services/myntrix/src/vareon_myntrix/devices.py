@@ -103,6 +103,20 @@ def _connectivity_is(state: Connectivity, now: datetime, ratio: float) -> Column
     return age <= timeout * ratio
 
 
+async def active_and_online(session: AsyncSession, policy: Policy, now: datetime) -> list[Device]:
+    """Devices an operator has not taken out of service that are online now (not degraded)."""
+    return list(
+        await session.scalars(
+            select(Device)
+            .where(
+                Device.admin_state == str(AdminState.ACTIVE),
+                _connectivity_is(Connectivity.ONLINE, now, policy.degraded_after_ratio),
+            )
+            .order_by(Device.created_at, Device.id)
+        )
+    )
+
+
 async def page(
     session: AsyncSession,
     policy: Policy,

@@ -102,3 +102,8 @@ class DeviceRetired(DomainError):
     type = PROBLEM_BASE + "device-retired"
     title = "Device retired"
     status = 403
+
+
+class NoEligibleDevice(_Unprocessable):
+    type = PROBLEM_BASE + "no-eligible-device"
+    title = "No eligible device"
