@@ -4,9 +4,11 @@ import asyncio
 import uuid
 from datetime import UTC, datetime
 
+import pytest
 from aiokafka import AIOKafkaProducer
 from asgi_lifespan import LifespanManager
 from sqlalchemy import bindparam, func, select, text
+from vareon_chassis.messaging.replay import Refused
 from vareon_chassis.testing.plugin import (
     assert_duplicate_and_out_of_order_delivery_is_harmless,
     assert_rebuild_matches,
@@ -17,6 +19,7 @@ from vareon_contracts.events.identity import UserDeletedV1, UserRegisteredV1
 from vareon_wallet.app import create_app
 from vareon_wallet.consumers import build_consumers, reset_ledger
 from vareon_wallet.models import inbox_table, outbox_table
+from vareon_wallet.service import grant, open_wallet
 
 
 def projection_of(users):
@@ -134,3 +137,24 @@ async def test_a_rebuilt_ledger_equals_the_one_built_live(
     )
     async with sessionmaker() as s:
         assert await s.scalar(select(func.count()).select_from(outbox_table)) == sent_before
+
+
+async def test_the_ledger_reset_refuses_to_erase_what_no_event_carries(sessionmaker, policy):
+    user = uuid.uuid4()
+    async with sessionmaker.begin() as s:
+        await open_wallet(s, policy, user)
+        await reset_ledger(s)  # only event-made money so far: allowed
+    async with sessionmaker.begin() as s:
+        await open_wallet(s, policy, user)
+        await grant(
+            s,
+            policy,
+            user_id=user,
+            amount=5,
+            reason="goodwill",
+            idempotency_key="g1",
+            request_hash="h",
+        )
+    async with sessionmaker() as s:
+        with pytest.raises(Refused, match="grant"):
+            await reset_ledger(s)

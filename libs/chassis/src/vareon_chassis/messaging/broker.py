@@ -2,7 +2,7 @@
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -10,6 +10,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from structlog.typing import FilteringBoundLogger
 
 from vareon_chassis.messaging.consumer import ConsumerRuntime
 from vareon_chassis.settings import ServiceSettings
@@ -28,9 +29,9 @@ def create_producer(settings: ServiceSettings) -> AIOKafkaProducer:
     )
 
 
-def _on_message(runtime: ConsumerRuntime):  # type: ignore[no-untyped-def]
+def _on_message(runtime: ConsumerRuntime) -> Callable[[KafkaMessage], Awaitable[None]]:
     async def on_message(msg: KafkaMessage) -> None:
-        await runtime.process(msg.raw_message)  # type: ignore[arg-type]
+        await runtime.process(msg.raw_message)
         await msg.ack()
 
     on_message.__name__ = f"consume_{runtime.consumer.name.replace('-', '_')}"
@@ -68,7 +69,9 @@ async def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int =
         await admin.close()
 
 
-async def retry_forever(start, what: str, log) -> None:  # type: ignore[no-untyped-def]
+async def retry_forever(
+    start: Callable[[], Awaitable[object]], what: str, log: FilteringBoundLogger
+) -> None:
     """Call ``start`` until it succeeds: a service comes up even while the broker is away."""
     delay = 0.5
     while True:

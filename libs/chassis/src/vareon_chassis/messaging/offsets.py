@@ -88,11 +88,10 @@ async def offsets_at(
     ts = to_ms(when)
     ends = await consumer.end_offsets(tps)
     answers = await consumer.offsets_for_times({tp: ts for tp in tps})
-    offsets = {}
+    offsets: dict[TopicPartition, int] = {}
     for tp in tps:
         answer = answers.get(tp)
-        bogus = answer is None or answer.timestamp < ts
-        offsets[tp] = ends[tp] if bogus else answer.offset  # type: ignore[union-attr]
+        offsets[tp] = ends[tp] if answer is None or answer.timestamp < ts else answer.offset
     return offsets
 
 

@@ -13,12 +13,13 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import psycopg
 import structlog
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import CursorResult, Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vareon_chassis.messaging.outbox import NOTIFY_CHANNEL
@@ -148,7 +149,8 @@ class OutboxRelay:
                     t.c.sent_at < datetime.now(UTC) - timedelta(days=self.retention_days),
                 )
             )
-        purged = result.rowcount or 0
+        # a DELETE answers a CursorResult; AsyncSession.execute is typed as plain Result
+        purged = cast(CursorResult[Any], result).rowcount or 0
         if purged:
             log.info("outbox rows purged", service=self.service, rows=purged)
         return purged
