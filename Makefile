@@ -33,6 +33,7 @@ test: .venv/.synced
 lint: .venv/.synced
 	$(UV) run --no-sync ruff check .
 	$(UV) run --no-sync ruff format --check .
+	$(UV) run --no-sync mypy libs/contracts/src libs/chassis/src libs/routing/src services/*/src deploy/local/src
 	$(UV) run --no-sync lint-imports
 	$(UV) run --no-sync python -m vareon_contracts.compat
 	$(UV) run --no-sync python scripts/check_packages.py

@@ -47,7 +47,7 @@ class StoredMail:
 
 
 def parse(raw: bytes) -> EmailMessage:
-    return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
+    return email.message_from_bytes(raw, policy=email.policy.default)
 
 
 def store(directory: Path, raw: bytes) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +45,7 @@ class Messaging:
 Resource = Callable[[FastAPI], contextlib.AbstractAsyncContextManager[Any]]
 
 
-def background(run: Callable[[FastAPI], Awaitable[None]]) -> Resource:
+def background(run: Callable[[FastAPI], Coroutine[Any, Any, None]]) -> Resource:
     """A task that runs for the app's life (a sweeper, a poller); cancelled at shutdown."""
 
     @contextlib.asynccontextmanager

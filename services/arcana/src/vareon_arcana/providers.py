@@ -11,9 +11,10 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import openai
+from openai.types.chat import ChatCompletionMessageParam
 from vareon_contracts.events.cognisys import ModelTarget
 
 from vareon_arcana import analysis, tokens
@@ -65,8 +66,11 @@ class Provider(Protocol):
 
 def _retry_after(response: object) -> float | None:
     headers = getattr(response, "headers", None) or {}
+    value = headers.get("retry-after")
+    if value is None:
+        return None
     try:
-        return float(headers.get("retry-after"))
+        return float(value)
     except (TypeError, ValueError):
         return None
 
@@ -92,8 +96,9 @@ class OpenAICompatible:
         try:
             stream = await self.client.chat.completions.create(
                 model=model,
-                messages=messages,
-                max_tokens=max_tokens,  # type: ignore[arg-type]
+                # role/content pairs with the roles the SDK's message TypedDicts spell out
+                messages=cast(list[ChatCompletionMessageParam], messages),
+                max_tokens=max_tokens,
                 stream=True,
                 stream_options={"include_usage": True},
                 **extra,

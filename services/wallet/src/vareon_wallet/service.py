@@ -7,9 +7,10 @@ concurrent transfers queue instead of deadlocking; holds are locked after their 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import ParamSpec
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -34,6 +35,8 @@ from vareon_wallet.errors import (
 from vareon_wallet.ledger import TransferKind
 from vareon_wallet.models import OUTBOX, Account, Entry, Hold, Transfer
 from vareon_wallet.settings import WalletSettings
+
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,9 @@ async def _transfer_by_key(session: AsyncSession, key: str) -> Transfer | None:
     return await session.scalar(select(Transfer).where(Transfer.idempotency_key == key))
 
 
-def _ledger_call(fn, *args, **kwargs) -> ledger.Balances:  # type: ignore[no-untyped-def]
+def _ledger_call(
+    fn: Callable[P, ledger.Balances], *args: P.args, **kwargs: P.kwargs
+) -> ledger.Balances:
     try:
         return fn(*args, **kwargs)
     except ledger.InsufficientFunds as exc:
@@ -340,27 +345,18 @@ async def close_wallet(session: AsyncSession, policy: Policy, user_id: uuid.UUID
     for hold in holds:
         _store(wallet, ledger.release(balances_of(wallet), hold.amount))
         hold.status, hold.settled_at = "released", now
-    key, common = f"closure:{wallet.id}", {"kind": TransferKind.CLOSURE, "reason": "user deleted"}
-    if wallet.balance > 0:
+    if wallet.balance != 0:
+        debit, credit = (wallet.id, sink.id) if wallet.balance > 0 else (sink.id, wallet.id)
         await post_transfer(
             session,
             policy,
-            debit=wallet.id,
-            credit=sink.id,
-            amount=wallet.balance,
-            key=key,
-            **common,
-        )  # type: ignore[arg-type]
-    elif wallet.balance < 0:
-        await post_transfer(
-            session,
-            policy,
-            debit=sink.id,
-            credit=wallet.id,
-            amount=-wallet.balance,
-            key=key,
-            **common,
-        )  # type: ignore[arg-type]
+            debit=debit,
+            credit=credit,
+            amount=abs(wallet.balance),
+            key=f"closure:{wallet.id}",
+            kind=TransferKind.CLOSURE,
+            reason="user deleted",
+        )
     wallet.status, wallet.closed_at = "closed", now
     await session.flush()
     await OUTBOX.publish(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from aiokafka import TopicPartition
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import ColumnElement, Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vareon_chassis.messaging import offsets
@@ -178,7 +178,7 @@ async def republish(
     each key's events keep their order. Filters: ``created_at`` in [since, until), type, key.
     """
     t = outbox
-    where = [t.c.sent_at.is_not(None)]
+    where: list[ColumnElement[bool]] = [t.c.sent_at.is_not(None)]
     if since is not None:
         where.append(t.c.created_at >= since)
     if until is not None:

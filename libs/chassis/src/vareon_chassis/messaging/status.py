@@ -62,7 +62,7 @@ class StatusCache:
         self.timeout_s = timeout_s
         self._at = -ttl_s
         self._value: dict[str, Any] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[dict[str, Any]] | None = None
 
     def peek(
         self, bootstrap: str, consumers: Sequence[EventConsumer], relay: OutboxRelay | None

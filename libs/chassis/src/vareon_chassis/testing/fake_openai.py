@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,7 +90,7 @@ class FakeOpenAI:
         dies = misbehave and b.kind == "die"
         return StreamingResponse(self._chunks(stream, b, dies), media_type="text/event-stream")
 
-    async def _chunks(self, stream: Stream, b: Behaviour, dies: bool):  # type: ignore[no-untyped-def]
+    async def _chunks(self, stream: Stream, b: Behaviour, dies: bool) -> AsyncIterator[str]:
         def frame(choices: list[Any], usage: Any = None) -> str:
             chunk = {
                 "id": "chatcmpl-fake",

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -110,7 +111,9 @@ async def store_upload(
     except BaseException as exc:
         await asyncio.shield(asyncio.to_thread(ingest.abort))
         if isinstance(exc, InvalidContent):
-            extensions = {k: v for k, v in (("line", exc.line), ("column", exc.column)) if v}
+            extensions: dict[str, Any] = {
+                k: v for k, v in (("line", exc.line), ("column", exc.column)) if v
+            }
             raise MalformedDataset(exc.message, **extensions) from None
         raise
     return StoredObject(key, ingest.hash.hexdigest(), ingest.size, inspection)

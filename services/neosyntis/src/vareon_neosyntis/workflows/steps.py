@@ -96,7 +96,7 @@ async def execute(
             ),
             None,
         )
-        _, version = await registry.register_version(
+        _, model_version = await registry.register_version(
             session,
             owner,
             d["model_name"],
@@ -109,7 +109,7 @@ async def execute(
             parameters=lineage_parameters(job),
             metrics=evaluated or job.metrics or {},
         )
-        return {"model_name": d["model_name"], "version": version.version}
+        return {"model_name": d["model_name"], "version": model_version.version}
     if step.kind == "move_alias":
         registered = steps[d["register_step"]].outputs
         await registry.move_alias(
