@@ -26,19 +26,19 @@ from vareon_contracts.events.wallet import BalanceChangedV1
 ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def fake() -> AsyncIterator[tuple[FakeOpenAI, str]]:
     server = FakeOpenAI()
     async with serve(server.app) as url:
         yield server, url
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def database_url(infrastructure: Any) -> str:
     return await infrastructure.migrated_database("arcana", ALEMBIC_INI)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def settings(
     infrastructure: Any, database_url: str, fake: tuple[FakeOpenAI, str]
 ) -> ArcanaSettings:
@@ -56,7 +56,7 @@ def settings(
     )
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def arcana_url(settings: ArcanaSettings, signing_key: TestSigningKey) -> AsyncIterator[str]:
     verifier = signing_key.verifier()
     async with serve(create_app(settings, token_verifier=verifier)) as url:
@@ -69,7 +69,7 @@ async def client(arcana_url: str) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def db(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     engine = create_engine(database_url, pool_size=5, max_overflow=0)
     try:
@@ -78,7 +78,7 @@ async def db(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession
         await engine.dispose()
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def producer(infrastructure: Any) -> AsyncIterator[AIOKafkaProducer]:
     kafka = AIOKafkaProducer(
         bootstrap_servers=infrastructure.kafka_bootstrap, enable_idempotence=False, acks="all"

@@ -47,7 +47,7 @@ async def client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     verifier = signing_key.verifier()
     app = create_app(settings, token_verifier=verifier)
-    async with LifespanManager(app) as manager:
+    async with LifespanManager(app, shutdown_timeout=30) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://cognisys") as c:
             yield c

@@ -129,7 +129,7 @@ def bearer(tokens: dict[str, Any] | str) -> dict[str, str]:
 @pytest_asyncio.fixture(loop_scope="session")
 async def client(settings: IdentitySettings) -> AsyncIterator[Client]:
     app = create_app(settings)
-    async with LifespanManager(app):
+    async with LifespanManager(app, shutdown_timeout=30):
         async with Client(
             transport=httpx.ASGITransport(app=app), base_url="http://identity"
         ) as http:

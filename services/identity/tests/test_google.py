@@ -63,7 +63,7 @@ async def google(settings, running, google_key):
             update={"google_client_id": CLIENT_ID, "google_jwks_url": base + "/oauth2/v3/certs"}
         )
     )
-    async with LifespanManager(app):
+    async with LifespanManager(app, shutdown_timeout=30):
         async with Client(transport=ASGITransport(app=app), base_url="http://identity") as http:
             http.app = app
             yield http

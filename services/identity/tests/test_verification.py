@@ -103,7 +103,7 @@ async def test_smtp_down_keeps_the_registration_and_the_mail(settings, mailbox, 
     down = settings.model_copy(update={"smtp_port": free_port()})  # nothing listens there
     app = create_app(down)
     email = "offline@example.com"
-    async with LifespanManager(app):
+    async with LifespanManager(app, shutdown_timeout=30):
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://identity"
         ) as http:
@@ -124,7 +124,7 @@ async def test_smtp_down_keeps_the_registration_and_the_mail(settings, mailbox, 
         await conn.execute("UPDATE mail_outbox SET next_attempt_at = now()")  # skip the backoff
         await conn.commit()
     app = create_app(settings)  # the service comes back with a working SMTP server
-    async with LifespanManager(app):
+    async with LifespanManager(app, shutdown_timeout=30):
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://identity"
         ) as http:

@@ -70,7 +70,7 @@ async def sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker[As
 async def app(settings: MyntrixSettings, signing_key: TestSigningKey) -> AsyncIterator[Any]:
     verifier = signing_key.verifier()
     application = create_app(settings, token_verifier=verifier)
-    async with LifespanManager(application) as manager:
+    async with LifespanManager(application, shutdown_timeout=30) as manager:
         yield manager.app
 
 

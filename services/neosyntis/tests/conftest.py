@@ -84,7 +84,7 @@ def settings(database_url: str, infrastructure: Any, tmp_path: Path) -> Neosynti
 async def app(settings: NeosyntisSettings, signing_key: SigningKey) -> AsyncIterator[Any]:
     verifier = TokenVerifier(signing_key, issuer="vareon-identity", audience="vareon")
     application = create_app(settings, token_verifier=verifier)
-    async with LifespanManager(application):
+    async with LifespanManager(application, shutdown_timeout=30):
         yield application
 
 

@@ -62,7 +62,7 @@ async def sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker[As
 async def app(settings: WalletSettings, signing_key: TestSigningKey):  # type: ignore[no-untyped-def]
     verifier = signing_key.verifier()
     application = create_app(settings, token_verifier=verifier)
-    async with LifespanManager(application) as manager:
+    async with LifespanManager(application, shutdown_timeout=30) as manager:
         yield manager.app
 
 

@@ -65,12 +65,17 @@ class OutboxRelay:
         self.retention_days = retention_days
         self._wake = asyncio.Event()
         self._purged_at = 0.0
+        self.standing_by = False
+        """Another relay held the publishing lock at the last attempt."""
 
     async def relay_batch(self) -> int:
         """Publish up to one batch of pending rows; returns how many were sent."""
         t = self.table
         async with self.sessionmaker.begin() as session:
-            if not await session.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_ID))):
+            self.standing_by = not await session.scalar(
+                select(func.pg_try_advisory_xact_lock(RELAY_LOCK_ID))
+            )
+            if self.standing_by:
                 return 0
             rows = (
                 await session.execute(
@@ -183,8 +188,11 @@ class OutboxRelay:
                     backoff = min(backoff * 2, 10.0)
                     continue
                 await self._purge_when_due()
+                # A standby relay cannot hear what the publishing one is woken for (and that one
+                # may be a crashed process whose lock is about to go): ask again soon.
+                wait = min(self.poll_interval_s, 1.0) if self.standing_by else self.poll_interval_s
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+                    await asyncio.wait_for(self._wake.wait(), wait)
                 self._wake.clear()
         finally:
             await self._drop_producer()
