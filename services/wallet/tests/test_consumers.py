@@ -5,10 +5,10 @@ import uuid
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.structs import ConsumerRecord
 from sqlalchemy import func, select
 from vareon_chassis.messaging.broker import create_producer
 from vareon_chassis.messaging.consumer import ConsumerRuntime
+from vareon_chassis.testing.contracts import consumer_record
 from vareon_contracts import Envelope, encode_kafka, topics
 from vareon_contracts.events.arcana import UsageRecordedV1
 from vareon_contracts.events.identity import UserDeletedV1, UserRegisteredV1
@@ -26,23 +26,6 @@ def _registered(user: uuid.UUID) -> Envelope:
             user_id=user, email="a@example.com", display_name="A", registered_at=datetime.now(UTC)
         ),
         source="/identity",
-    )
-
-
-def _record(envelope: Envelope, topic: str, offset: int = 0) -> ConsumerRecord:
-    key, value, headers = encode_kafka(envelope)
-    return ConsumerRecord(
-        topic=topic,
-        partition=0,
-        offset=offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=key,
-        value=value,
-        checksum=None,
-        serialized_key_size=len(key or b""),
-        serialized_value_size=len(value),
-        headers=headers,
     )
 
 
@@ -93,7 +76,7 @@ async def test_a_redelivered_usage_record_is_charged_once(settings, sessionmaker
         charges = ConsumerRuntime(usage, sessionmaker, inbox_table, producer)
         user = uuid.uuid4()
         assert (
-            await registrations.process(_record(_registered(user), topics.IDENTITY_USER))
+            await registrations.process(consumer_record(_registered(user), topics.IDENTITY_USER))
             == "applied"
         )
         event = Envelope.wrap(
@@ -111,8 +94,8 @@ async def test_a_redelivered_usage_record_is_charged_once(settings, sessionmaker
         )
         # The effect committed, then the process died before committing the offset: the
         # broker hands the same record over again.
-        assert await charges.process(_record(event, topics.ARCANA_USAGE, 7)) == "applied"
-        assert await charges.process(_record(event, topics.ARCANA_USAGE, 7)) == "duplicate"
+        assert await charges.process(consumer_record(event, topics.ARCANA_USAGE, 7)) == "applied"
+        assert await charges.process(consumer_record(event, topics.ARCANA_USAGE, 7)) == "duplicate"
 
         async with sessionmaker() as session:
             wallet = await service.require_wallet(session, user)
@@ -130,7 +113,10 @@ async def test_a_redelivered_usage_record_is_charged_once(settings, sessionmaker
         deleted = Envelope.wrap(
             UserDeletedV1(user_id=user, deleted_at=datetime.now(UTC)), source="/identity"
         )
-        assert await registrations.process(_record(deleted, topics.IDENTITY_USER, 8)) == "applied"
+        assert (
+            await registrations.process(consumer_record(deleted, topics.IDENTITY_USER, 8))
+            == "applied"
+        )
         async with sessionmaker() as session:
             wallet = await service.require_wallet(session, user)
             assert (wallet.status, wallet.balance) == ("closed", 0)
@@ -147,7 +133,7 @@ async def test_training_compute_is_charged_once_per_usage_event(settings, sessio
         registrations = ConsumerRuntime(users, sessionmaker, inbox_table, producer)
         charges = ConsumerRuntime(usage, sessionmaker, inbox_table, producer)
         user, job = uuid.uuid4(), uuid.uuid4()
-        await registrations.process(_record(_registered(user), topics.IDENTITY_USER))
+        await registrations.process(consumer_record(_registered(user), topics.IDENTITY_USER))
         slices = [
             Envelope.wrap(
                 TrainingUsageRecordedV1(
@@ -163,7 +149,7 @@ async def test_training_compute_is_charged_once_per_usage_event(settings, sessio
             for cost in (120_000, 80_000)
         ]
         for offset, event in enumerate(slices * 2):  # every slice delivered twice
-            await charges.process(_record(event, topics.NEOSYNTIS_TRAINING_JOB, offset))
+            await charges.process(consumer_record(event, topics.NEOSYNTIS_TRAINING_JOB, offset))
 
         async with sessionmaker() as session:
             wallet = await service.require_wallet(session, user)

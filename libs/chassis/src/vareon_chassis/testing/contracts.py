@@ -228,11 +228,14 @@ def examples(model: type[EventPayload], count: int = 3, seed: int = 0) -> list[E
     return built
 
 
-def consumer_record(envelope: Envelope, topic: str, offset: int = 0) -> ConsumerRecord[Any, Any]:
+def consumer_record(
+    envelope: Envelope, topic: str, offset: int = 0, partition: int = 0
+) -> ConsumerRecord[Any, Any]:
+    """The record the broker would hand a consumer for ``envelope`` (for ConsumerRuntime)."""
     key, value, headers = encode_kafka(envelope)
     return ConsumerRecord(
         topic=topic,
-        partition=0,
+        partition=partition,
         offset=offset,
         timestamp=0,
         timestamp_type=0,

@@ -23,6 +23,7 @@ from vareon_contracts.topics import dead_letter_topic
 
 from vareon_chassis.messaging import offsets, replay
 from vareon_chassis.messaging.consumer import ConsumerRuntime, EventConsumer
+from vareon_chassis.testing.contracts import consumer_record
 
 Projection = str | Any
 """A SELECT (SQL text or a SQLAlchemy select) whose rows are the state to compare."""
@@ -71,20 +72,8 @@ async def assert_rebuild_matches(
 
 
 def _record(envelope: Envelope, topic: str, offset: int) -> ConsumerRecord[bytes, bytes]:
-    key, value, headers = encode_kafka(envelope)
-    return ConsumerRecord(
-        topic=topic,
-        partition=zlib.crc32(key or b"") % 3,
-        offset=offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=key,
-        value=value,
-        checksum=None,
-        serialized_key_size=len(key or b""),
-        serialized_value_size=len(value),
-        headers=headers,
-    )
+    partition = zlib.crc32(encode_kafka(envelope)[0] or b"") % 3
+    return consumer_record(envelope, topic, offset, partition)
 
 
 def redelivered_and_interleaved(items: Sequence[Any], key: Callable[[Any], Any], seed: int) -> list:
