@@ -114,7 +114,9 @@ async def platform(infrastructure: Any, tmp_path_factory: Any) -> AsyncIterator[
     arcana_db = await infrastructure.migrated_database(
         "arcana", ROOT / "services/arcana/alembic.ini"
     )
-    env = infrastructure.service_env()
+    # this module's services get consumer groups of their own: no other test's app (or a
+    # member the embedded broker still lists after it left) can take their partitions
+    env = {**infrastructure.service_env(), "consumer_group_prefix": f"e2e-{uuid.uuid4().hex[:8]}-"}
     provider = FakeOpenAI()
     async with contextlib.AsyncExitStack() as stack:
         provider_url = await stack.enter_async_context(serve(provider.app))

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -97,12 +98,14 @@ async def service_process(
 ) -> AsyncIterator[Callable[..., Awaitable[ServiceProcess]]]:
     """``service_process("wallet", database_url=..., ...)``: a started process, stopped after."""
     started: list[ServiceProcess] = []
+    groups = f"faults-{uuid.uuid4().hex[:8]}-"  # shared by this test's restarts, by no other
 
     async def start(name: str, **env: Any) -> ServiceProcess:
         base = {
             "kafka_bootstrap": infrastructure.kafka_bootstrap,
             "log_json": "false",
             "consumer_backoff_s": 0.05,
+            "consumer_group_prefix": groups,
             **TEST_KAFKA_TIMEOUTS,
         }
         process = ServiceProcess(name, {**base, **env}, tmp_path / f"{name}.log")

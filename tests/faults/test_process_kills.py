@@ -101,12 +101,14 @@ async def test_a_consumer_killed_between_its_commit_and_its_ack_applies_nothing_
     where = await produce(infrastructure.kafka_bootstrap, victim)
     assert await wallet.exited() == 137, "the fault hook ends the process after the commit"
     assert await query(database_url, balance, user=victim.key) == BONUS
-    assert await committed(infrastructure.kafka_bootstrap, where) <= where.offset, (
+    assert await committed(infrastructure.kafka_bootstrap, where, wallet) <= where.offset, (
         "the offset of the applied record was not committed"
     )
 
     wallet = await service_process("wallet", **env)  # without the hook
-    await eventually(lambda: committed(infrastructure.kafka_bootstrap, where), where.offset + 1)
+    await eventually(
+        lambda: committed(infrastructure.kafka_bootstrap, where, wallet), where.offset + 1
+    )
     assert await query(database_url, balance, user=victim.key) == BONUS, "bonus paid once"
     bonuses = "SELECT count(*) FROM transfers WHERE idempotency_key = :key"
     assert await query(database_url, bonuses, key=f"signup-bonus:{victim.key}") == 1
@@ -146,7 +148,8 @@ async def produce(bootstrap: str, envelope: Envelope):  # type: ignore[no-untype
         await producer.stop()
 
 
-async def committed(bootstrap: str, where) -> int:  # type: ignore[no-untyped-def]
+async def committed(bootstrap: str, where, wallet) -> int:  # type: ignore[no-untyped-def]
     tp = TopicPartition(where.topic, where.partition)
-    async with offsets.reader(bootstrap, "wallet.users") as kafka:
+    group = wallet.env["WALLET_CONSUMER_GROUP_PREFIX"] + "wallet.users"
+    async with offsets.reader(bootstrap, group) as kafka:
         return await kafka.committed(tp) or 0

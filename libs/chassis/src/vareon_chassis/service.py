@@ -31,6 +31,9 @@ from vareon_chassis.observability import (
 from vareon_chassis.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
+STOP_TIMEOUT_S = 5.0
+"""A Kafka client that cannot stop cleanly (broker away, join in flight) is abandoned after
+this long, so a shutdown always finishes; what it had not committed is redelivered."""
 
 
 @dataclass
@@ -123,10 +126,10 @@ def create_service(
             broker = getattr(app.state, "broker", None)
             if broker is not None:
                 with contextlib.suppress(Exception):
-                    await broker.stop()
+                    await asyncio.wait_for(broker.stop(), STOP_TIMEOUT_S)
             if producer is not None:
                 with contextlib.suppress(Exception):
-                    await producer.stop()
+                    await asyncio.wait_for(producer.stop(), STOP_TIMEOUT_S)
             app.state.messaging_status.close()
             if engine is not None:
                 await engine.dispose()

@@ -32,6 +32,9 @@ class ServiceSettings(BaseSettings):
     relay_poll_interval_s: float = 1.0
     relay_listen: bool = True
     """Wake the relay with LISTEN/NOTIFY; off leaves only polling (fault tests)."""
+    consumer_group_prefix: str = ""
+    """Test isolation only: several instances of one service in one test session (each on
+    its own database) must not share consumer groups. Production leaves it empty."""
     consumer_crash_after_commit_for: str | None = None
     """Fault injection for tests, never set in production: an event id or type after whose
     commit a consumer exits the process before committing the offset."""

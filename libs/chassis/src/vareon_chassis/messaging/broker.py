@@ -48,7 +48,7 @@ def create_broker(settings: ServiceSettings, runtimes: Iterable[ConsumerRuntime]
     for runtime in runtimes:
         subscriber = broker.subscriber(
             *runtime.consumer.topics,
-            group_id=runtime.consumer.name,
+            group_id=settings.consumer_group_prefix + runtime.consumer.name,
             ack_policy=AckPolicy.MANUAL,  # commit only after the inbox transaction committed
             auto_offset_reset="earliest",
             session_timeout_ms=settings.kafka_session_timeout_ms,

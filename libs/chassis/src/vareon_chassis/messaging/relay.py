@@ -123,7 +123,8 @@ class OutboxRelay:
         producer, self._producer = self._producer, None
         if producer is not None:
             with contextlib.suppress(Exception):
-                await producer.stop()
+                # Unacknowledged records stay pending in the outbox: never wait long here.
+                await asyncio.wait_for(producer.stop(), 5.0)
 
     async def pending_count(self) -> int:
         async with self.sessionmaker() as session:

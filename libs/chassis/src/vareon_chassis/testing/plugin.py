@@ -219,8 +219,17 @@ class EventLog:
             await consumer.seek_to_beginning(*tps)
             ends = await consumer.end_offsets(tps)
             found: list[Envelope] = []
-            while any([await consumer.position(tp) < ends[tp] for tp in tps]):
-                for records in (await consumer.getmany(timeout_ms=500)).values():
+            # The embedded broker's end offsets can be off by one around batches: read until
+            # the reported ends are reached or the topic has been quiet for a second, bounded.
+            loop = asyncio.get_running_loop()
+            deadline, quiet_since = loop.time() + 20.0, loop.time()
+            while loop.time() < deadline and loop.time() - quiet_since < 1.0:
+                if all([await consumer.position(tp) >= ends[tp] for tp in tps]):
+                    break
+                batches = await consumer.getmany(timeout_ms=250)
+                if any(batches.values()):
+                    quiet_since = loop.time()
+                for records in batches.values():
                     for record in records:
                         with contextlib.suppress(MalformedEvent):
                             envelope = decode_kafka(record.value, list(record.headers or []))
