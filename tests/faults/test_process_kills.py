@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import httpx
 from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
 from sqlalchemy import text
 from vareon_chassis.db import create_engine, create_sessionmaker
 from vareon_chassis.messaging import offsets
@@ -139,13 +140,21 @@ def registered() -> Envelope:
 
 
 async def produce(bootstrap: str, envelope: Envelope):  # type: ignore[no-untyped-def]
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        key, value, headers = encode_kafka(envelope)
-        return await producer.send_and_wait(IDENTITY_USER, value, key=key, headers=headers)
-    finally:
-        await producer.stop()
+    """Send once, acknowledged; a fresh producer per try, as the outbox relay does (the
+    embedded broker answers UnknownError for a while after it restarted empty)."""
+    key, value, headers = encode_kafka(envelope)
+    for attempt in range(10):
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            return await producer.send_and_wait(IDENTITY_USER, value, key=key, headers=headers)
+        except KafkaError:
+            if attempt == 9:
+                raise
+            await asyncio.sleep(0.5)
+        finally:
+            await producer.stop()
+    raise AssertionError("unreachable")
 
 
 async def committed(bootstrap: str, where, wallet) -> int:  # type: ignore[no-untyped-def]
