@@ -120,9 +120,8 @@ def create_service(
         finally:
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            if tasks:  # bounded: a connection that will not close must not hold up shutdown
+                await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
             broker = getattr(app.state, "broker", None)
             if broker is not None:
                 with contextlib.suppress(Exception):

@@ -198,8 +198,8 @@ class OutboxRelay:
         finally:
             await self._drop_producer()
             listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            # psycopg can take long to close a connection cancelled inside notifies()
+            await asyncio.wait([listener], timeout=2.0)
 
     async def _listen(self) -> None:
         """Wake the relay on NOTIFY; polling covers whatever a listener misses."""
