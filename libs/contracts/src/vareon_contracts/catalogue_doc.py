@@ -5,6 +5,7 @@ python -m vareon_contracts.catalogue_doc [OUTPUT]   # default: the repository's 
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -64,8 +65,14 @@ def render() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    path = Path(args[0]) if args else DOC_PATH
+    parser = argparse.ArgumentParser(
+        prog="python -m vareon_contracts.catalogue_doc",
+        description="Write the event catalogue (Markdown) generated from the contracts.",
+    )
+    parser.add_argument(
+        "output", nargs="?", type=Path, default=DOC_PATH, help="where to write it (docs/events.md)"
+    )
+    path: Path = parser.parse_args(argv).output
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render())
     print(path)
