@@ -52,6 +52,7 @@ class Infrastructure:
     admin_url: str
     kafka_bootstrap: str
     broker: EmbeddedBroker | None = None
+    postgres: EmbeddedPostgres | None = None
     _databases: list[str] = field(default_factory=list)
     migrated: list[tuple[str, str]] = field(default_factory=list)
     """``(prefix, url)`` of every migrated database: the prefix names the service."""
@@ -94,6 +95,16 @@ class Infrastructure:
         assert self.broker is not None
         self.broker.start()
 
+    def stop_postgres(self) -> None:
+        """Stop the session's PostgreSQL (an outage); ``start_postgres`` brings it back."""
+        if self.postgres is None:
+            pytest.skip("the database is external; it cannot be stopped from a test")
+        self.postgres.stop()
+
+    def start_postgres(self) -> None:
+        assert self.postgres is not None
+        self.postgres.start()
+
     def drop_databases(self) -> None:
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             for name in self._databases:
@@ -130,7 +141,7 @@ def infrastructure() -> Iterator[Infrastructure]:
                 broker = EmbeddedBroker(Path(tmp) / "tansu.log")
                 broker.start()
                 bootstrap = broker.bootstrap
-            infra = Infrastructure(admin_url, bootstrap, broker)
+            infra = Infrastructure(admin_url, bootstrap, broker, postgres)
             yield infra
             if external_db:
                 infra.drop_databases()
