@@ -338,7 +338,12 @@ async def test_admin_lists_users_and_manages_roles(client, database_url):
     )
     assert missing.status_code == 404
 
-    forbidden = await client.get("/api/v1/users", headers=bearer(other_tokens))
+    # Revoking the role signed `other` out (issue 16 item 2); signed in again, still no access.
+    signed_out = await client.get("/api/v1/users", headers=bearer(other_tokens))
+    assert signed_out.status_code == 401
+    forbidden = await client.get(
+        "/api/v1/users", headers=bearer(await client.login(other["email"]))
+    )
     assert forbidden.status_code == 403
 
 

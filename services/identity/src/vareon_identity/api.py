@@ -94,8 +94,11 @@ CallerDep = Annotated[Caller, Depends(_caller)]
 
 
 def requires(permission: str) -> Any:
+    """The caller's current roles in this database decide, not the token (it may predate a
+    demotion by up to its lifetime)."""
+
     async def check(caller: CallerDep) -> Caller:
-        if not caller.principal.has(permission):
+        if permission not in caller.user.permission_names:
             raise Forbidden(f"missing permission {permission!r}")
         return caller
 

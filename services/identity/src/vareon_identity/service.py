@@ -360,6 +360,7 @@ async def revoke_role(session: AsyncSession, user_id: UUID, role: str) -> User:
     if found in user.roles:
         user.roles.remove(found)
         user.updated_at = _now()
+        await logout_all(session, user.id)  # no refresh may mint a token with the old role
         await session.flush()
         await OUTBOX.publish(session, _updated_event(user))
     return user
