@@ -81,6 +81,7 @@ async def _apply(url: str, policy, users, ops) -> service.LedgerReport:
                         await service.grant(
                             s,
                             policy,
+                            admin_id=uuid.uuid4(),
                             user_id=user,
                             amount=amount,
                             reason="p",

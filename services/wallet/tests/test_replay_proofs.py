@@ -149,6 +149,7 @@ async def test_the_ledger_reset_refuses_to_erase_what_no_event_carries(sessionma
         await grant(
             s,
             policy,
+            admin_id=uuid.uuid4(),
             user_id=user,
             amount=5,
             reason="goodwill",

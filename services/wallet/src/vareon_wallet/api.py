@@ -103,14 +103,16 @@ async def grant_credits(
     idempotency_key: Annotated[str, Header(min_length=1, max_length=200)],
     admin: Principal = require_permission(GRANT_PERMISSION),
 ) -> GrantOut:
-    """Credit a wallet from platform:grants. Replaying a key with the same body returns the
-    original result; the same key with another body is a 409."""
+    """Credit a wallet from platform:grants. The key is scoped to the admin sending it:
+    replaying it with the same body returns the original result; with another body
+    (another user or amount) it is a 409."""
     fingerprint = hashlib.sha256(
         json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
     ).hexdigest()
     posted = await service.grant(
         session,
         _policy(request),
+        admin_id=admin.id,
         user_id=body.user_id,
         amount=body.amount_micro,
         reason=body.reason,

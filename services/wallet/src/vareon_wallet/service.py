@@ -268,14 +268,17 @@ async def grant(
     session: AsyncSession,
     policy: Policy,
     *,
+    admin_id: uuid.UUID,
     user_id: uuid.UUID,
     amount: int,
     reason: str,
     idempotency_key: str,
     request_hash: str,
 ) -> Posted:
-    """Admin credit: one transfer per idempotency key; a reused key must carry the same request."""
-    key = f"grant:{idempotency_key}"
+    """Admin credit: one transfer per (admin, idempotency key); a reused key must carry the
+    same request. Concurrent uses of one key queue on the platform:grants row lock, and the
+    re-check under it turns the loser into a replay (or a 409 when the request differs)."""
+    key = f"grant:{admin_id}:{idempotency_key}"
     posted: Posted | None = None
     if (existing := await _transfer_by_key(session, key)) is not None:
         posted = Posted(existing, replayed=True)
