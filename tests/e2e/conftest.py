@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from vareon_arcana.app import create_app as create_arcana
 from vareon_arcana.settings import ArcanaSettings, ProviderSettings
 from vareon_chassis.testing.fake_openai import FakeOpenAI
-from vareon_chassis.testing.plugin import serve
+from vareon_chassis.testing.plugin import serve, start_groups_at_end, until_ready
 from vareon_cognisys.app import create_app as create_cognisys
 from vareon_cognisys.settings import CognisysSettings
 from vareon_gateway.app import create_app as create_gateway
@@ -39,6 +39,9 @@ class Platform:
     wallet_url: str
     identity_db: str
     provider: FakeOpenAI
+    arcana_db: str = ""
+    groups: str = ""
+    """The consumer group prefix of this platform's services."""
 
     async def register(self, email: str | None = None) -> dict[str, Any]:
         email = email or f"e2e-{uuid.uuid4().hex[:10]}@example.com"
@@ -120,35 +123,40 @@ async def platform(infrastructure: Any, tmp_path_factory: Any) -> AsyncIterator[
     provider = FakeOpenAI()
     async with contextlib.AsyncExitStack() as stack:
         provider_url = await stack.enter_async_context(serve(provider.app))
-        identity_url = await stack.enter_async_context(
-            serve(
-                create_identity(
-                    IdentitySettings(
-                        database_url=identity_db,
-                        signing_keys_dir=keys,
-                        argon2_time_cost=1,
-                        argon2_memory_cost_kib=8192,
-                        argon2_parallelism=1,
-                        **env,
-                    )
-                )
+        identity = create_identity(
+            IdentitySettings(
+                database_url=identity_db,
+                signing_keys_dir=keys,
+                argon2_time_cost=1,
+                argon2_memory_cost_kib=8192,
+                argon2_parallelism=1,
+                **env,
             )
         )
+        identity_url = await stack.enter_async_context(serve(identity))
         jwks = f"{identity_url}/.well-known/jwks.json"
-        wallet_url = await stack.enter_async_context(
-            serve(
-                create_wallet(
-                    WalletSettings(
-                        database_url=wallet_db, jwks_url=jwks, initial_wallet_balance=BONUS, **env
-                    )
-                )
+        wallet = create_wallet(
+            WalletSettings(
+                database_url=wallet_db, jwks_url=jwks, initial_wallet_balance=BONUS, **env
             )
         )
-        cognisys = CognisysSettings(database_url=cognisys_db, jwks_url=jwks, **env)
-        cognisys_url = await stack.enter_async_context(serve(create_cognisys(cognisys)))
+        cognisys = create_cognisys(CognisysSettings(database_url=cognisys_db, jwks_url=jwks, **env))
         fake = {"fake": ProviderSettings(base_url=f"{provider_url}/v1", api_key="test-key")}
-        arcana = ArcanaSettings(database_url=arcana_db, jwks_url=jwks, providers=fake, **env)
-        arcana_url = await stack.enter_async_context(serve(create_arcana(arcana)))
+        arcana = create_arcana(
+            ArcanaSettings(database_url=arcana_db, jwks_url=jwks, providers=fake, **env)
+        )
+        consuming = (wallet, arcana)
+        await start_groups_at_end(
+            infrastructure.kafka_bootstrap,
+            {
+                env["consumer_group_prefix"] + c.name: c.topics
+                for app in consuming
+                for c in app.state.messaging.consumers
+            },
+        )
+        wallet_url = await stack.enter_async_context(serve(wallet))
+        cognisys_url = await stack.enter_async_context(serve(cognisys))
+        arcana_url = await stack.enter_async_context(serve(arcana))
         gateway_url = await stack.enter_async_context(
             serve(
                 create_gateway(
@@ -163,7 +171,19 @@ async def platform(infrastructure: Any, tmp_path_factory: Any) -> AsyncIterator[
                 )
             )
         )
+        # ready = every consumer joined its group and holds its partitions: what the tests
+        # publish from here on reaches them, however loaded the machine is
+        for url in (identity_url, wallet_url, cognisys_url, arcana_url):
+            await until_ready(url)
         client = await stack.enter_async_context(
             httpx.AsyncClient(base_url=gateway_url, timeout=30)
         )
-        yield Platform(client, identity_url, wallet_url, identity_db, provider)
+        yield Platform(
+            client,
+            identity_url,
+            wallet_url,
+            identity_db,
+            provider,
+            arcana_db=arcana_db,
+            groups=env["consumer_group_prefix"],
+        )

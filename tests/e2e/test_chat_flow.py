@@ -1,8 +1,12 @@
-"""A user chats through the gateway: routed by cognisys, streamed by arcana, charged by wallet."""
+"""A user chats through the gateway: routed by cognisys, streamed by arcana, charged by wallet.
 
-import asyncio
+Every wait is on the event itself: a call is made once the consumer that must know of it
+has committed past it (``event_log.consumed``), never retried until a window runs out."""
+
 import json
 import uuid
+
+from vareon_contracts import topics
 
 CHEAP = {
     "provider": "fake",
@@ -32,8 +36,6 @@ async def stream_reply(platform, tokens, session_id, text):
         json={"content": text},
         headers=platform.bearer(tokens),
     ) as response:
-        if response.status_code == 402:  # arcana has not yet heard of the signup bonus
-            return []
         assert response.status_code == 200, await response.aread()
         assert response.headers["content-type"].startswith("text/event-stream")
         event = None
@@ -45,107 +47,104 @@ async def stream_reply(platform, tokens, session_id, text):
     return events
 
 
-async def until(predicate, timeout_s=15.0):
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not (result := await predicate()):
-        assert asyncio.get_running_loop().time() < deadline, "condition never held"
-        await asyncio.sleep(0.2)
-    return result
+async def rule_known(platform, event_log, rule_id, revision=1):
+    """Arcana's replica has applied the rule's ``revision``."""
+    await event_log.consumed(
+        platform.groups + "arcana.routing-rules",
+        topics.COGNISYS_ROUTING_RULE,
+        lambda e: e.data.get("rule_id") == rule_id and e.data.get("revision", 0) >= revision,
+    )
 
 
-async def test_chat_is_routed_streamed_charged_and_rerouted(platform):
-    category = f"e2e-{uuid.uuid4().hex[:6]}"
-    admin = await platform.register()
-    await platform.make_admin(admin["email"])
-    admin_tokens = await platform.login(admin["email"])
+async def balance_known(platform, event_log, user_id):
+    """Arcana's balance replica has the signup bonus."""
+    await event_log.consumed(
+        platform.groups + "arcana.balances",
+        topics.WALLET_BALANCE,
+        lambda e: e.data.get("user_id") == user_id,
+    )
+
+
+async def create_rule(platform, admin_tokens, category, target):
     created = await platform.gateway.post(
         "/api/v1/cognisys/routing-rules",
         json={
             "name": category,
             "priority": 500,
             "conditions": {"categories": [category]},
-            "targets": [CHEAP],
+            "targets": [target],
         },
         headers=platform.bearer(admin_tokens),
     )
     assert created.status_code == 201, created.text
-    rule = created.json()
+    return created.json()
 
+
+async def verified_user(platform, event_log):
     user = await platform.register()
     await platform.verify_email(user["email"])
     tokens = await platform.login(user["email"])
-    await platform.wallet_with_bonus(tokens)
+    await balance_known(platform, event_log, user["id"])
+    return user, tokens
+
+
+async def admin_tokens(platform):
+    admin = await platform.register()
+    await platform.make_admin(admin["email"])
+    return await platform.login(admin["email"])
+
+
+async def test_chat_is_routed_streamed_charged_and_rerouted(platform, event_log):
+    category = f"e2e-{uuid.uuid4().hex[:6]}"
+    admin = await admin_tokens(platform)
+    rule = await create_rule(platform, admin, category, CHEAP)
+    user, tokens = await verified_user(platform, event_log)
+    await rule_known(platform, event_log, rule["id"])
     session = await platform.gateway.post(
         "/api/v1/arcana/sessions", json={"category": category}, headers=platform.bearer(tokens)
     )
     assert session.status_code == 201, session.text
     session_id = session.json()["id"]
 
-    async def streamed_from(model):
-        events = await stream_reply(platform, tokens, session_id, "hello there")
-        if events and events[-1][0] == "done" and events[-1][1]["receipt"]["model"] == model:
-            return events
-        return None
-
-    # arcana learns the rule and the balance from events; retry until both replicas have them
-    events = await until(lambda: streamed_from("e2e-cheap"))
-    chunks = [e for name, e in events if name == "chunk"]
+    events = await stream_reply(platform, tokens, session_id, "hello there")
+    assert events[-1][0] == "done", events
     receipt = events[-1][1]["receipt"]
-    assert chunks and receipt["cost"] > 0
+    assert receipt["model"] == "e2e-cheap"
+    assert [e for name, e in events if name == "chunk"] and receipt["cost"] > 0
 
-    async def charged():
-        wallet = (
-            await platform.gateway.get("/api/v1/wallet", headers=platform.bearer(tokens))
-        ).json()
-        return wallet if wallet["posted_micro"] < platform.bonus else None
-
-    wallet = await until(charged)
+    await event_log.consumed(
+        platform.groups + "wallet.usage",
+        topics.ARCANA_USAGE,
+        lambda e: e.data.get("user_id") == user["id"],
+    )
+    wallet = (await platform.gateway.get("/api/v1/wallet", headers=platform.bearer(tokens))).json()
     assert wallet["posted_micro"] == platform.bonus - receipt["cost"]
 
     moved = await platform.gateway.patch(
         f"/api/v1/cognisys/routing-rules/{rule['id']}",
         json={"targets": [OTHER]},
-        headers=platform.bearer(admin_tokens),
+        headers=platform.bearer(admin),
     )
     assert moved.status_code == 200, moved.text
-    started = asyncio.get_running_loop().time()
-    await until(lambda: streamed_from("e2e-other"), timeout_s=5)
-    assert asyncio.get_running_loop().time() - started < 5
+    await rule_known(platform, event_log, rule["id"], revision=moved.json()["revision"])
+    events = await stream_reply(platform, tokens, session_id, "hello again")
+    assert events[-1][1]["receipt"]["model"] == "e2e-other"
 
 
-async def test_a_call_the_balance_cannot_cover_is_refused_with_402(platform):
+async def test_a_call_the_balance_cannot_cover_is_refused_with_402(platform, event_log):
     category = f"e2e-{uuid.uuid4().hex[:6]}"
-    admin = await platform.register()
-    await platform.make_admin(admin["email"])
-    admin_tokens = await platform.login(admin["email"])
-    created = await platform.gateway.post(
-        "/api/v1/cognisys/routing-rules",
-        json={
-            "name": category,
-            "priority": 500,
-            "conditions": {"categories": [category]},
-            "targets": [PRICEY],
-        },
-        headers=platform.bearer(admin_tokens),
-    )
-    assert created.status_code == 201, created.text
-
-    user = await platform.register()
-    await platform.verify_email(user["email"])
-    tokens = await platform.login(user["email"])
-    await platform.wallet_with_bonus(tokens)
+    rule = await create_rule(platform, await admin_tokens(platform), category, PRICEY)
+    _, tokens = await verified_user(platform, event_log)
+    await rule_known(platform, event_log, rule["id"])
     session = await platform.gateway.post(
         "/api/v1/arcana/sessions", json={"category": category}, headers=platform.bearer(tokens)
     )
 
-    async def refused():
-        response = await platform.gateway.post(
-            f"/api/v1/arcana/sessions/{session.json()['id']}/messages",
-            json={"content": "hello", "stream": False},
-            headers=platform.bearer(tokens),
-        )
-        return response if response.status_code == 402 else None
-
-    response = await until(refused)
+    response = await platform.gateway.post(
+        f"/api/v1/arcana/sessions/{session.json()['id']}/messages",
+        json={"content": "hello", "stream": False},
+        headers=platform.bearer(tokens),
+    )
+    assert response.status_code == 402, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert "e2e-pricey" not in platform.provider.calls

@@ -100,11 +100,12 @@ async def test_a_registered_event_delivered_twice_credits_once(platform, event_l
     try:
         key, value, headers = encode_kafka(event)
         await producer.send_and_wait(IDENTITY_USER, value, key=key, headers=headers)
-        marker = await platform.register()  # a later event on the topic: once it is applied,
-        marker_tokens = await platform.login(marker["email"])  # the duplicate was handled
-        await platform.wallet_with_bonus(marker_tokens)
     finally:
         await producer.stop()
+    # wallet's group has committed past both copies: the duplicate was handled, not pending
+    await event_log.consumed(
+        platform.groups + "wallet.users", IDENTITY_USER, lambda e: e.id == event.id, count=2
+    )
 
     wallet = (await platform.gateway.get("/api/v1/wallet", headers=platform.bearer(tokens))).json()
     assert wallet["posted_micro"] == platform.bonus
@@ -116,7 +117,7 @@ async def test_a_registered_event_delivered_twice_credits_once(platform, event_l
 
 
 async def test_system_status_shows_each_consumers_lag_and_dead_letters(platform):
-    deadline = asyncio.get_running_loop().time() + 20
+    deadline = asyncio.get_running_loop().time() + 60  # a bound, not a window
     while True:
         status = (await platform.gateway.get("/api/v1/system/status")).json()
         wallet = status["services"]["wallet"]

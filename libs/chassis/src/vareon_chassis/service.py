@@ -213,6 +213,33 @@ async def _start_messaging(
             runner.cancel()
 
 
+def consumer_assignment(app: FastAPI) -> dict[str, dict[str, list[int]]]:
+    """``{consumer: {topic: [partitions this instance holds]}}``, every subscribed topic listed.
+
+    An observation, not a readiness check: a replica beyond the partition count holds none,
+    and a rebalance must not take every replica out of service at once. Whoever must know
+    that events will be consumed (a test fixture, ``vareon up``) waits for
+    ``consumers_assigned``."""
+    prefix = app.state.settings.consumer_group_prefix
+    held: dict[str, set[tuple[str, int]]] = {}
+    broker = getattr(app.state, "broker", None)
+    for subscriber in broker.subscribers if broker is not None else ():
+        kafka = getattr(subscriber, "consumer", None)
+        if kafka is not None:
+            name = str(subscriber.group_id).removeprefix(prefix)
+            held[name] = {(tp.topic, tp.partition) for tp in kafka.assignment()}
+    return {
+        c.name: {t: sorted(p for topic, p in held.get(c.name, ()) if topic == t) for t in c.topics}
+        for c in app.state.messaging.consumers
+    }
+
+
+def consumers_assigned(ready_body: dict[str, Any]) -> bool:
+    """A readiness body says every consumer holds partitions of every topic it reads."""
+    assignment = ready_body.get("assignment", {})
+    return all(all(parts) for topics in assignment.values() for parts in topics.values())
+
+
 async def _live() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -236,6 +263,8 @@ async def _ready(request: Request) -> Any:
         "uptime_s": round(time.time() - app.state.started_at, 3),
         "version": app.version,
     }
+    if app.state.messaging.consumers:
+        body["assignment"] = consumer_assignment(app)
     if getattr(app.state, "producer_ready", False):  # lag, dead letters, outbox backlog
         body["messaging"] = app.state.messaging_status.peek(
             app.state.settings.kafka_bootstrap,

@@ -26,6 +26,7 @@ from vareon_contracts import Envelope, decode_kafka
 from vareon_contracts.envelope import MalformedEvent
 
 from vareon_chassis.embedded import EmbeddedBroker, EmbeddedPostgres
+from vareon_chassis.messaging import offsets
 from vareon_chassis.migrations import upgrade
 from vareon_chassis.testing.containers import container_servers, use_containers
 from vareon_chassis.testing.proofs import (  # re-exported: each consuming service's proofs
@@ -39,6 +40,8 @@ __all__ = [
     "assert_duplicate_and_out_of_order_delivery_is_harmless",
     "assert_rebuild_matches",
     "serve",
+    "start_groups_at_end",
+    "until_ready",
 ]
 from vareon_chassis.testing.tokens import TestSigningKey
 
@@ -188,6 +191,47 @@ class EventLog:
         finally:
             await consumer.stop()
 
+    async def consumed(
+        self,
+        group: str,
+        topic: str,
+        predicate: Callable[[Envelope], bool] = lambda e: True,
+        *,
+        count: int = 1,
+        timeout_s: float = 60.0,
+    ) -> list[Envelope]:
+        """Events on ``topic`` matching ``predicate`` once consumer group ``group`` committed
+        past every one of them: the consumer's effect (or its decision to skip) committed.
+
+        The causal wait for "X did not happen": the duplicate (or a later marker on the same
+        partition) has been processed, so what it would have done is there or never will be.
+        The bound only stops a broken consumer from hanging the test."""
+        records = await self.records(topic, _decodable(predicate), count=count, timeout_s=timeout_s)
+        await self.committed_past(group, records, timeout_s=timeout_s)
+        return [decode_kafka(r.value, list(r.headers or [])) for r in records]
+
+    async def committed_past(
+        self, group: str, records: list[Any], *, timeout_s: float = 60.0
+    ) -> None:
+        """Wait until ``group`` has committed an offset after each of ``records``."""
+        todo: dict[TopicPartition, int] = {}
+        for r in records:
+            tp = TopicPartition(r.topic, r.partition)
+            todo[tp] = max(todo.get(tp, -1), r.offset)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        async with offsets.reader(self.bootstrap, group) as kafka:
+            while todo:
+                for tp, offset in list(todo.items()):
+                    done = await kafka.committed(tp)
+                    if done is not None and done > offset:
+                        del todo[tp]
+                if not todo:
+                    return
+                if loop.time() > deadline:
+                    raise TimeoutError(f"{group} has not committed past {todo}")
+                await asyncio.sleep(0.05)
+
     async def wait_for(
         self,
         topic: str,
@@ -198,14 +242,7 @@ class EventLog:
     ) -> list[Envelope]:
         """CloudEvents on ``topic`` matching ``predicate``; waits until ``count`` are there."""
 
-        def matches(record: Any) -> bool:
-            try:  # other tests leave deliberately malformed records on shared topics
-                envelope = decode_kafka(record.value, list(record.headers or []))
-            except MalformedEvent:
-                return False
-            return predicate(envelope)
-
-        records = await self.records(topic, matches, count=count, timeout_s=timeout_s)
+        records = await self.records(topic, _decodable(predicate), count=count, timeout_s=timeout_s)
         return [decode_kafka(r.value, list(r.headers or [])) for r in records]
 
     async def all(
@@ -249,6 +286,52 @@ class EventLog:
             return found
         finally:
             await consumer.stop()
+
+
+def _decodable(predicate: Callable[[Envelope], bool]) -> Callable[[Any], bool]:
+    def matches(record: Any) -> bool:
+        try:  # other tests leave deliberately malformed records on shared topics
+            envelope = decode_kafka(record.value, list(record.headers or []))
+        except MalformedEvent:
+            return False
+        return predicate(envelope)
+
+    return matches
+
+
+async def until_ready(url: str, *, timeout_s: float = 60.0) -> dict[str, Any]:
+    """Wait until the service at ``url`` is ready and every consumer of it holds its
+    partitions (joined its group, assigned): from then on, what is published reaches it."""
+    import httpx
+
+    from vareon_chassis.service import consumers_assigned
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    body: dict[str, Any] = {}
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                response = await client.get(f"{url}/health/ready")
+                body = response.json()
+                if response.status_code == 200 and consumers_assigned(body):
+                    return body
+            if loop.time() > deadline:
+                raise TimeoutError(f"{url} not ready with its consumers assigned: {body}")
+            await asyncio.sleep(0.05)
+
+
+async def start_groups_at_end(bootstrap: str, groups: dict[str, tuple[str, ...]]) -> None:
+    """Commit ``{group: topics}`` at the topics' current ends before the groups' members
+    start: a fresh platform in a shared test broker does not replay every earlier test's
+    events (hundreds of sign-ups on identity's topic by the time the e2e modules run)."""
+    async with offsets.reader(bootstrap) as kafka:
+        ends: dict[str, dict[TopicPartition, int]] = {}
+        for group, group_topics in groups.items():
+            tps = await offsets.partitions(kafka, group_topics)
+            ends[group] = await kafka.end_offsets(tps) if tps else {}
+    for group, at in ends.items():
+        await offsets.commit(bootstrap, group, at)
 
 
 @pytest.fixture(scope="session")
