@@ -7,12 +7,10 @@ from .conftest import PASSWORD
 
 @pytest.fixture
 def settings(settings):
-    return settings.model_copy(
-        update={"login_limit_per_account": "3/minute", "login_limit_per_ip": "5/minute"}
-    )
+    return settings.model_copy(update={"login_free_failures": 3, "login_limit_per_ip": "5/minute"})
 
 
-async def test_failed_logins_are_limited_per_account_then_per_ip(client):
+async def test_failed_logins_are_delayed_per_account_then_limited_per_ip(client):
     user = await client.register()
     wrong = {"email": user["email"], "password": "wrong password!"}
     for _ in range(3):

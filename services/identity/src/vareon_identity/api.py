@@ -31,7 +31,7 @@ from vareon_chassis.db import SessionDep
 from vareon_chassis.errors import Forbidden, Unauthorized
 
 from vareon_identity import google, service, verification
-from vareon_identity.errors import GoogleSignInDisabled, InvalidCredentials, RefreshTokenReused
+from vareon_identity.errors import GoogleSignInDisabled, RefreshTokenReused
 from vareon_identity.keys import KeyRing
 from vareon_identity.mailer import MailSender
 from vareon_identity.models import User
@@ -138,14 +138,10 @@ async def _login(
 ) -> TokenResponse:
     throttle: LoginThrottle = request.app.state.login_throttle
     user_agent, ip = _client(request)
-    throttle.check(email, ip)
-    try:
-        user = await service.authenticate(
-            session, _passwords(request), email=email, password=password
-        )
-    except InvalidCredentials:
-        throttle.failed(email, ip)
-        raise
+    email = service.normalise_email(email)  # the throttle's key is the account's
+    attempt = throttle.attempt(email, ip)
+    user = await service.authenticate(session, _passwords(request), email=email, password=password)
+    throttle.succeeded(attempt)
     ttl_s = _settings(request).refresh_token_ttl_s
     issued = await service.start_session(session, user, ttl_s=ttl_s, user_agent=user_agent, ip=ip)
     return await _tokens_for(request, session, user, issued)

@@ -44,7 +44,10 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         parallelism=settings.argon2_parallelism,
     )
     app.state.login_throttle = LoginThrottle(
-        per_account=settings.login_limit_per_account, per_ip=settings.login_limit_per_ip
+        free_failures=settings.login_free_failures,
+        max_delay_s=settings.login_max_delay_s,
+        base_delay_s=settings.login_base_delay_s,
+        per_ip=settings.login_limit_per_ip,
     )
     app.state.mail_sender = mailer
     app.state.resend_limit = ActionLimit("verification mail", settings.resend_verification_limit)

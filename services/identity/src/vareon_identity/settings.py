@@ -21,10 +21,14 @@ class IdentitySettings(ServiceSettings):
     argon2_time_cost: int = 3
     argon2_memory_cost_kib: int = 65_536
     argon2_parallelism: int = 4
-    login_limit_per_account: str = "10/15 minutes"
-    """Failed logins allowed per email (the `limits` notation), counted in this process."""
+    login_free_failures: int = 5
+    """Failed logins of one account from one client before each next try waits (base delay)
+    x 1, 2, 4..."""
+    login_base_delay_s: float = 1.0
+    login_max_delay_s: float = 900.0
+    """The longest wait between two tries of one account from one client."""
     login_limit_per_ip: str = "50/15 minutes"
-    """Failed logins allowed per client IP, counted in this process."""
+    """Unsuccessful logins allowed per client IP (the `limits` notation), in this process."""
     email_verification_ttl_s: int = 48 * 3600
     resend_verification_limit: str = "3/hour"
     """Verification mails a user may ask for again (the `limits` notation), per process."""
