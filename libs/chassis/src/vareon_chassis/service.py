@@ -189,6 +189,7 @@ async def _start_messaging(
             )
             for c in messaging.consumers
         ]
+        app.state.consumer_runtimes = runtimes
         broker = create_broker(settings, runtimes)
         app.state.broker = broker  # before start: a shutdown mid-start must still stop it
         await retry_forever(broker.start, "kafka consumers", log)
@@ -240,6 +241,20 @@ def consumers_assigned(ready_body: dict[str, Any]) -> bool:
     return all(all(parts) for topics in assignment.values() for parts in topics.values())
 
 
+def with_outages(messaging: dict[str, Any], app: FastAPI) -> dict[str, Any]:
+    """The measured status plus, live, each consumer's outage (``None`` when consuming)."""
+    runtimes = getattr(app.state, "consumer_runtimes", ())
+    if not runtimes:
+        return messaging
+    consumers = {k: dict(v) for k, v in messaging.get("consumers", {}).items()}
+    for runtime in runtimes:
+        outage = runtime.outage
+        consumers.setdefault(runtime.consumer.name, {})["outage"] = (
+            outage.describe() if outage is not None else None
+        )
+    return {**messaging, "consumers": consumers}
+
+
 async def _live() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -271,6 +286,7 @@ async def _ready(request: Request) -> Any:
             app.state.messaging.consumers,
             getattr(app.state, "relay", None),
         )
+        body["messaging"] = with_outages(body["messaging"], app)
     if ok:
         return body
     return problem(

@@ -3,13 +3,15 @@
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.message import StreamMessage
 from structlog.typing import FilteringBoundLogger
 
 from vareon_chassis.messaging.consumer import ConsumerRuntime
@@ -29,9 +31,47 @@ def create_producer(settings: ServiceSettings) -> AIOKafkaProducer:
     )
 
 
+def group_id(settings: ServiceSettings, consumer: str) -> str:
+    """The consumer group of consumer ``consumer`` (replay, lag and idle checks use it too)."""
+    return settings.consumer_group_prefix + consumer
+
+
+async def raw_bytes(msg: StreamMessage[Any]) -> bytes:
+    """FastStream's decoder would parse JSON before the handler runs, so an invalid body
+    would never reach ConsumerRuntime (no dead letter, offset committed by the next record):
+    the chassis decodes every record itself."""
+    return msg.body
+
+
+class _Paused:
+    """Keeps a consumer in its group while its handler waits out an outage: the partitions
+    are paused and polled (empty), which resets aiokafka's max-poll-interval clock."""
+
+    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+        self.consumer = consumer
+        self.paused: set[Any] = set()
+
+    async def keepalive(self) -> None:
+        held = set(self.consumer.assignment())
+        self.consumer.pause(*(held - self.paused))
+        self.paused |= held
+        await self.consumer.getmany(timeout_ms=0)
+
+    def resume(self) -> None:
+        held = set(self.consumer.assignment())
+        if self.paused & held:
+            self.consumer.resume(*(self.paused & held))
+        self.paused.clear()
+
+
 def _on_message(runtime: ConsumerRuntime) -> Callable[[KafkaMessage], Awaitable[None]]:
     async def on_message(msg: KafkaMessage) -> None:
-        await runtime.process(msg.raw_message)
+        paused = _Paused(msg.consumer) if isinstance(msg.consumer, AIOKafkaConsumer) else None
+        try:
+            await runtime.process(msg.raw_message, paused.keepalive if paused else None)
+        finally:
+            if paused is not None:
+                paused.resume()
         await msg.ack()
 
     on_message.__name__ = f"consume_{runtime.consumer.name.replace('-', '_')}"
@@ -48,7 +88,8 @@ def create_broker(settings: ServiceSettings, runtimes: Iterable[ConsumerRuntime]
     for runtime in runtimes:
         subscriber = broker.subscriber(
             *runtime.consumer.topics,
-            group_id=settings.consumer_group_prefix + runtime.consumer.name,
+            group_id=group_id(settings, runtime.consumer.name),
+            decoder=raw_bytes,
             ack_policy=AckPolicy.MANUAL,  # commit only after the inbox transaction committed
             auto_offset_reset="earliest",
             session_timeout_ms=settings.kafka_session_timeout_ms,

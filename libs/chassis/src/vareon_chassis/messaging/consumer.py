@@ -3,22 +3,32 @@
 The offset is committed only after the effect committed or the message went to the
 dead-letter topic, and a message is never skipped: while neither is possible the consumer
 keeps retrying the same message (the partition waits, order is kept).
+
+An outage is not a poison message: a failure of the infrastructure (database or broker
+unreachable, a dropped connection, a serialization failure or deadlock) says nothing about
+the message, so it is retried without limit, with capped backoff, and never counts towards
+``max_attempts``; only the handler's own failures lead to a dead letter.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+import psycopg
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError
 from aiokafka.structs import ConsumerRecord
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
-from sqlalchemy import Table
+from sqlalchemy import Table, delete
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vareon_contracts import CATALOG, Envelope, EventPayload
@@ -26,12 +36,70 @@ from vareon_contracts.envelope import MalformedEvent, decode_kafka
 from vareon_contracts.topics import dead_letter_topic
 
 from vareon_chassis.context import causation_id_var, request_id_var
+from vareon_chassis.messaging.suppress import side_effects_suppressed
 
 log = structlog.get_logger(__name__)
 P = TypeVar("P", bound=EventPayload)
 CONSUMED = Counter(
     "vareon_events_consumed_total", "Events consumed", ["consumer", "event_type", "outcome"]
 )
+STALLED = Gauge(
+    "vareon_consumer_stalled",
+    "1 while a consumer waits out an infrastructure outage (its partition does not move)",
+    ["consumer"],
+)
+OUTAGE_RETRIES = Counter(
+    "vareon_consumer_outage_retries_total",
+    "Retries of an event because the infrastructure (not the event) failed",
+    ["consumer"],
+)
+OUTAGE_BACKOFF_CAP_S = 5.0
+KeepAlive = Callable[[], Awaitable[None]]
+"""Called between outage retries: keeps the consumer's group membership alive."""
+
+_OUTAGES: tuple[type[BaseException], ...] = (
+    # SQLAlchemy wraps psycopg.OperationalError (connection lost or refused, serialization
+    # failure, deadlock: psycopg's TransactionRollback), and raises TimeoutError for the pool.
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    NodeNotReadyError,
+    ConnectionError,
+)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """The infrastructure failed, not the message: retrying later can succeed."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # a handler may wrap the driver's error
+        if seen is None:
+            return False
+        if isinstance(seen, _OUTAGES):
+            return True
+        if isinstance(seen, sa_exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+@dataclass
+class Outage:
+    """What a consumer is waiting out: since when, how many retries, the last error."""
+
+    since: float
+    error: str
+    retries: int = 0
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "since_s": round(time.time() - self.since, 3),
+            "retries": self.retries,
+            "error": self.error[:300],
+        }
 
 
 class DeadLetter(Exception):
@@ -86,6 +154,8 @@ class ConsumerRuntime:
         max_attempts: int = 5,
         backoff_s: float = 0.2,
         crash_after_commit_for: str | None = None,
+        outage_backoff_cap_s: float = OUTAGE_BACKOFF_CAP_S,
+        erased: str | None = None,
     ) -> None:
         self.consumer = consumer
         self.sessionmaker = sessionmaker
@@ -97,8 +167,17 @@ class ConsumerRuntime:
         """Fault injection for tests only (never set in production): the process exits
         (137, as after SIGKILL) right after applying the event with this id or type, before
         the offset is committed."""
+        self.outage_backoff_cap_s = outage_backoff_cap_s
+        self.outage: Outage | None = None
+        """Set while the runtime retries an infrastructure failure (readiness reports it)."""
+        self.erased = erased
+        """Rebuild only: the inbox's ``consumer`` value under which the rebuild kept the rows
+        it erased. An event found there was applied (and announced) before: it is applied
+        again with side effects suppressed; any other event is applied as new."""
 
-    async def process(self, record: ConsumerRecord[bytes, bytes]) -> str:
+    async def process(
+        self, record: ConsumerRecord[bytes, bytes], keepalive: KeepAlive | None = None
+    ) -> str:
         """Apply one record exactly once; returns the outcome. Never raises for bad input."""
         try:
             envelope = decode_kafka(record.value, list(record.headers or []))
@@ -120,9 +199,12 @@ class ConsumerRuntime:
         except ValidationError as exc:
             return await self._dead_letter(record, "invalid-payload", str(exc))
 
-        for attempt in range(1, self.max_attempts + 1):
+        attempt, outage_backoff = 0, self.backoff_s
+        while True:
+            attempt += 1
             try:
                 outcome = await self._apply(handler, payload, envelope)
+                self._outage_over()
                 if outcome == "applied" and self.crash_after_commit_for in (
                     envelope.id,
                     envelope.type,
@@ -132,9 +214,16 @@ class ConsumerRuntime:
                 CONSUMED.labels(self.consumer.name, envelope.type, outcome).inc()
                 return outcome
             except DeadLetter as exc:
+                self._outage_over()
                 return await self._dead_letter(record, "rejected", str(exc))
             except Exception as exc:
-                if attempt == self.max_attempts:
+                if is_outage(exc):
+                    attempt -= 1  # not the message's fault: never a step towards a dead letter
+                    await self._wait_out(exc, envelope.id, outage_backoff, keepalive)
+                    outage_backoff = min(outage_backoff * 2, self.outage_backoff_cap_s)
+                    continue
+                self._outage_over()
+                if attempt >= self.max_attempts:
                     return await self._dead_letter(record, "handler-failed", repr(exc))
                 log.warning(
                     "event handler failed; retrying",
@@ -144,7 +233,36 @@ class ConsumerRuntime:
                     error=repr(exc),
                 )
                 await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
-        raise AssertionError("unreachable")
+
+    async def _wait_out(
+        self, exc: Exception, event_id: str, delay: float, keepalive: KeepAlive | None
+    ) -> None:
+        if self.outage is None:
+            self.outage = Outage(time.time(), repr(exc))
+            STALLED.labels(self.consumer.name).set(1)
+            log.error(
+                "infrastructure outage; the partition waits (no dead letter)",
+                consumer=self.consumer.name,
+                event_id=event_id,
+                error=repr(exc),
+            )
+        self.outage.retries += 1
+        self.outage.error = repr(exc)
+        OUTAGE_RETRIES.labels(self.consumer.name).inc()
+        if keepalive is not None:
+            with contextlib.suppress(Exception):  # best effort; the next retry calls it again
+                await keepalive()
+        await asyncio.sleep(delay)
+
+    def _outage_over(self) -> None:
+        if self.outage is not None:
+            log.info(
+                "infrastructure back; consuming again",
+                consumer=self.consumer.name,
+                retries=self.outage.retries,
+            )
+            self.outage = None
+            STALLED.labels(self.consumer.name).set(0)
 
     async def _apply(
         self, handler: EventHandler[Any], payload: EventPayload, envelope: Envelope
@@ -163,7 +281,21 @@ class ConsumerRuntime:
                 )
                 if first is None:
                     return "duplicate"
-                await handler.handle(session, payload, envelope)
+                again = False
+                if self.erased is not None:
+                    again = (
+                        await session.scalar(
+                            delete(self.inbox)
+                            .where(
+                                self.inbox.c.event_id == envelope.id,
+                                self.inbox.c.consumer == self.erased,
+                            )
+                            .returning(self.inbox.c.event_id)
+                        )
+                        is not None
+                    )
+                with side_effects_suppressed() if again else contextlib.nullcontext():
+                    await handler.handle(session, payload, envelope)
             return "applied"
         finally:
             causation_id_var.reset(cid)

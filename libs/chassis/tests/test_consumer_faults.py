@@ -1,0 +1,192 @@
+"""Consumers under faults (issue 15): outages, undecodable records, dead-letter counts."""
+
+import asyncio
+import contextlib
+import uuid
+from datetime import UTC, datetime
+
+import httpx
+from aiokafka import AIOKafkaProducer
+from asgi_lifespan import LifespanManager
+from models import effects, inbox_table
+from sqlalchemy import insert, select
+from vareon_chassis.messaging import deadletters
+from vareon_chassis.messaging.consumer import DeadLetter, EventConsumer
+from vareon_chassis.service import Messaging, create_service
+from vareon_chassis.settings import ServiceSettings
+from vareon_contracts import Envelope, encode_kafka
+from vareon_contracts.events.identity import UserUpdatedV1
+from vareon_contracts.topics import IDENTITY_USER
+
+
+def updated(user_id, name):
+    return Envelope.wrap(
+        UserUpdatedV1(
+            user_id=user_id,
+            email="u@example.com",
+            display_name=name,
+            roles=[],
+            updated_at=datetime.now(UTC),
+        ),
+        source="/test",
+    )
+
+
+def recording_consumer(prefix):
+    """Writes ``display_name`` of every update to ``effects``; names ``dead...`` are rejected."""
+    consumer = EventConsumer(name=f"{prefix}-{uuid.uuid4().hex[:6]}", topics=(IDENTITY_USER,))
+
+    @consumer.on(UserUpdatedV1)
+    async def record(session, payload, envelope):
+        if payload.display_name.startswith("dead"):
+            raise DeadLetter("rejected on purpose")
+        await session.execute(
+            insert(effects).values(event_id=envelope.id, note=payload.display_name)
+        )
+
+    return consumer
+
+
+def service(fixture_db, infrastructure, consumer, **overrides):
+    settings = ServiceSettings(
+        service_name="chassis-test",
+        database_url=fixture_db,
+        **{**infrastructure.service_env(), **overrides},
+    )
+    return create_service(
+        settings, title="test", messaging=Messaging(inbox=inbox_table, consumers=[consumer])
+    )
+
+
+async def produce(bootstrap, records):
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for key, value, headers in records:
+            await producer.send_and_wait(IDENTITY_USER, value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+
+
+async def applied(app, event_ids, timeout_s=60.0, some=None):
+    """Notes of ``event_ids`` in application order, once all (or ``some``) are applied."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        try:
+            async with app.state.sessionmaker() as s:
+                rows = (
+                    await s.execute(
+                        select(effects.c.event_id, effects.c.note)
+                        .where(effects.c.event_id.in_(event_ids))
+                        .order_by(effects.c.id)
+                    )
+                ).all()
+            if len(rows) >= (len(event_ids) if some is None else some):
+                return rows
+        except Exception:  # the database may still be coming back
+            rows = []
+        if loop.time() > deadline:
+            raise TimeoutError(f"{len(rows)}/{len(event_ids)} applied")
+        await asyncio.sleep(0.1)
+
+
+async def ready_body(app):
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        return (await client.get("/health/ready")).json()
+
+
+async def pending_dead_letters(bootstrap, consumer):
+    found = await deadletters.scan(bootstrap, consumer=consumer.name, topics=consumer.topics)
+    return len(found.messages)
+
+
+async def test_an_outage_is_not_a_poison_message(fixture_db, infrastructure):
+    """Issue 15 item 6 (outage != poison): PostgreSQL stops while 20 events arrive; after it
+    returns none is dead-lettered and all 20 are applied, in order per key."""
+    bootstrap = infrastructure.kafka_bootstrap
+    consumer = recording_consumer("outage")
+    app = service(fixture_db, infrastructure, consumer, consumer_max_attempts=3)
+    warm = updated(uuid.uuid4(), "warm-up")
+    keys = [uuid.uuid4() for _ in range(4)]
+    events = [updated(key, f"{key}:{n}") for n in range(5) for key in keys]
+    async with LifespanManager(app):
+        await produce(bootstrap, [encode_kafka(warm)])
+        await applied(app, [warm.id])  # joined and consuming
+        await asyncio.to_thread(infrastructure.stop_postgres)
+        try:
+            await produce(bootstrap, [encode_kafka(e) for e in events])
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 60
+            while loop.time() < deadline:  # until it has retried past the handler-failure limit
+                if await pending_dead_letters(bootstrap, consumer):
+                    break
+                state = (await ready_body(app)).get("messaging", {}).get("consumers", {})
+                outage = state.get(consumer.name, {}).get("outage") or {}
+                if outage.get("retries", 0) > 3:  # past max_attempts
+                    break
+                await asyncio.sleep(0.2)
+        finally:
+            await asyncio.to_thread(infrastructure.start_postgres)
+        while True:  # every event either applied or dead-lettered
+            dead = await pending_dead_letters(bootstrap, consumer)
+            with contextlib.suppress(TimeoutError):
+                rows = await applied(app, [e.id for e in events], timeout_s=0, some=20 - dead)
+                break
+        assert dead == 0, f"{dead} events dead-lettered by the outage"
+        assert len(rows) == 20
+        for key in keys:
+            assert [n for _, n in rows if n.startswith(str(key))] == [
+                f"{key}:{n}" for n in range(5)
+            ]
+        assert (await ready_body(app))["messaging"]["consumers"][consumer.name].get(
+            "outage"
+        ) is None
+
+
+async def test_an_undecodable_json_record_is_dead_lettered_not_skipped(fixture_db, infrastructure):
+    """Issue 15 item 7 (no record skipped without a dead letter): content-type JSON with an
+    invalid body, then a good record on the same partition."""
+    bootstrap = infrastructure.kafka_bootstrap
+    consumer = recording_consumer("undecodable")
+    app = service(fixture_db, infrastructure, consumer)
+    good = updated(uuid.uuid4(), "good")
+    key, value, headers = encode_kafka(good)
+    broken = (key, b"{not json", [*headers, ("content-type", b"application/json")])
+    async with LifespanManager(app):
+        await produce(bootstrap, [broken, (key, value, headers)])
+        await applied(app, [good.id])
+    # the dead letter is written before the next record of the partition is processed
+    found = await deadletters.scan(bootstrap, consumer=consumer.name, topics=consumer.topics)
+    assert [m.reason for m in found.messages] == ["malformed"]
+
+
+async def measured_dead_letters(app, consumer, after):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while True:
+        body = await ready_body(app)
+        messaging = body.get("messaging", {})
+        if messaging.get("measured_at", 0) > after and "consumers" in messaging:
+            return messaging["consumers"][consumer.name]["dead_letters"]
+        if loop.time() > deadline:
+            raise TimeoutError(f"no fresh messaging status: {body}")
+        await asyncio.sleep(0.2)
+
+
+async def test_status_counts_what_the_dead_letter_topic_holds(fixture_db, infrastructure):
+    """Issue 15 item 8 (status tells the truth about dead letters): N dead letters of a live
+    consumer are N in readiness, and still N after the service restarts."""
+    bootstrap = infrastructure.kafka_bootstrap
+    consumer = recording_consumer("dlq-count")
+    user = uuid.uuid4()  # one key: one partition, in order
+    dead = [updated(user, f"dead-{n}") for n in range(3)]
+    marker = updated(user, "marker")
+    async with LifespanManager(app := service(fixture_db, infrastructure, consumer)):
+        await produce(bootstrap, [encode_kafka(e) for e in [*dead, marker]])
+        await applied(app, [marker.id])
+        now = datetime.now(UTC).timestamp()
+        assert await measured_dead_letters(app, consumer, now) == 3
+    async with LifespanManager(app := service(fixture_db, infrastructure, consumer)):
+        assert await measured_dead_letters(app, consumer, now) == 3
