@@ -57,8 +57,26 @@ async def test_evaluate_uses_the_callers_roles_unless_given(client, admin, auth)
     chosen = await client.post(EVALUATE, json={"text": "hi"}, headers=as_pro)
     assert chosen.json()["rule"]["id"] == pro["id"]
     assert chosen.json()["roles"] == ["pro", "user"]
-    other = await client.post(EVALUATE, json={"text": "hi", "roles": ["user"]}, headers=as_pro)
+    other = await client.post(EVALUATE, json={"text": "hi", "roles": ["user"]}, headers=admin)
     assert other.json()["rule"]["id"] == DEFAULT_RULE_ID
+    as_admin = await client.post(EVALUATE, json={"text": "hi", "roles": ["pro"]}, headers=admin)
+    assert as_admin.json()["rule"]["id"] == pro["id"]
+
+
+async def test_a_caller_without_routing_write_cannot_choose_roles(client, admin, auth):
+    """Issue 16 item 13: roles in the body are ignored unless the caller holds
+    routing:write; a plain user evaluates with their own roles."""
+    pro = (
+        await client.post(RULES, json=rule_body(conditions={"roles": ["pro"]}), headers=admin)
+    ).json()
+    plain = auth()
+    claimed = await client.post(EVALUATE, json={"text": "hi", "roles": ["pro"]}, headers=plain)
+    assert claimed.status_code == 200
+    assert claimed.json()["rule"]["id"] != pro["id"]
+    assert claimed.json()["roles"] == ["user"]
+    as_pro = auth(roles=("user", "pro"))
+    hidden = await client.post(EVALUATE, json={"text": "hi", "roles": ["user"]}, headers=as_pro)
+    assert hidden.json()["rule"]["id"] == pro["id"]
 
 
 async def test_a_catastrophic_pattern_times_out_and_is_reported(client, admin, auth):

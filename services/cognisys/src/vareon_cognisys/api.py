@@ -76,7 +76,9 @@ async def delete_rule(rule_id: UUID, session: SessionDep, _: Writer) -> Response
 @router.post("/routing/evaluate", response_model=Evaluation)
 async def evaluate(body: EvaluateIn, session: SessionDep, user: CurrentUser) -> Evaluation:
     """Dry run: the rule and targets this request would be routed to, and why."""
-    roles = body.roles if body.roles is not None else list(user.roles)
+    # Chosen roles are a rule author's what-if; anyone else would probe other users' routes.
+    chosen = body.roles is not None and user.has(WRITE)
+    roles = body.roles if chosen and body.roles is not None else list(user.roles)
     now = body.now or datetime.now(UTC)
     request = routing.RoutingRequest(
         category=body.category, roles=frozenset(roles), text=body.text, now=now

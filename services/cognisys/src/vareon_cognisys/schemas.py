@@ -98,7 +98,8 @@ class EvaluateIn(BaseModel):
     text: str = Field(max_length=100_000)
     category: str | None = Field(default=None, max_length=100)
     roles: list[str] | None = Field(default=None, max_length=50)
-    """The user's roles; the caller's own roles when omitted."""
+    """Roles to evaluate as (only for callers holding ``routing:write``; ignored otherwise);
+    the caller's own roles when omitted."""
     now: AwareDatetime | None = None
     """The moment to evaluate at (time windows are UTC); the current time when omitted."""
 
