@@ -260,7 +260,10 @@ async def test_user_registered_reaches_the_topic(client, event_log):
 
 async def test_deleted_user_is_erased_and_its_tokens_refused(client, database_url, event_log):
     user, tokens = await client.signed_up()
-    assert (await client.delete("/api/v1/auth/me", headers=bearer(tokens))).status_code == 204
+    deleted = await client.request(
+        "DELETE", "/api/v1/auth/me", headers=bearer(tokens), json={"password": PASSWORD}
+    )
+    assert deleted.status_code == 204
     me = await client.get("/api/v1/auth/me", headers=bearer(tokens))
     assert me.status_code == 401
     refresh = await client.post(

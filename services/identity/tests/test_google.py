@@ -157,3 +157,21 @@ async def test_google_sign_in_is_off_without_a_client_id(client, google_key):
     response = await sign_in(client, id_token(google_key, "x@example.com"))
     assert response.status_code == 404
     assert response.json()["type"] == "https://vareon.dev/problems/google-sign-in-disabled"
+
+
+async def test_a_passwordless_account_is_deleted_only_after_a_recent_login(
+    google, google_key, database_url
+):
+    """Issue 16 item 8: without a password to re-enter, deletion needs a recent login."""
+    response = await sign_in(google, id_token(google_key, "old@example.com", sub="g-old"))
+    tokens = response.json()
+    async with await psycopg.AsyncConnection.connect(libpq(database_url)) as conn:
+        await conn.execute("UPDATE refresh_sessions SET created_at = now() - interval '1 hour'")
+        await conn.commit()
+    stale = await google.request("DELETE", "/api/v1/auth/me", headers=bearer(tokens), json={})
+    assert stale.status_code == 401
+    assert stale.json()["type"] == "https://vareon.dev/problems/recent-login-required"
+
+    fresh = (await sign_in(google, id_token(google_key, "old@example.com", sub="g-old"))).json()
+    deleted = await google.request("DELETE", "/api/v1/auth/me", headers=bearer(fresh), json={})
+    assert deleted.status_code == 204

@@ -10,6 +10,7 @@ that the user still exists and that the token's login was not revoked.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -31,12 +32,13 @@ from vareon_chassis.db import SessionDep
 from vareon_chassis.errors import Forbidden, Unauthorized
 
 from vareon_identity import google, service, verification
-from vareon_identity.errors import GoogleSignInDisabled, RefreshTokenReused
+from vareon_identity.errors import GoogleSignInDisabled, RecentLoginRequired, RefreshTokenReused
 from vareon_identity.keys import KeyRing
 from vareon_identity.mailer import MailSender
 from vareon_identity.models import User
 from vareon_identity.passwords import Passwords
 from vareon_identity.schemas import (
+    AccountDeletion,
     GoogleSignInRequest,
     LoginRequest,
     PasswordChange,
@@ -270,8 +272,36 @@ async def update_me(body: ProfileUpdate, caller: CallerDep, session: SessionDep)
     return await service.update_profile(session, caller.user, changes)
 
 
+async def _reauthenticate(request: Request, caller: Caller, password: str) -> None:
+    """The current password, under the same throttle as logins (a stolen access token must
+    not become a way to guess it)."""
+    throttle: LoginThrottle = request.app.state.login_throttle
+    assert caller.user.email is not None
+    attempt = throttle.attempt(caller.user.email, _client(request)[1])
+    await service.check_password(_passwords(request), caller.user, password)
+    throttle.succeeded(attempt)
+
+
+async def _recent_login(request: Request, caller: Caller, session: AsyncSession) -> None:
+    max_age = timedelta(seconds=_settings(request).reauthentication_max_age_s)
+    started = (
+        await service.login_started_at(session, caller.session_id) if caller.session_id else None
+    )
+    if started is None or datetime.now(UTC) - started > max_age:
+        raise RecentLoginRequired("sign in again (at most a few minutes ago) to do this")
+
+
 @auth.delete("/me", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_me(caller: CallerDep, session: SessionDep) -> Response:
+async def delete_me(
+    body: AccountDeletion, request: Request, caller: CallerDep, session: SessionDep
+) -> Response:
+    """Delete the account: needs the current password, or a recent login if it has none."""
+    if caller.user.password_hash is not None:
+        if body.password is None:
+            raise RecentLoginRequired("send the account's current password as `password`")
+        await _reauthenticate(request, caller, body.password)
+    else:
+        await _recent_login(request, caller, session)
     await service.delete_user(session, caller.user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -281,11 +311,11 @@ async def change_password(
     body: PasswordChange, request: Request, caller: CallerDep, session: SessionDep
 ) -> Response:
     """Change the password; every other session is signed out, this one stays."""
+    await _reauthenticate(request, caller, body.current_password)
     await service.change_password(
         session,
         _passwords(request),
         caller.user,
-        current=body.current_password,
         new=body.new_password,
         keep_family=caller.session_id,
     )

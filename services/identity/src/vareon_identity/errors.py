@@ -41,6 +41,11 @@ class RefreshTokenReused(InvalidRefreshToken):
     """A rotated token came back: its whole family is revoked, and that must be committed."""
 
 
+class RecentLoginRequired(Unauthorized):
+    type = PROBLEM_BASE + "recent-login-required"
+    title = "Sign in again"
+
+
 class UserNotFound(NotFound):
     type = PROBLEM_BASE + "user-not-found"
     title = "User not found"

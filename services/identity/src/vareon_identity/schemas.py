@@ -67,6 +67,11 @@ class PasswordChange(Strict):
     new_password: Password
 
 
+class AccountDeletion(Strict):
+    password: Password | None = None
+    """Required when the account has a password; without one, the login must be recent."""
+
+
 class ProfileUpdate(Strict):
     display_name: DisplayName | None = None
     avatar_url: Annotated[HttpUrl, Field(max_length=2048)] | None = None

@@ -271,17 +271,26 @@ async def update_profile(session: AsyncSession, user: User, changes: dict[str, A
     return user
 
 
+async def login_started_at(session: AsyncSession, family_id: UUID) -> datetime | None:
+    return await session.scalar(
+        select(func.min(RefreshSession.created_at)).where(RefreshSession.family_id == family_id)
+    )
+
+
+async def check_password(passwords: Passwords, user: User, password: str) -> None:
+    if not await asyncio.to_thread(passwords.verify, user.password_hash, password):
+        raise InvalidCredentials()
+
+
 async def change_password(
     session: AsyncSession,
     passwords: Passwords,
     user: User,
     *,
-    current: str,
     new: str,
     keep_family: UUID | None,
 ) -> None:
-    if not await asyncio.to_thread(passwords.verify, user.password_hash, current):
-        raise InvalidCredentials()
+    """Set a new password; the caller has checked the current one."""
     check_policy(new, email=user.email)
     user.password_hash = await asyncio.to_thread(passwords.hash, new)
     user.updated_at = _now()

@@ -27,6 +27,8 @@ class IdentitySettings(ServiceSettings):
     login_base_delay_s: float = 1.0
     login_max_delay_s: float = 900.0
     """The longest wait between two tries of one account from one client."""
+    reauthentication_max_age_s: int = 300
+    """Deleting a passwordless (Google) account needs a login at most this old."""
     login_limit_per_ip: str = "50/15 minutes"
     """Unsuccessful logins allowed per client IP (the `limits` notation), in this process."""
     email_verification_ttl_s: int = 48 * 3600
