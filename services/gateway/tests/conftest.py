@@ -108,13 +108,12 @@ async def upstream(running: Callable[..., Any]) -> AsyncIterator[tuple[Upstream,
     yield service, url
 
 
-def gateway_settings(upstream_url: str, transport: str, **overrides: Any) -> GatewaySettings:
+def gateway_settings(upstream_url: str, **overrides: Any) -> GatewaySettings:
     """Every service on the stand-in, but neosyntis on a port nobody listens on."""
     urls = {f"{name}_url": upstream_url for name in SERVICES}
     urls["neosyntis_url"] = f"http://127.0.0.1:{free_port()}"
     return GatewaySettings(
         **urls,
-        upstream_transport=transport,
         read_timeout_s=0.5,
         status_timeout_s=0.5,
         status_cache_s=0,
@@ -124,16 +123,11 @@ def gateway_settings(upstream_url: str, transport: str, **overrides: Any) -> Gat
     )
 
 
-@pytest.fixture(params=["httpx", "aiohttp"])
-def transport(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 @pytest_asyncio.fixture(loop_scope="session")
 async def gateway(
-    running: Callable[..., Any], upstream: tuple[Upstream, str], transport: str
+    running: Callable[..., Any], upstream: tuple[Upstream, str]
 ) -> AsyncIterator[httpx.AsyncClient]:
-    url = await running(create_app(gateway_settings(upstream[1], transport)))
+    url = await running(create_app(gateway_settings(upstream[1])))
     async with httpx.AsyncClient(base_url=url, timeout=10) as client:
         yield client
 

@@ -18,13 +18,11 @@ async def _rejected(gateway: httpx.AsyncClient, headers: dict[str, str]) -> str:
     return str(problem["detail"])
 
 
-@pytest.mark.parametrize("transport", ["httpx"], indirect=True)
 async def test_protected_route_without_a_token_is_401(gateway: httpx.AsyncClient) -> None:
     assert await _rejected(gateway, {}) == "bearer token required"
     assert await _rejected(gateway, {"Authorization": "Basic YTpi"}) == "bearer token required"
 
 
-@pytest.mark.parametrize("transport", ["httpx"], indirect=True)
 async def test_forged_expired_and_garbage_tokens_are_401(
     gateway: httpx.AsyncClient, token: Callable[..., str]
 ) -> None:
@@ -43,14 +41,12 @@ async def test_forged_expired_and_garbage_tokens_are_401(
     )
 
 
-@pytest.mark.parametrize("transport", ["httpx"], indirect=True)
 async def test_valid_token_passes(gateway: httpx.AsyncClient, token: Callable[..., str]) -> None:
     response = await gateway.get(PROTECTED, headers={"Authorization": f"Bearer {token()}"})
     assert response.status_code == 200
     assert response.json()["path"] == PROTECTED
 
 
-@pytest.mark.parametrize("transport", ["httpx"], indirect=True)
 @pytest.mark.parametrize(
     ("method", "path"),
     [
@@ -72,7 +68,6 @@ async def test_public_routes_pass_without_a_token(
     assert response.status_code == 200, response.text
 
 
-@pytest.mark.parametrize("transport", ["httpx"], indirect=True)
 async def test_gateway_own_routes_are_public(gateway: httpx.AsyncClient) -> None:
     for path in (
         "/health",

@@ -1,22 +1,11 @@
-from starlette.requests import Request
-from vareon_chassis.context import request_id_var
-from vareon_gateway.proxy import request_headers
+from typing import Any
+
+from vareon_gateway.proxy import request_headers, response_headers
 from vareon_gateway.settings import GatewaySettings
 
 
-def _request(headers: list[tuple[bytes, bytes]]) -> Request:
-    return Request(
-        {
-            "type": "http",
-            "method": "GET",
-            "path": "/api/v1/wallet",
-            "scheme": "http",
-            "headers": headers,
-            "client": ("10.0.0.9", 5000),
-            "server": ("gw", 8000),
-            "query_string": b"",
-        }
-    )
+def _scope(headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    return {"type": "http", "scheme": "http", "headers": headers, "client": ("10.0.0.9", 5000)}
 
 
 SPOOFED = [
@@ -30,21 +19,28 @@ SPOOFED = [
 
 
 def test_the_edge_does_not_trust_forwarded_headers_from_clients() -> None:
-    token = request_id_var.set("rid-1")
-    try:
-        headers = dict(request_headers(_request(SPOOFED), GatewaySettings()))
-    finally:
-        request_id_var.reset(token)
-    assert headers[b"x-forwarded-for"] == b"10.0.0.9"
-    assert headers[b"x-forwarded-proto"] == b"http"
-    assert headers[b"x-forwarded-host"] == b"api.vareon.dev"
-    assert headers[b"x-request-id"] == b"rid-1"
-    assert headers[b"authorization"] == b"Bearer t"
-    assert b"host" not in headers and b"te" not in headers
+    headers = dict(request_headers(_scope(SPOOFED), GatewaySettings(), "rid-1", "forged"))
+    assert headers["x-forwarded-for"] == "10.0.0.9"
+    assert headers["x-forwarded-proto"] == "http"
+    assert headers["x-forwarded-host"] == "api.vareon.dev"
+    assert headers["x-request-id"] == "rid-1"
+    assert headers["x-client-request-id"] == "forged"
+    assert headers["authorization"] == "Bearer t"
+    assert "host" not in headers and "te" not in headers
 
 
 def test_behind_a_trusted_proxy_the_chain_is_extended() -> None:
     settings = GatewaySettings(trust_forwarded_headers=True)
-    headers = dict(request_headers(_request(SPOOFED), settings))
-    assert headers[b"x-forwarded-for"] == b"6.6.6.6, 10.0.0.9"
-    assert headers[b"x-forwarded-proto"] == b"https"
+    headers = dict(request_headers(_scope(SPOOFED), settings, "rid-1", None))
+    assert headers["x-forwarded-for"] == "6.6.6.6, 10.0.0.9"
+    assert headers["x-forwarded-proto"] == "https"
+
+
+def test_headers_named_in_connection_are_dropped_both_ways() -> None:
+    incoming = [(b"x-hop", b"1"), (b"connection", b"keep-alive, X-Hop"), (b"x-kept", b"2")]
+    out = dict(request_headers(_scope(incoming), GatewaySettings(), "r", None))
+    assert "x-hop" not in out and out["x-kept"] == "2"
+    back = response_headers(
+        [(b"X-Hop", b"1"), (b"Connection", b"x-hop"), (b"Date", b"d"), (b"X-Kept", b"2")], b"r"
+    )
+    assert back == [(b"x-kept", b"2"), (b"x-request-id", b"r")]

@@ -89,15 +89,23 @@ async def test_server_sent_events_flow_before_the_service_finishes(
     assert service.stream_finished.is_set()
 
 
-async def test_request_id_round_trips_and_reaches_the_service(
+async def test_a_client_request_id_is_kept_aside_never_the_correlation_id(
     gateway: httpx.AsyncClient, token: Callable[..., str]
 ) -> None:
+    """Item 7 (request ids and trust): before, the client's "req-abc.123" became the id the
+    services logged and correlated events with."""
     response = await gateway.get(
         "/api/v1/cognisys/rules",
         headers={"Authorization": f"Bearer {token()}", "X-Request-ID": "req-abc.123"},
     )
-    assert response.headers["x-request-id"] == "req-abc.123"
-    assert header(response.json(), "x-request-id") == ["req-abc.123"]
+    made = response.headers["x-request-id"]
+    assert made != "req-abc.123"
+    echo = response.json()
+    assert header(echo, "x-request-id") == [made]
+    assert header(echo, "x-client-request-id") == ["req-abc.123"]
+    own = await gateway.get("/api/v1/nothing-here", headers={"X-Request-ID": "req-abc.123"})
+    assert own.headers["x-request-id"] != "req-abc.123"
+    assert own.json()["request_id"] == own.headers["x-request-id"]
 
 
 async def test_a_request_id_is_made_when_none_is_sent(

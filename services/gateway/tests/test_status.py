@@ -2,14 +2,12 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
 from vareon_chassis.service import create_service
 from vareon_chassis.settings import ServiceSettings
 from vareon_gateway.app import create_app
 from vareon_gateway.settings import GatewaySettings
 
 
-@pytest.mark.parametrize("transport", ["httpx"], indirect=True)
 async def test_system_status_reports_each_service(gateway: httpx.AsyncClient) -> None:
     response = await gateway.get("/api/v1/system/status")
     assert response.status_code == 200
@@ -26,7 +24,6 @@ async def test_system_status_reports_each_service(gateway: httpx.AsyncClient) ->
     assert status["gateway"]["uptime_s"] >= 0
 
 
-@pytest.mark.parametrize("transport", ["httpx"], indirect=True)
 async def test_health_is_live_even_when_a_service_is_down(gateway: httpx.AsyncClient) -> None:
     response = await gateway.get("/health")
     assert response.status_code == 200

@@ -62,7 +62,7 @@ async def stand(
     running: Callable[..., Any], upstream: tuple[Upstream, str]
 ) -> AsyncIterator[tuple[ShellUpstream, str]]:
     shell = ShellUpstream()
-    settings = gateway_settings(upstream[1], "httpx", websocket_auth_timeout_s=1.0)
+    settings = gateway_settings(upstream[1], websocket_auth_timeout_s=1.0)
     settings.arcana_url = await running(shell.app)
     gateway = await running(create_app(settings))
     yield shell, gateway.replace("http://", "ws://")
@@ -137,7 +137,7 @@ async def test_upstream_close_code_reaches_the_client(
 async def test_unknown_websocket_paths_and_a_down_service(
     running: Callable[..., Any], upstream: tuple[Upstream, str], token: Callable[..., str]
 ) -> None:
-    settings = gateway_settings(upstream[1], "httpx")
+    settings = gateway_settings(upstream[1])
     settings.arcana_url = f"http://127.0.0.1:{free_port()}"
     gateway = (await running(create_app(settings))).replace("http://", "ws://")
     async with connect(gateway + "/api/v1/wallet/ws", subprotocols=["bearer", token()]) as ws:

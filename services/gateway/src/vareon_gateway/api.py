@@ -9,13 +9,10 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
-from vareon_chassis.auth import TokenVerifier
-from vareon_chassis.errors import NotFound, Unauthorized
+from vareon_chassis.errors import NotFound
 from vareon_contracts.asyncapi import build_asyncapi
 from vareon_contracts.asyncapi_html import render_asyncapi_html
 
-from vareon_gateway import routing
-from vareon_gateway.proxy import forward
 from vareon_gateway.settings import GatewaySettings
 from vareon_gateway.status import CachedStatus
 
@@ -92,21 +89,7 @@ async def asyncapi_html() -> HTMLResponse:
     return HTMLResponse(_asyncapi_html())
 
 
-async def require_token(request: Request) -> None:
-    authorization = request.headers.get("authorization", "")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("bearer token required")
-    verifier: TokenVerifier = request.app.state.token_verifier
-    await verifier.verify(token.strip())
-
-
 @router.api_route("/{path:path}", methods=PROXY_METHODS, include_in_schema=False)
-async def proxy(request: Request) -> Response:
-    route = routing.resolve(request.url.path)
-    if route is None:
-        raise NotFound(f"No service serves {request.url.path}.")
-    # CORS preflights carry no credentials; the service answers them.
-    if not route.public and request.method != "OPTIONS":
-        await require_token(request)
-    return await forward(request, _client(request), route.service, _settings(request))
+async def not_found(request: Request) -> Response:
+    # Proxied routes never get here: the edge (vareon_gateway.edge) forwards them.
+    raise NotFound(f"No service serves {request.url.path}.")

@@ -1,4 +1,4 @@
-"""create_app: the gateway is a stateless chassis service plus one pooled upstream client."""
+"""create_app: the gateway is a raw ASGI edge in front of a stateless chassis service."""
 
 from __future__ import annotations
 
@@ -11,27 +11,37 @@ from vareon_chassis.service import create_service
 from vareon_chassis.settings import load_settings
 
 from vareon_gateway.api import router
+from vareon_gateway.edge import Edge
 from vareon_gateway.settings import GatewaySettings
 from vareon_gateway.status import CachedStatus
-from vareon_gateway.upstream import create_upstream_client
+from vareon_gateway.tokens import VerifiedTokens
+from vareon_gateway.upstream import create_proxy_session, create_upstream_client
 from vareon_gateway.websocket import router as websocket_router
 
 
 def create_app(
     settings: GatewaySettings | None = None, *, token_verifier: TokenVerifier | None = None
-) -> FastAPI:
+) -> Edge:
     settings = settings or load_settings(GatewaySettings)
+    edge: Edge
 
     @contextlib.asynccontextmanager
     async def upstream(app: FastAPI) -> AsyncIterator[None]:
         app.state.upstream = create_upstream_client(settings)
         app.state.status_cache = CachedStatus(settings.status_cache_s)
+        edge.session = create_proxy_session(settings)
+        edge.tokens = VerifiedTokens(
+            app.state.token_verifier,
+            ttl_s=settings.token_cache_ttl_s,
+            size=settings.token_cache_size,
+        )
         try:
             yield
         finally:
+            await edge.session.close()
             await app.state.upstream.aclose()
 
-    return create_service(
+    app = create_service(
         settings,
         title="Vareon",
         routers=[router, websocket_router],
@@ -39,3 +49,5 @@ def create_app(
         with_database=False,
         resources=[upstream],
     )
+    edge = Edge(app, settings)
+    return edge

@@ -27,3 +27,9 @@ class ClientClosedRequest(DomainError):
     type = PROBLEM_BASE + "client-closed-request"
     title = "Client closed the request"
     status = 400
+
+
+class PayloadTooLarge(DomainError):
+    type = PROBLEM_BASE + "payload-too-large"
+    title = "Payload too large"
+    status = 413

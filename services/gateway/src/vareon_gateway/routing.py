@@ -48,8 +48,25 @@ def _under(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix + "/")
 
 
+_RESOLVED: dict[str, Route | None] = {}
+_RESOLVED_MAX = 4096
+
+
 def resolve(path: str) -> Route | None:
-    """The route for a decoded request path, or None when no service owns it."""
+    """The route for a decoded request path, or None when no service owns it (memoised:
+    the edge asks for every request)."""
+    try:
+        return _RESOLVED[path]
+    except KeyError:
+        pass
+    route = _resolve(path)
+    if len(_RESOLVED) >= _RESOLVED_MAX:
+        _RESOLVED.clear()
+    _RESOLVED[path] = route
+    return route
+
+
+def _resolve(path: str) -> Route | None:
     segments = path.split("/")
     if not path.startswith("/") or any(s in (".", "..") for s in segments):
         return None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 from vareon_chassis.settings import ServiceSettings
@@ -24,16 +22,25 @@ class GatewaySettings(ServiceSettings):
     jwks_url: str | None = None
     """Defaults to identity_url + /.well-known/jwks.json."""
 
-    upstream_transport: Literal["httpx", "aiohttp"] = "aiohttp"
-    """Measured by bench/gateway_transport.py; see the gateway README for the numbers."""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int | None = None
+    """Processes for ``python -m vareon_gateway``; default: the number of cores."""
     connect_timeout_s: float = 2.0
     read_timeout_s: float = 60.0
     """Per read, not per response: a slow server-sent-event stream stays open between events."""
-    write_timeout_s: float = 30.0
     pool_timeout_s: float = 5.0
     max_connections: int = 200
-    max_keepalive_connections: int = 100
     keepalive_expiry_s: float = 30.0
+    max_body_bytes: int = 1_048_576
+    """Request bodies over this are refused with 413 while they stream."""
+    upload_body_bytes: int = 1024 * 1_048_576
+    """The limit under ``upload_prefixes`` instead: the dataset upload keeps neosyntis's own
+    limit (NEOSYNTIS_MAX_UPLOAD_BYTES, 1 GiB), which neosyntis enforces itself."""
+    upload_prefixes: tuple[str, ...] = ("/api/v1/neosyntis/datasets",)
+    token_cache_ttl_s: float = 60.0
+    """A verified bearer token is trusted again for this long (never past its exp)."""
+    token_cache_size: int = 10_000
 
     websocket_auth_timeout_s: float = 10.0
     """How long a WebSocket without a token in its handshake may wait for its auth message."""

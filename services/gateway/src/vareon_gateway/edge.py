@@ -1,0 +1,202 @@
+"""The edge: a raw ASGI app in front of FastAPI. Proxied routes are handled here without
+Request/Response objects, routers or middleware stacks; the gateway's own routes, WebSockets
+and unknown paths go on to the FastAPI app, with the edge's request id already in place."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from typing import Any
+
+import aiohttp
+import structlog
+from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
+from vareon_chassis.context import request_id_var
+from vareon_chassis.errors import PROBLEM_JSON, DomainError, Unauthorized
+from vareon_chassis.observability import HTTP_LATENCY, HTTP_REQUESTS
+
+from vareon_gateway import routing
+from vareon_gateway.proxy import forward, request_headers
+from vareon_gateway.settings import SERVICES, GatewaySettings
+from vareon_gateway.tokens import VerifiedTokens
+
+log = structlog.get_logger(__name__)
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_CLIENT_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+
+def new_request_id() -> str:
+    return os.urandom(16).hex()
+
+
+def client_request_id(value: bytes | None) -> str | None:
+    if value is None:
+        return None
+    text = value.decode("latin-1")
+    return text if _CLIENT_REQUEST_ID.match(text) else None
+
+
+def with_request_id(scope: Scope, request_id: str) -> Scope:
+    """The scope for the app behind the edge: the edge's id as X-Request-ID (which the
+    chassis middleware then adopts), the client's own only as X-Client-Request-ID."""
+    headers = []
+    client_id = None
+    for key, value in scope["headers"]:
+        if key == b"x-request-id":
+            client_id = client_request_id(value)
+        elif key != b"x-client-request-id":
+            headers.append((key, value))
+    headers.append((b"x-request-id", request_id.encode()))
+    if client_id:
+        headers.append((b"x-client-request-id", client_id.encode()))
+    return {**scope, "headers": headers}
+
+
+async def send_problem(
+    send: Send,
+    exc: DomainError,
+    *,
+    instance: str,
+    request_id: str,
+    extra_headers: list[tuple[bytes, bytes]] = (),  # type: ignore[assignment]
+) -> None:
+    body = {
+        "type": exc.type,
+        "title": exc.title,
+        "status": exc.status,
+        "detail": exc.detail,
+        "instance": instance,
+        "request_id": request_id,
+        **exc.extensions,
+    }
+    payload = json.dumps(body).encode()
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(payload)).encode()),
+        (b"x-request-id", request_id.encode()),
+        *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in exc.headers.items()),
+        *extra_headers,
+    ]
+    await send({"type": "http.response.start", "status": exc.status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+class Edge:
+    def __init__(self, app: FastAPI, settings: GatewaySettings) -> None:
+        self.app = app
+        self.settings = settings
+        self.session: aiohttp.ClientSession | None = None
+        self.tokens: VerifiedTokens | None = None
+        self.bases = {service: settings.upstream_url(service) for service in SERVICES}
+        self.upload_prefixes = tuple(p.rstrip("/") for p in settings.upload_prefixes)
+        self._metrics: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    @property
+    def state(self) -> Any:  # so tests and tools can reach app.state through the edge
+        return self.app.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self.app(scope, receive, send)
+            return
+        request_id = new_request_id()
+        route = routing.resolve(scope["path"]) if kind == "http" else None
+        if route is None:
+            await self.app(with_request_id(scope, request_id), receive, send)
+            return
+        client_id = None
+        for key, value in scope["headers"]:
+            if key == b"x-request-id":
+                client_id = client_request_id(value)
+        token = request_id_var.set(request_id)
+        if client_id:
+            structlog.contextvars.bind_contextvars(client_request_id=client_id)
+        started = time.perf_counter()
+        status = 500
+        try:
+            status = await self._proxy(scope, receive, send, route, request_id, client_id)
+        finally:
+            self._observe(route.service, scope["method"], status, time.perf_counter() - started)
+            if client_id:
+                structlog.contextvars.unbind_contextvars("client_request_id")
+            request_id_var.reset(token)
+
+    async def _proxy(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        route: routing.Route,
+        request_id: str,
+        client_id: str | None,
+    ) -> int:
+        authorization = content_length = None
+        chunked = False
+        for key, value in scope["headers"]:
+            if key == b"authorization":
+                authorization = value
+            elif key == b"content-length":
+                content_length = value
+            elif key == b"transfer-encoding":
+                chunked = True
+        try:
+            if not route.public and scope["method"] != "OPTIONS":
+                await self._authenticate(authorization)
+            try:
+                length = int(content_length) if content_length is not None else None
+            except ValueError:
+                length = None
+            assert self.session is not None, "the edge is used before its lifespan started"
+            return await forward(
+                scope,
+                receive,
+                send,
+                session=self.session,
+                base_url=self.bases[route.service],
+                service=route.service,
+                headers=request_headers(scope, self.settings, request_id, client_id),
+                content_length=length,
+                chunked=chunked,
+                limit=self._limit(scope["path"]),
+                request_id=request_id.encode(),
+            )
+        except DomainError as exc:
+            if exc.status >= 500:
+                log.warning("proxy refused", service=route.service, problem=exc.type)
+            await send_problem(send, exc, instance=scope["path"], request_id=request_id)
+            return exc.status
+
+    def _limit(self, path: str) -> int:
+        for prefix in self.upload_prefixes:
+            if path == prefix or path.startswith(prefix + "/"):
+                return self.settings.upload_body_bytes
+        return self.settings.max_body_bytes
+
+    async def _authenticate(self, authorization: bytes | None) -> None:
+        if authorization is None:
+            raise Unauthorized("bearer token required")
+        scheme, _, token = authorization.decode("latin-1").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("bearer token required")
+        assert self.tokens is not None
+        await self.tokens.verify(token)
+
+    def _observe(self, service: str, method: str, status: int, seconds: float) -> None:
+        if method not in _METHODS:
+            method = "OTHER"
+        key = (service, method, status)
+        metrics = self._metrics.get(key)
+        if metrics is None:
+            route = f"proxy:{service}"
+            metrics = (
+                HTTP_REQUESTS.labels("gateway", method, route, str(status)),
+                HTTP_LATENCY.labels("gateway", method, route),
+            )
+            self._metrics[key] = metrics
+        metrics[0].inc()
+        metrics[1].observe(seconds)
