@@ -147,7 +147,10 @@ def rule(
     )
 
 
-def balance(user_id: uuid.UUID, available: int, *, at: datetime | None = None) -> BalanceChangedV1:
+def balance(
+    user_id: uuid.UUID, available: int, *, at: datetime | None = None, **marker: Any
+) -> BalanceChangedV1:
+    """``marker``: the causal fields (seq, arcana_usage_seq) the wallet sets."""
     return BalanceChangedV1(
         wallet_id=uuid.uuid4(),
         user_id=user_id,
@@ -159,4 +162,5 @@ def balance(user_id: uuid.UUID, available: int, *, at: datetime | None = None) -
         pending=0,
         available=available,
         kind="grant",
+        **marker,
     )

@@ -105,7 +105,7 @@ async def test_expired_holds_are_swept(sessionmaker, policy):
     async with sessionmaker.begin() as session:
         await session.execute(text("UPDATE holds SET expires_at = now() - interval '1 second'"))
     async with sessionmaker.begin() as session:
-        assert await service.expire_holds(session) == 1
+        assert await service.expire_holds(session, policy) == 1
     async with sessionmaker() as session:
         from vareon_wallet.models import Hold
 

@@ -272,9 +272,11 @@ class Call:
                 )
                 chat.updated_at = datetime.now(UTC)
             if usage_id is not None:
+                seq = await credits.next_usage_seq(session, turn.user_id)
                 session.add(
                     UsageRecord(
                         id=usage_id,
+                        seq=seq,
                         user_id=turn.user_id,
                         session_id=turn.session_id,
                         provider=target.provider,
@@ -298,6 +300,7 @@ class Call:
                         tokens_out=tokens_out,
                         cost=cost,
                         recorded_at=datetime.now(UTC),
+                        seq=seq,
                     ),
                 )
             return Receipt(

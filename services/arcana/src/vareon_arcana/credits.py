@@ -3,12 +3,17 @@
 The wallet owns the money; arcana holds a replica of each user's balance. Admission locks the
 user's replica row (SELECT ... FOR UPDATE) and, while holding it, compares
 
-    available (replica) - open reservations - usage not yet reflected in the replica
+    available (replica) - open reservations - usage not yet acknowledged by the wallet
 
 with the call's maximum cost, inserting a reservation when it fits. Concurrent calls of one
 user queue on that row lock, so each sees the reservations of those admitted before it.
-"Not yet reflected" is usage recorded after the replica's ``changed_at``: arcana published it
-but the wallet's resulting BalanceChangedV1 has not arrived yet.
+
+"Not yet acknowledged" is causal, not a clock comparison: each usage record gets the user's
+next sequence number when it is settled (``next_usage_seq``), and every balance the wallet
+announces says up to which of those it has charged (``usage_seq``). Usage above that mark is
+subtracted; an unrelated change (a grant, a hold, a training charge) moves nothing. Usage
+from before the marker existed (seq NULL), or a replica from an older wallet, falls back to
+"recorded after the replica's changed_at".
 """
 
 from __future__ import annotations
@@ -16,11 +21,12 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vareon_arcana.errors import InsufficientCredits
-from vareon_arcana.models import BalanceReplica, Reservation, UsageRecord
+from vareon_arcana.models import BalanceReplica, Reservation, UsageCounter, UsageRecord
 
 
 async def spendable(session: AsyncSession, balance: BalanceReplica) -> int:
@@ -29,12 +35,33 @@ async def spendable(session: AsyncSession, balance: BalanceReplica) -> int:
             Reservation.user_id == balance.user_id, Reservation.expires_at > func.now()
         )
     )
-    unreflected = await session.scalar(
+    by_clock = UsageRecord.recorded_at > balance.changed_at
+    if balance.usage_seq is None:
+        pending = by_clock
+    else:
+        pending = or_(
+            UsageRecord.seq > balance.usage_seq, and_(UsageRecord.seq.is_(None), by_clock)
+        )
+    unacknowledged = await session.scalar(
         select(func.coalesce(func.sum(UsageRecord.cost), 0)).where(
-            UsageRecord.user_id == balance.user_id, UsageRecord.recorded_at > balance.changed_at
+            UsageRecord.user_id == balance.user_id, pending
         )
     )
-    return balance.available - int(reserved or 0) - int(unreflected or 0)
+    return balance.available - int(reserved or 0) - int(unacknowledged or 0)
+
+
+async def next_usage_seq(session: AsyncSession, user_id: uuid.UUID) -> int:
+    """The user's next usage number; the counter row stays locked until commit, so numbers
+    follow commit (and outbox) order and the wallet applies them in that order."""
+    stmt = insert(UsageCounter).values(user_id=user_id, last_seq=1)
+    seq = await session.scalar(
+        stmt.on_conflict_do_update(
+            index_elements=[UsageCounter.user_id],
+            set_={"last_seq": UsageCounter.last_seq + 1},
+        ).returning(UsageCounter.last_seq)
+    )
+    assert seq is not None
+    return seq
 
 
 async def admit(

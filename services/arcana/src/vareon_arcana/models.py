@@ -80,7 +80,10 @@ class UsageRecord(Base):
     """What was billed; kept after the user's sessions are erased (it holds no content)."""
 
     __tablename__ = "usage_records"
-    __table_args__ = (Index("ix_usage_records_user_recorded", "user_id", "recorded_at"),)
+    __table_args__ = (
+        Index("ix_usage_records_user_recorded", "user_id", "recorded_at"),
+        Index("ix_usage_records_user_seq", "user_id", "seq"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
@@ -93,6 +96,17 @@ class UsageRecord(Base):
     recorded_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+    """The user's usage sequence (UsageCounter); None for usage recorded before it existed."""
+
+
+class UsageCounter(Base):
+    """The last usage sequence number given to each user; its row lock orders settlements."""
+
+    __tablename__ = "usage_counters"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
 
 
 class RoutingRuleReplica(Base):
@@ -116,6 +130,10 @@ class BalanceReplica(Base):
     available: Mapped[int] = mapped_column(BigInteger)
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     event_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+    """The wallet's per-wallet sequence of this state (None from older wallets)."""
+    usage_seq: Mapped[int | None] = mapped_column(BigInteger)
+    """The highest usage seq the wallet included in ``available`` (None: unknown)."""
 
 
 class Reservation(Base):

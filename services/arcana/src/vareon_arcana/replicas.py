@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from vareon_contracts.events.cognisys import RoutingRuleChangedV1
@@ -46,7 +46,12 @@ async def rules(session: AsyncSession) -> list[RoutingRule]:
 async def apply_balance(
     session: AsyncSession, event: BalanceChangedV1, event_time: datetime
 ) -> None:
-    """The latest balance per user by (changed_at, envelope time): never goes backwards."""
+    """The latest balance per user by the wallet's sequence: never goes backwards.
+
+    The wallet assigns ``seq`` under the account lock, so it is the order in which changes
+    were applied; ``changed_at`` is a transaction's start and may disagree. Events of older
+    wallets (no seq) count as 0 and are ordered among themselves by (changed_at, time).
+    """
     available = event.available if event.available is not None else event.balance - event.pending
     stmt = insert(BalanceReplica).values(
         user_id=event.user_id,
@@ -54,18 +59,23 @@ async def apply_balance(
         available=available,
         changed_at=event.changed_at,
         event_time=event_time,
+        seq=event.seq,
+        usage_seq=event.arcana_usage_seq,
     )
+    new, old = stmt.excluded, BalanceReplica
     await session.execute(
         stmt.on_conflict_do_update(
             index_elements=[BalanceReplica.user_id],
             set_={
-                "balance": stmt.excluded.balance,
-                "available": stmt.excluded.available,
-                "changed_at": stmt.excluded.changed_at,
-                "event_time": stmt.excluded.event_time,
+                "balance": new.balance,
+                "available": new.available,
+                "changed_at": new.changed_at,
+                "event_time": new.event_time,
+                "seq": new.seq,
+                "usage_seq": new.usage_seq,
             },
-            where=tuple_(BalanceReplica.changed_at, BalanceReplica.event_time)
-            < tuple_(stmt.excluded.changed_at, stmt.excluded.event_time),
+            where=tuple_(func.coalesce(old.seq, 0), old.changed_at, old.event_time)
+            < tuple_(func.coalesce(new.seq, 0), new.changed_at, new.event_time),
         )
     )
 

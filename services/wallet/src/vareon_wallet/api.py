@@ -167,8 +167,13 @@ async def capture_hold(
 
 
 @router.post("/holds/{hold_id}/release")
-async def release_hold(session: SessionDep, user: CurrentUser, hold_id: uuid.UUID) -> HoldOut:
-    return HoldOut.of(await service.release_hold(session, user_id=user.id, hold_id=hold_id))
+async def release_hold(
+    request: Request, session: SessionDep, user: CurrentUser, hold_id: uuid.UUID
+) -> HoldOut:
+    released = await service.release_hold(
+        session, _policy(request), user_id=user.id, hold_id=hold_id
+    )
+    return HoldOut.of(released)
 
 
 @router.get("/{user_id}")

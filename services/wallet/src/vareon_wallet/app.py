@@ -22,7 +22,7 @@ def create_app(
     policy = Policy.from_settings(settings)
 
     async def expire_holds(app: FastAPI) -> None:
-        await sweep_holds(app.state.sessionmaker, settings.hold_sweep_interval_s)
+        await sweep_holds(app.state.sessionmaker, policy, settings.hold_sweep_interval_s)
 
     app = create_service(
         settings,

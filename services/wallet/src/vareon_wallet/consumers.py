@@ -74,6 +74,7 @@ def build_consumers(policy: service.Policy) -> list[EventConsumer]:
             key=f"usage:{envelope.id}",
             reason=reason,
             reference=str(event.usage_id),
+            arcana_usage_seq=event.seq if isinstance(event, UsageRecordedV1) else None,
         )
 
     @usage.on(UsageRecordedV1)

@@ -66,6 +66,10 @@ class Account(Base):
     balance: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     pending: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     floor: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    """The last BalanceChangedV1.seq announced (bumped under the account lock)."""
+    arcana_usage_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    """The highest arcana usage sequence charged: the causal marker arcana admits by."""
     created_at: Mapped[datetime] = _now()
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -134,10 +134,13 @@ async def post_transfer(
     overdraft: bool = False,
     request_hash: str | None = None,
     debit_hold: int = 0,
+    hold_id: uuid.UUID | None = None,
+    arcana_usage_seq: int | None = None,
 ) -> Posted:
     """Move ``amount`` from ``debit`` to ``credit`` once per ``key``.
 
     ``debit_hold`` settles a hold of that size on the debit side in the same change.
+    ``arcana_usage_seq``: this charges arcana usage of that sequence number (the marker).
     """
     if (existing := await _transfer_by_key(session, key)) is not None:
         return Posted(existing, replayed=True)
@@ -188,9 +191,22 @@ async def post_transfer(
         ]
     )
     await session.flush()
+    if arcana_usage_seq is not None:
+        source.arcana_usage_seq = max(source.arcana_usage_seq, arcana_usage_seq)
     for account, change in ((source, -amount), (target, amount)):
         if account.kind == "user":
-            await _announce(session, policy, account, before[account.id], change, transfer)
+            await _announce(
+                session,
+                policy,
+                account,
+                before[account.id],
+                change=change,
+                reason=transfer.reason,
+                kind=transfer.kind,
+                cause=transfer.id,
+                at=transfer.created_at,
+                hold_id=hold_id,
+            )
     return Posted(transfer, replayed=False)
 
 
@@ -199,11 +215,19 @@ async def _announce(
     policy: Policy,
     wallet: Account,
     before: ledger.Balances,
+    *,
     change: int,
-    transfer: Transfer,
+    reason: str,
+    kind: str,
+    cause: uuid.UUID,
+    at: datetime,
+    hold_id: uuid.UUID | None = None,
 ) -> None:
+    """Publish the wallet's state after a change; the caller holds the account lock, so the
+    sequence is the order in which changes were applied."""
     after = balances_of(wallet)
     assert wallet.user_id is not None
+    wallet.seq += 1
     await OUTBOX.publish(
         session,
         BalanceChangedV1(
@@ -211,12 +235,15 @@ async def _announce(
             user_id=wallet.user_id,
             balance=after.balance,
             change=change,
-            reason=transfer.reason,
-            transfer_id=transfer.id,
-            changed_at=transfer.created_at,
+            reason=reason,
+            transfer_id=cause,
+            changed_at=at,
             pending=after.pending,
             available=after.available,
-            kind=transfer.kind,
+            kind=kind,
+            seq=wallet.seq,
+            arcana_usage_seq=wallet.arcana_usage_seq,
+            hold_id=hold_id,
         ),
     )
     if ledger.crossed_below(policy.low_balance_threshold, before.available, after.available):
@@ -227,10 +254,33 @@ async def _announce(
                 user_id=wallet.user_id,
                 available=after.available,
                 threshold=policy.low_balance_threshold,
-                transfer_id=transfer.id,
-                crossed_at=transfer.created_at,
+                transfer_id=cause,
+                crossed_at=at,
             ),
         )
+
+
+async def _announce_hold(
+    session: AsyncSession,
+    policy: Policy,
+    wallet: Account,
+    before: ledger.Balances,
+    hold: Hold,
+    kind: str,
+    at: datetime,
+) -> None:
+    await _announce(
+        session,
+        policy,
+        wallet,
+        before,
+        change=0,
+        reason=hold.reason,
+        kind=kind,
+        cause=hold.id,
+        at=at,
+        hold_id=hold.id,
+    )
 
 
 async def open_wallet(
@@ -310,6 +360,7 @@ async def charge_usage(
     key: str,
     reason: str,
     reference: str | None,
+    arcana_usage_seq: int | None = None,
 ) -> Posted | None:
     """Charge a recorded use; never refused (the wallet may go negative). None: nothing to do."""
     if cost <= 0:
@@ -329,6 +380,7 @@ async def charge_usage(
         reason=reason,
         reference=reference,
         overdraft=True,
+        arcana_usage_seq=arcana_usage_seq,
     )
 
 
@@ -346,8 +398,10 @@ async def close_wallet(session: AsyncSession, policy: Policy, user_id: uuid.UUID
         select(Hold).where(Hold.account_id == wallet.id, Hold.status == "pending").with_for_update()
     )
     for hold in holds:
-        _store(wallet, ledger.release(balances_of(wallet), hold.amount))
+        before = balances_of(wallet)
+        _store(wallet, ledger.release(before, hold.amount))
         hold.status, hold.settled_at = "released", now
+        await _announce_hold(session, policy, wallet, before, hold, "hold-released", now)
     if wallet.balance != 0:
         debit, credit = (wallet.id, sink.id) if wallet.balance > 0 else (sink.id, wallet.id)
         await post_transfer(
@@ -381,7 +435,9 @@ async def place_hold(
     wallet = (await _lock(session, wallet.id))[wallet.id]
     if wallet.status != "open":
         raise WalletClosed("the wallet is closed")
-    _store(wallet, _ledger_call(ledger.reserve, balances_of(wallet), amount))
+    before = balances_of(wallet)
+    _store(wallet, _ledger_call(ledger.reserve, before, amount))
+    now = _now()
     hold = Hold(
         id=uuid.uuid4(),
         account_id=wallet.id,
@@ -389,10 +445,11 @@ async def place_hold(
         captured=0,
         status="pending",
         reason=reason,
-        expires_at=_now() + timedelta(seconds=ttl_s or policy.hold_ttl_s),
+        expires_at=now + timedelta(seconds=ttl_s or policy.hold_ttl_s),
     )
     session.add(hold)
     await session.flush()
+    await _announce_hold(session, policy, wallet, before, hold, "hold-placed", now)
     return hold
 
 
@@ -446,6 +503,7 @@ async def capture_hold(
         reason=hold.reason,
         reference=str(hold.id),
         debit_hold=hold.amount,
+        hold_id=hold.id,
     )
     hold.status, hold.captured, hold.transfer_id = "captured", amount, posted.transfer.id
     hold.settled_at = _now()
@@ -453,16 +511,20 @@ async def capture_hold(
     return hold
 
 
-async def release_hold(session: AsyncSession, *, user_id: uuid.UUID, hold_id: uuid.UUID) -> Hold:
+async def release_hold(
+    session: AsyncSession, policy: Policy, *, user_id: uuid.UUID, hold_id: uuid.UUID
+) -> Hold:
     hold, wallet = await _locked_hold(session, user_id, hold_id)
-    _store(wallet, _ledger_call(ledger.release, balances_of(wallet), hold.amount))
+    before = balances_of(wallet)
+    _store(wallet, _ledger_call(ledger.release, before, hold.amount))
     hold.status, hold.settled_at = "released", _now()
     await session.flush()
+    await _announce_hold(session, policy, wallet, before, hold, "hold-released", hold.settled_at)
     return hold
 
 
 async def expire_holds(
-    session: AsyncSession, *, now: datetime | None = None, limit: int = 200
+    session: AsyncSession, policy: Policy, *, now: datetime | None = None, limit: int = 200
 ) -> int:
     """Release pending holds past their expiry; returns how many expired."""
     now = now or _now()
@@ -486,9 +548,11 @@ async def expire_holds(
     expired = 0
     for hold in holds:
         wallet = accounts[hold.account_id]
-        _store(wallet, ledger.release(balances_of(wallet), hold.amount))
+        before = balances_of(wallet)
+        _store(wallet, ledger.release(before, hold.amount))
         hold.status, hold.settled_at = "expired", now
         expired += 1
+        await _announce_hold(session, policy, wallet, before, hold, "hold-expired", now)
     await session.flush()
     return expired
 

@@ -12,12 +12,14 @@ from vareon_wallet import service
 log = structlog.get_logger(__name__)
 
 
-async def sweep_holds(sessionmaker: async_sessionmaker[AsyncSession], interval_s: float) -> None:
+async def sweep_holds(
+    sessionmaker: async_sessionmaker[AsyncSession], policy: service.Policy, interval_s: float
+) -> None:
     while True:
         try:
             while True:
                 async with sessionmaker.begin() as session:
-                    expired = await service.expire_holds(session)
+                    expired = await service.expire_holds(session, policy)
                 if expired:
                     log.info("holds expired", count=expired)
                 if expired < 200:

@@ -28,6 +28,9 @@ class UsageRecordedV1(EventPayload):
     tokens_out: int
     cost: int
     recorded_at: datetime
+    seq: int | None = None
+    """The user's arcana usage sequence number (1, 2, ... in commit order); the wallet
+    reports the highest it applied as ``BalanceChangedV1.arcana_usage_seq``."""
 
 
 @register

@@ -20,7 +20,12 @@ class WalletCreatedV1(EventPayload):
 
 @register
 class BalanceChangedV1(EventPayload):
-    """A wallet's balances after a transfer; amounts are integer micro-credits."""
+    """A wallet's balances after a transfer or a hold change; amounts are integer micro-credits.
+
+    ``seq`` orders a wallet's changes (assigned under the account lock); a replica keeps the
+    highest. ``arcana_usage_seq`` is the causal marker for arcana's admission: every arcana
+    usage of this user up to that sequence number is included in ``balance``.
+    """
 
     event_type = "vareon.wallet.balance.changed.v1"
     topic = topics.WALLET_BALANCE
@@ -38,7 +43,16 @@ class BalanceChangedV1(EventPayload):
     available: int | None = None
     """``balance - pending``: what the user can still spend (None from older producers)."""
     kind: str | None = None
-    """The transfer's kind: signup-bonus, grant, usage, hold-capture, closure."""
+    """The transfer's kind: signup-bonus, grant, usage, hold-capture, closure; or, for a
+    change of ``pending`` alone, hold-placed, hold-released, hold-expired (``transfer_id``
+    then carries the hold's id, ``change`` is 0)."""
+    seq: int | None = None
+    """Per-wallet sequence of balance changes, 1, 2, ... (None from older producers)."""
+    arcana_usage_seq: int | None = None
+    """Highest ``UsageRecordedV1.seq`` of this user the balance includes (None: older
+    producer, unknown)."""
+    hold_id: UUID | None = None
+    """The hold placed, captured, released or expired by this change, if any."""
 
 
 @register
