@@ -60,6 +60,12 @@ class Forbidden(DomainError):
     status = 403
 
 
+class InvalidCursor(DomainError):
+    type = PROBLEM_BASE + "invalid-cursor"
+    title = "Invalid cursor"
+    status = 422
+
+
 class ServiceUnavailable(DomainError):
     type = PROBLEM_BASE + "service-unavailable"
     title = "Service unavailable"
@@ -138,15 +144,20 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", path=request.url.path)
+def internal_error(path: str | None) -> JSONResponse:
     return problem(
         500,
         PROBLEM_BASE + "internal-error",
         "Internal error",
         "An unexpected error occurred; quote the request id when reporting it.",
-        instance=request.url.path,
+        instance=path,
     )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    """Apps without RequestContextMiddleware (which answers a 500 itself, request id bound)."""
+    log.exception("unhandled error", path=request.url.path)
+    return internal_error(request.url.path)
 
 
 def install_problem_handlers(app: FastAPI) -> None:

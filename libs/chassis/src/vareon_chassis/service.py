@@ -11,7 +11,7 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy import Table, text
 from vareon_contracts.services import SERVICES
 
@@ -29,6 +29,7 @@ from vareon_chassis.observability import (
     metrics_endpoint,
 )
 from vareon_chassis.settings import ServiceSettings
+from vareon_chassis.validation import refuse_unstorable
 
 log = structlog.get_logger(__name__)
 STOP_TIMEOUT_S = 5.0
@@ -133,7 +134,12 @@ def create_service(
             if engine is not None:
                 await engine.dispose()
 
-    app = FastAPI(title=title, version=version, lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        version=version,
+        lifespan=lifespan,
+        dependencies=[Depends(refuse_unstorable)],
+    )
     app.state.settings = settings
     app.state.messaging = messaging
     app.state.messaging_status = StatusCache()

@@ -10,9 +10,9 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import and_, delete, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from vareon_chassis.pagination import decode_cursor
 from vareon_contracts.events.myntrix import AgentStatusChangedV1
 
-from vareon_myntrix import cursors
 from vareon_myntrix.agent_kinds import CONFIGURATION
 from vareon_myntrix.errors import (
     AgentNotFound,
@@ -82,7 +82,7 @@ async def page(
     query = select(Agent).where(Agent.owner_id == owner_id)
     if status:
         query = query.where(Agent.status == status)
-    after = cursors.decode(cursor)
+    after = decode_cursor(cursor, datetime, uuid.UUID)
     if after:
         query = query.where(tuple_(Agent.created_at, Agent.id) > after)
     query = query.order_by(Agent.created_at, Agent.id).limit(limit + 1)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from vareon_chassis.pagination import decode_cursor
 from vareon_contracts.events.myntrix import (
     DeploymentAbortedV1,
     DeploymentFailedV1,
@@ -21,7 +22,7 @@ from vareon_contracts.events.myntrix import (
 )
 from vareon_contracts.events.neosyntis import ModelAliasMovedV1, ModelVersionRegisteredV1
 
-from vareon_myntrix import cursors, rollout
+from vareon_myntrix import rollout
 from vareon_myntrix.connectivity import AdminState
 from vareon_myntrix.devices import Policy, active_and_online
 from vareon_myntrix.errors import (
@@ -294,7 +295,7 @@ async def page(
         query = query.where(Deployment.state == state)
     if model_name:
         query = query.where(Deployment.model_name == model_name)
-    after = cursors.decode(cursor)
+    after = decode_cursor(cursor, datetime, uuid.UUID)
     if after:
         query = query.where(tuple_(Deployment.created_at, Deployment.id) < after)
     query = query.order_by(Deployment.created_at.desc(), Deployment.id.desc())

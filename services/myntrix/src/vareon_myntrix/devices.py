@@ -13,13 +13,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from vareon_chassis.pagination import decode_cursor
 from vareon_contracts.events.myntrix import (
     DeviceAdminStateChangedV1,
     DeviceCameOnlineV1,
     DeviceWentOfflineV1,
 )
 
-from vareon_myntrix import cursors
 from vareon_myntrix.connectivity import AdminState, Connectivity, derive, reachable
 from vareon_myntrix.errors import DeviceNotFound, DeviceRetired, DeviceUnauthorized, StaleClock
 from vareon_myntrix.models import OUTBOX, Device
@@ -135,7 +135,7 @@ async def page(
         query = query.where(Device.admin_state == str(admin_state))
     if capability:
         query = query.where(Device.capabilities.contains([capability]))
-    after = cursors.decode(cursor)
+    after = decode_cursor(cursor, datetime, uuid.UUID)
     if after:
         query = query.where(tuple_(Device.created_at, Device.id) > after)
     return list(

@@ -79,11 +79,6 @@ class UnknownDevices(_Unprocessable):
     title = "Unknown devices"
 
 
-class InvalidCursor(_Unprocessable):
-    type = PROBLEM_BASE + "invalid-cursor"
-    title = "Invalid cursor"
-
-
 class StaleClock(_Unprocessable):
     type = PROBLEM_BASE + "heartbeat-from-the-future"
     title = "Heartbeat dated in the future"

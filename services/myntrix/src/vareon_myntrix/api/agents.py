@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from vareon_chassis.auth import CurrentUser
 from vareon_chassis.db import SessionDep
+from vareon_chassis.pagination import Cursor, encode_cursor
 
-from vareon_myntrix import agents, cursors
+from vareon_myntrix import agents
 from vareon_myntrix.api.common import PREFIX, settings
 from vareon_myntrix.lifecycle import AgentStatus
 from vareon_myntrix.schemas import (
@@ -30,7 +31,7 @@ async def list_agents(
     session: SessionDep,
     user: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    cursor: Cursor = None,
     status: AgentStatus | None = None,
 ) -> AgentPage:
     rows = await agents.page(
@@ -40,7 +41,7 @@ async def list_agents(
     more = len(rows) > limit
     return AgentPage(
         items=items,
-        next_cursor=cursors.encode(items[-1].created_at, items[-1].id) if more else None,
+        next_cursor=encode_cursor(items[-1].created_at, items[-1].id) if more else None,
     )
 
 

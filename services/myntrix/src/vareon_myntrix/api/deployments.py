@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 from vareon_chassis.auth import Principal, require_permission
 from vareon_chassis.db import SessionDep
+from vareon_chassis.pagination import Cursor, encode_cursor
 
-from vareon_myntrix import cursors, deployments
+from vareon_myntrix import deployments
 from vareon_myntrix.api.common import (
     DEPLOYMENTS_WRITE,
     DEVICES_READ,
@@ -66,7 +67,7 @@ async def deploy(
 async def list_deployments(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    cursor: Cursor = None,
     state: DeploymentState | None = None,
     model_name: str | None = None,
     user: Principal = require_any(*READERS),
@@ -82,7 +83,7 @@ async def list_deployments(
     more = len(rows) > limit
     return DeploymentPage(
         items=items,
-        next_cursor=cursors.encode(items[-1].created_at, items[-1].id) if more else None,
+        next_cursor=encode_cursor(items[-1].created_at, items[-1].id) if more else None,
     )
 
 

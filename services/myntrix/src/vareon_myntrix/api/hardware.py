@@ -16,8 +16,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, status
 from vareon_chassis.auth import Principal, require_permission
 from vareon_chassis.db import SessionDep
+from vareon_chassis.pagination import Cursor, encode_cursor
 
-from vareon_myntrix import cursors, devices
+from vareon_myntrix import devices
 from vareon_myntrix.api.common import DEVICES_READ, DEVICES_WRITE, PREFIX, policy, require_any
 from vareon_myntrix.connectivity import AdminState, Connectivity
 from vareon_myntrix.errors import DeviceUnauthorized
@@ -81,7 +82,7 @@ async def list_devices(
     request: Request,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    cursor: Cursor = None,
     connectivity: Connectivity | None = None,
     admin_state: AdminState | None = None,
     capability: str | None = None,
@@ -102,7 +103,7 @@ async def list_devices(
     more = len(rows) > limit
     return DevicePage(
         items=items,
-        next_cursor=cursors.encode(items[-1].created_at, items[-1].id) if more else None,
+        next_cursor=encode_cursor(items[-1].created_at, items[-1].id) if more else None,
     )
 
 
