@@ -1,8 +1,13 @@
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from vareon_chassis.embedded import free_port
+from vareon_gateway.app import create_app
+
+from .conftest import gateway_settings
 
 PROTECTED = "/api/v1/wallet"
 UNAUTHORIZED = "https://vareon.dev/problems/unauthorized"
@@ -83,3 +88,19 @@ async def test_gateway_own_routes_are_public(gateway: httpx.AsyncClient) -> None
     assert asyncapi["asyncapi"].startswith("3.")
     assert "vareon.identity.user" in asyncapi["channels"]
     assert "<html" in (await gateway.get("/asyncapi.html")).text.lower()
+
+
+async def test_identity_unreachable_is_503_not_401(
+    running: Callable[..., Any], upstream: tuple[Any, str], token: Callable[..., str]
+) -> None:
+    """Item 8 (JWKS): before, the gateway answered 401 "signing keys unavailable" to a valid
+    token while identity was down, telling the client to sign in again."""
+    settings = gateway_settings(upstream[1], jwks_url=f"http://127.0.0.1:{free_port()}/jwks")
+    url = await running(create_app(settings))
+    async with httpx.AsyncClient(base_url=url) as client:
+        for _ in range(3):
+            response = await client.get(PROTECTED, headers={"Authorization": f"Bearer {token()}"})
+            assert response.status_code == 503
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.headers["retry-after"]
+            assert response.json()["type"] == "https://vareon.dev/problems/service-unavailable"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from vareon_chassis.errors import Forbidden, Unauthorized
+from vareon_chassis.errors import Forbidden, ServiceUnavailable, Unauthorized
 
 ALGORITHMS = ["EdDSA"]
 KeySource = Callable[[], Awaitable[jwt.PyJWKSet]]
@@ -33,28 +34,68 @@ class Principal:
         return permission in self.permissions
 
 
-class JWKSKeys:
-    """Keys fetched from a JWKS URL, cached, refetched (at most every few seconds) on a new kid."""
+class KeysUnavailable(Exception):
+    """The signing keys could not be fetched (identity unreachable or answering garbage)."""
 
-    def __init__(self, url: str, *, ttl_s: float = 300.0, min_refresh_s: float = 5.0) -> None:
+
+class JWKSKeys:
+    """Keys fetched from a JWKS URL and cached for ``ttl_s``.
+
+    One fetch in flight at a time, and whoever waited for it uses its outcome rather than
+    fetching again. A forced refetch (a token with an unknown kid) happens at most every
+    ``min_refresh_s``; a failed fetch is remembered for as long, so an unreachable identity
+    costs one attempt per interval whatever the load. When a routine refresh fails, the keys
+    already held keep serving (identity rotates keys with overlap, never abruptly).
+    """
+
+    def __init__(
+        self, url: str, *, ttl_s: float = 300.0, min_refresh_s: float = 5.0, timeout_s: float = 5.0
+    ) -> None:
         self.url = url
         self.ttl_s = ttl_s
         self.min_refresh_s = min_refresh_s
+        self.timeout_s = timeout_s
         self._keys: jwt.PyJWKSet | None = None
-        self._fetched_at = 0.0
+        self._fetched_at = -math.inf
+        self._attempted_at = -math.inf
+        self._failure: Exception | None = None
         self._lock = asyncio.Lock()
 
+    def _usable(self, now: float, force: bool) -> jwt.PyJWKSet | None:
+        age = now - self._fetched_at
+        stale = age >= self.ttl_s or (force and age >= self.min_refresh_s)
+        return None if self._keys is None or stale else self._keys
+
+    def _outcome(self, force: bool) -> jwt.PyJWKSet:
+        """The result of the latest attempt, for callers that must not make another yet."""
+        if self._failure is not None and (force or self._keys is None):
+            raise KeysUnavailable(str(self._failure)) from self._failure
+        assert self._keys is not None
+        return self._keys
+
     async def __call__(self, force: bool = False) -> jwt.PyJWKSet:
-        age = time.monotonic() - self._fetched_at
-        if self._keys is not None and age < self.ttl_s and not (force and age > self.min_refresh_s):
-            return self._keys
+        entered = time.monotonic()
+        if (keys := self._usable(entered, force)) is not None:
+            return keys
+        if entered - self._attempted_at < self.min_refresh_s:
+            return self._outcome(force)
         async with self._lock:
-            async with httpx.AsyncClient(timeout=5.0) as client:
-                response = await client.get(self.url)
-                response.raise_for_status()
-            self._keys = jwt.PyJWKSet.from_dict(response.json())
-            self._fetched_at = time.monotonic()
-            return self._keys
+            if self._attempted_at >= entered:  # fetched while we waited for the lock
+                return self._outcome(force)
+            try:
+                keys = await self._fetch()
+            except (httpx.HTTPError, ValueError, jwt.PyJWTError) as exc:
+                self._failure, self._attempted_at = exc, time.monotonic()
+                return self._outcome(force)
+            self._keys, self._failure = keys, None
+            self._fetched_at = self._attempted_at = time.monotonic()
+            return keys
+
+    async def _fetch(self) -> jwt.PyJWKSet:
+        async with httpx.AsyncClient(timeout=self.timeout_s) as client:
+            response = await client.get(self.url)
+            response.raise_for_status()
+        return jwt.PyJWKSet.from_dict(response.json())
 
 
 class TokenVerifier:
@@ -64,6 +105,9 @@ class TokenVerifier:
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
+        self.unknown_kid_ttl_s = 5.0
+        """An unknown kid is answered 401 from memory for this long (a negative cache)."""
+        self._unknown_kids: dict[str, float] = {}
 
     async def verify(self, token: str) -> Principal:
         try:
@@ -99,13 +143,22 @@ class TokenVerifier:
         if not kid:
             raise Unauthorized("token has no key id")
         for force in (False, True):
+            if force and self._unknown_kids.get(kid, 0.0) > time.monotonic():
+                break  # asked about moments ago: not worth a fetch
             try:
                 keyset = await self.keys(force) if force else await self.keys()
-            except httpx.HTTPError as exc:
-                raise Unauthorized("signing keys unavailable") from exc
+            except (KeysUnavailable, httpx.HTTPError) as exc:
+                # Not the client's fault: its token may well be valid.
+                raise ServiceUnavailable(
+                    "The signing keys cannot be fetched; try again shortly.",
+                    headers={"Retry-After": "5"},
+                ) from exc
             for jwk in keyset.keys:
                 if jwk.key_id == kid:
                     return jwk.key
+        if len(self._unknown_kids) >= 1024:
+            self._unknown_kids.clear()
+        self._unknown_kids[kid] = time.monotonic() + self.unknown_kid_ttl_s
         raise Unauthorized("unknown signing key")
 
 
