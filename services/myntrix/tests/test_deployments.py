@@ -29,10 +29,11 @@ async def _replicate(sessionmaker, *versions: int, model: str = "llama") -> None
 
 
 async def test_a_registration_produced_twice_to_the_broker_makes_one_replica_row(
-    consuming_app, infrastructure, sessionmaker
+    consuming_app, consuming, infrastructure, sessionmaker, event_log
 ):
     model = f"m-{uuid.uuid4().hex[:6]}"
-    key, value, headers = encode_kafka(Envelope.wrap(_registered(3, model), source="/neosyntis"))
+    envelope = Envelope.wrap(_registered(3, model), source="/neosyntis")
+    key, value, headers = encode_kafka(envelope)
     producer = AIOKafkaProducer(
         bootstrap_servers=infrastructure.kafka_bootstrap, enable_idempotence=False
     )
@@ -53,11 +54,13 @@ async def test_a_registration_produced_twice_to_the_broker_makes_one_replica_row
                 .where(ModelVersion.model_name == model)
             )
 
-    for _ in range(300):
-        if await rows():
-            break
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(1.0)  # time for the duplicate to be (not) applied
+    # the group committed past both copies: the duplicate was handled, not still on its way
+    await event_log.consumed(
+        consuming.consumer_group_prefix + "myntrix.models",
+        topics.NEOSYNTIS_MODEL,
+        lambda e: e.id == envelope.id,
+        count=2,
+    )
     assert await rows() == 1
 
 

@@ -244,7 +244,7 @@ def consumer_assignment(app: FastAPI) -> dict[str, dict[str, list[int]]]:
 def consumers_assigned(ready_body: dict[str, Any]) -> bool:
     """A readiness body says every consumer holds partitions of every topic it reads."""
     assignment = ready_body.get("assignment", {})
-    return all(all(parts) for topics in assignment.values() for parts in topics.values())
+    return all(len(parts) > 0 for topics in assignment.values() for parts in topics.values())
 
 
 def with_outages(messaging: dict[str, Any], app: FastAPI) -> dict[str, Any]:
