@@ -7,6 +7,7 @@ from datetime import UTC, datetime, time, timedelta, timezone
 import pytest
 from vareon_contracts.events.cognisys import RuleConditions
 from vareon_routing import InvalidRule, NoRoute, RoutingRequest, choose, condition_errors
+from vareon_routing.rules import SPENT
 
 from .factories import FALLBACK, TARGET, default_rule, request, rule
 
@@ -86,6 +87,19 @@ def test_choose_passes_over_a_timed_out_rule_to_the_next():
     decision = choose([evil, default_rule()], request("a" * 60 + "b"), timeout_s=0.02)
     assert decision.used_default
     assert decision.passed_over[0][1].timed_out
+
+
+def test_slow_rules_share_one_budget_per_request():
+    """Issue 16 item 10: twenty pathological rules do not each run to their timeout; once
+    the request's budget is spent the rest count as no match without running."""
+    evil = [rule(100 + n, pattern=r"(a|aa)+$") for n in range(20)]
+    decision = choose([*evil, default_rule()], request("a" * 60 + "b"), timeout_s=0.05)
+    assert decision.used_default
+    details = [m.reasons[-1].detail for _, m in decision.passed_over]
+    ran = [d for d in details if "timed out" in d]
+    assert 1 <= len(ran) <= 6  # the 0.25 s default budget over 50 ms timeouts
+    assert details[len(ran) :] == [SPENT] * (20 - len(ran))
+    assert all(m.timed_out for _, m in decision.passed_over)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from vareon_routing.replica import RuleBook
 from vareon_routing.rules import (
+    MATCH_BUDGET_S,
     PRIORITY_MAX,
     PRIORITY_MIN,
     Decision,
@@ -20,6 +21,7 @@ from vareon_routing.rules import (
 from vareon_routing.text import MATCH_TIMEOUT_S, MAX_PATTERN_LENGTH, pattern_error
 
 __all__ = [
+    "MATCH_BUDGET_S",
     "MATCH_TIMEOUT_S",
     "MAX_PATTERN_LENGTH",
     "PRIORITY_MAX",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
+from time import monotonic
 from uuid import UUID
 
 import regex
@@ -25,6 +26,9 @@ MAX_TARGETS = 10
 MAX_KEYWORDS = 50
 MAX_KEYWORD_LENGTH = 100
 MAX_LIST_ITEMS = 50
+
+MATCH_BUDGET_S = 0.25
+SPENT = "the request's text-matching budget is spent; counted as no match"
 
 
 class InvalidRule(ValueError):
@@ -62,7 +66,11 @@ class Match:
 
     @property
     def timed_out(self) -> bool:
-        return any(r.condition == "pattern" and "timed out" in r.detail for r in self.reasons)
+        return any(
+            r.condition in ("pattern", "keywords")
+            and ("timed out" in r.detail or r.detail == SPENT)
+            for r in self.reasons
+        )
 
 
 def in_window(moment: time, start: time | None, end: time | None) -> bool:
@@ -208,7 +216,7 @@ class RoutingRule:
             self._roles,
             self._length,
             self._window,
-            self._keyword,
+            lambda request: self._keyword(request, timeout_s),
             lambda request: self._pattern_check(request, timeout_s),
         ]
 
@@ -260,11 +268,13 @@ class RoutingRule:
             f"{moment.strftime('%H:%M:%S')} UTC is {'inside' if held else 'outside'} {span}",
         )
 
-    def _keyword(self, request: RoutingRequest) -> Reason | None:
+    def _keyword(self, request: RoutingRequest, timeout_s: float) -> Reason | None:
         if self._keywords is None:
             return None
+        if timeout_s <= 0:
+            return Reason("keywords", False, SPENT)
         try:
-            found = search(self._keywords, request.text)
+            found = search(self._keywords, request.text, min(timeout_s, MATCH_TIMEOUT_S))
         except PatternTimeout:
             return Reason("keywords", False, "keyword search timed out; counted as no match")
         if found.matched:
@@ -276,6 +286,8 @@ class RoutingRule:
     def _pattern_check(self, request: RoutingRequest, timeout_s: float) -> Reason | None:
         if self._pattern is None:
             return None
+        if timeout_s <= 0:
+            return Reason("pattern", False, SPENT)
         try:
             found = search(self._pattern, request.text, timeout_s)
         except PatternTimeout:
@@ -313,15 +325,25 @@ def evaluation_order(rules: Iterable[RoutingRule]) -> list[RoutingRule]:
 
 
 def choose(
-    rules: Iterable[RoutingRule], request: RoutingRequest, *, timeout_s: float = MATCH_TIMEOUT_S
+    rules: Iterable[RoutingRule],
+    request: RoutingRequest,
+    *,
+    timeout_s: float = MATCH_TIMEOUT_S,
+    budget_s: float = MATCH_BUDGET_S,
 ) -> Decision:
     """The highest-priority enabled rule that matches; ties go to the lower rule id.
 
     When none does, the default rule (the lowest id among several, which should not exist).
+    Text searches share ``budget_s`` per request (each also stops at ``timeout_s``): once it is
+    spent, the remaining text conditions count as no match, so many slow rules cannot hold a
+    request (or the thread running it) for their timeouts added together. Blocking: callers on
+    an event loop run it in a thread.
     """
+    deadline = monotonic() + budget_s
     passed_over: list[tuple[RoutingRule, Match]] = []
     for rule in evaluation_order(rules):
-        match = rule.matches(request, exhaustive=False, timeout_s=timeout_s)
+        limit = min(timeout_s, deadline - monotonic())
+        match = rule.matches(request, exhaustive=False, timeout_s=limit)
         if match.matched:
             return Decision(rule, rule.targets, match, tuple(passed_over))
         passed_over.append((rule, match))

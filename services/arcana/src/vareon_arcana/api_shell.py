@@ -209,6 +209,7 @@ async def _route(current: Shell, text: str) -> Usage:
             category=current.category,
             roles=frozenset(current.user.roles),
             text=text,
+            budget_s=current.state.settings.routing_budget_s,
         )
     targets = [f"{t.provider}/{t.model}" for t in chosen.targets]
     line = f"rule {chosen.rule or '(none)'}: {', '.join(targets)}"

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vareon_contracts.events.arcana import UsageRecordedV1
 from vareon_contracts.events.cognisys import ModelTarget
-from vareon_routing import NoRoute, RoutingRequest, choose
+from vareon_routing import MATCH_BUDGET_S, NoRoute, RoutingRequest, choose
 
 from vareon_arcana import credits, memory, pricing, replicas, sessions, tokens
 from vareon_arcana.errors import EmailNotVerified
@@ -43,13 +43,16 @@ async def route(
     category: str | None,
     roles: frozenset[str],
     text: str,
+    budget_s: float = MATCH_BUDGET_S,
 ) -> Route:
-    """The local rule replica decides; targets without a configured provider are skipped."""
+    """The local rule replica decides; targets without a configured provider are skipped.
+
+    Rule patterns run in a thread under one budget per request (a slow pattern would
+    otherwise stall every request this process serves)."""
+    rules = await replicas.rules(session)
+    asked = RoutingRequest(category=category, roles=roles, text=text, now=datetime.now(UTC))
     try:
-        decision = choose(
-            await replicas.rules(session),
-            RoutingRequest(category=category, roles=roles, text=text, now=datetime.now(UTC)),
-        )
+        decision = await asyncio.to_thread(choose, rules, asked, budget_s=budget_s)
     except NoRoute:
         return Route(None, [OFFLINE])
     usable = [t for t in decision.targets if providers.configured(t.provider)]
@@ -134,7 +137,12 @@ async def admit(
     session_id: uuid.UUID | None,
 ) -> Turn:
     chosen = await route(
-        session, providers, category=category, roles=roles, text=messages[-1]["content"]
+        session,
+        providers,
+        category=category,
+        roles=roles,
+        text=messages[-1]["content"],
+        budget_s=settings.routing_budget_s,
     )
     prompt_tokens = tokens.count_messages(messages)
     amount = pricing.maximum_cost(chosen.targets, prompt_tokens, max_tokens)

@@ -41,6 +41,9 @@ class ArcanaSettings(ServiceSettings):
     memory_token_budget: int = 400
     reservation_ttl_s: int = 600
     """A reservation left by a crashed call stops counting after this long."""
+    routing_budget_s: float = 0.25
+    """Time all routing-rule text conditions of one request may take together (each pattern
+    also stops at its own timeout); past it the remaining ones count as no match."""
     shell_auth_timeout_s: float = 10.0
     """How long a shell connection may wait before its first (auth) message."""
     demo_limit: str = "5/minute"
