@@ -116,7 +116,7 @@ async def test_transactions_paginate_and_filter(client, auth):
     bad = await client.get(
         "/api/v1/wallet/transactions", params={"cursor": "!!"}, headers=auth(user)
     )
-    assert bad.status_code == 400
+    assert bad.status_code == 422 and bad.json()["type"].endswith("/invalid-cursor")
 
 
 async def test_holds_reserve_capture_release(client, auth):

@@ -14,6 +14,7 @@ from starlette.requests import HTTPConnection
 from vareon_chassis.auth import CurrentUser, Principal
 from vareon_chassis.context import request_id_var
 from vareon_chassis.db import SessionDep
+from vareon_chassis.pagination import Cursor
 
 from vareon_arcana import chat, credits, sessions
 from vareon_arcana.errors import ModelsUnavailable, TooManyRequests
@@ -45,7 +46,7 @@ async def create_session(body: SessionCreate, user: CurrentUser, db: SessionDep)
 
 @router.get("/sessions", response_model=SessionPage)
 async def list_sessions(
-    user: CurrentUser, db: SessionDep, limit: Limit = 20, cursor: str | None = None
+    user: CurrentUser, db: SessionDep, limit: Limit = 20, cursor: Cursor = None
 ) -> Any:
     items, next_cursor = await sessions.page(db, user.id, limit=limit, cursor=cursor)
     return {"items": items, "next_cursor": next_cursor}
@@ -62,7 +63,7 @@ async def session_history(
     user: CurrentUser,
     db: SessionDep,
     limit: Limit = 50,
-    cursor: str | None = None,
+    cursor: Cursor = None,
 ) -> Any:
     owned = await sessions.owned(db, user.id, session_id)
     items, next_cursor = await sessions.history(db, owned, limit=limit, cursor=cursor)

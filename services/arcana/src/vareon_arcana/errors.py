@@ -24,12 +24,6 @@ class EmailNotVerified(DomainError):
     status = 403
 
 
-class InvalidCursor(DomainError):
-    type = PROBLEM_BASE + "invalid-cursor"
-    title = "Invalid cursor"
-    status = 422
-
-
 class ModelsUnavailable(ServiceUnavailable):
     type = PROBLEM_BASE + "models-unavailable"
     title = "No model could answer"

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from vareon_chassis.pagination import decode_cursor, encode_cursor
 from vareon_contracts.events.arcana import ChatSessionCreatedV1, ChatSessionDeletedV1
 
-from vareon_arcana.errors import InvalidCursor, SessionNotFound
+from vareon_arcana.errors import SessionNotFound
 from vareon_arcana.models import OUTBOX, ChatSession, Message, Reservation
 
 
@@ -51,28 +51,12 @@ async def owned(
     return chat
 
 
-def _encode(*parts: object) -> str:
-    return base64.urlsafe_b64encode("|".join(map(str, parts)).encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> list[str]:
-    try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|")
-    except ValueError as exc:
-        raise InvalidCursor("cursor is not one this service returned") from exc
-
-
 async def page(
     session: AsyncSession, user_id: uuid.UUID, *, limit: int, cursor: str | None
 ) -> tuple[list[ChatSession], str | None]:
     """Newest first."""
     query = select(ChatSession).where(ChatSession.user_id == user_id)
-    if cursor:
-        try:
-            at, sid = _decode(cursor)
-            key = (datetime.fromisoformat(at), uuid.UUID(sid))
-        except ValueError as exc:
-            raise InvalidCursor("cursor is not one this service returned") from exc
+    if (key := decode_cursor(cursor, datetime, uuid.UUID)) is not None:
         query = query.where(tuple_(ChatSession.created_at, ChatSession.id) < key)
     rows = list(
         await session.scalars(
@@ -81,7 +65,7 @@ async def page(
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    return rows, (_encode(rows[-1].created_at.isoformat(), rows[-1].id) if more else None)
+    return rows, (encode_cursor(rows[-1].created_at, rows[-1].id) if more else None)
 
 
 async def history(
@@ -89,16 +73,12 @@ async def history(
 ) -> tuple[list[Message], str | None]:
     """Oldest first."""
     query = select(Message).where(Message.session_id == chat.id)
-    if cursor:
-        try:
-            (seq,) = _decode(cursor)
-            query = query.where(Message.seq > int(seq))
-        except ValueError as exc:
-            raise InvalidCursor("cursor is not one this service returned") from exc
+    if (key := decode_cursor(cursor, int)) is not None:
+        query = query.where(Message.seq > key[0])
     rows = list(await session.scalars(query.order_by(Message.seq).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
-    return rows, (_encode(rows[-1].seq) if more else None)
+    return rows, (encode_cursor(rows[-1].seq) if more else None)
 
 
 async def set_notes(session: AsyncSession, chat: ChatSession, notes: str) -> ChatSession:

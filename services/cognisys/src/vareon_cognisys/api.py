@@ -13,6 +13,7 @@ import vareon_routing as routing
 from fastapi import APIRouter, Query, Response, status
 from vareon_chassis.auth import CurrentUser, Principal, require_permission
 from vareon_chassis.db import SessionDep
+from vareon_chassis.pagination import Cursor
 
 from vareon_cognisys import service
 from vareon_cognisys.models import RoutingRule
@@ -39,7 +40,7 @@ async def list_rules(
     session: SessionDep,
     _: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Cursor = None,
 ) -> RulePage:
     rows, next_cursor = await service.list_rules(session, limit=limit, cursor=cursor)
     return RulePage(items=[RuleOut.model_validate(r) for r in rows], next_cursor=next_cursor)

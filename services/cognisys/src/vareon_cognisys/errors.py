@@ -26,12 +26,6 @@ class InvalidRoutingRule(DomainError):
         super().__init__("; ".join(errors), errors=list(errors))
 
 
-class InvalidCursor(DomainError):
-    type = PROBLEM_BASE + "invalid-cursor"
-    title = "Invalid cursor"
-    status = 422
-
-
 class NoRoutingRule(DomainError):
     type = PROBLEM_BASE + "no-routing-rule"
     title = "No routing rule matched"

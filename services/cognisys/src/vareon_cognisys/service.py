@@ -7,9 +7,6 @@ in the same transaction, so the topic alone rebuilds every rule.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -17,11 +14,11 @@ from uuid import UUID
 import vareon_routing as routing
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from vareon_chassis.pagination import decode_cursor, encode_cursor
 from vareon_contracts.events.cognisys import ModelTarget, RoutingRuleChangedV1, RuleConditions
 
 from vareon_cognisys.errors import (
     DefaultRuleProtected,
-    InvalidCursor,
     InvalidRoutingRule,
     NoRoutingRule,
     RuleNotFound,
@@ -148,30 +145,14 @@ async def delete_rule(session: AsyncSession, rule_id: UUID) -> None:
     await OUTBOX.publish(session, event)
 
 
-def _encode_cursor(row: RoutingRule) -> str:
-    raw = json.dumps([row.is_default, row.priority, str(row.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[bool, int, UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        is_default, priority, rule_id = json.loads(raw)
-        if not isinstance(is_default, bool) or type(priority) is not int:
-            raise ValueError("bad cursor fields")
-        return is_default, priority, UUID(rule_id)
-    except (ValueError, TypeError, binascii.Error) as exc:
-        raise InvalidCursor("cursor is not one this service returned") from exc
-
-
 async def list_rules(
     session: AsyncSession, *, limit: int, cursor: str | None
 ) -> tuple[list[RoutingRule], str | None]:
     """Rules in evaluation order: by priority (highest first), then id; the default last."""
     r = RoutingRule
     query = select(r)
-    if cursor:
-        is_default, priority, rule_id = _decode_cursor(cursor)
+    if (key := decode_cursor(cursor, bool, int, UUID)) is not None:
+        is_default, priority, rule_id = key
         after = [
             and_(
                 r.is_default == is_default,
@@ -188,7 +169,8 @@ async def list_rules(
             )
         ).all()
     )
-    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    last = rows[limit - 1] if len(rows) > limit else None
+    next_cursor = encode_cursor(last.is_default, last.priority, last.id) if last else None
     return rows[:limit], next_cursor
 
 

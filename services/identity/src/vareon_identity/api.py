@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vareon_chassis.auth import CurrentUser, Principal
 from vareon_chassis.db import SessionDep
 from vareon_chassis.errors import Forbidden, Unauthorized
+from vareon_chassis.pagination import Cursor
 
 from vareon_identity import google, service, verification
 from vareon_identity.errors import GoogleSignInDisabled, RecentLoginRequired, RefreshTokenReused
@@ -333,7 +334,7 @@ async def list_users(
     session: SessionDep,
     _: Caller = requires("users:read"),
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Cursor = None,
 ) -> UserPage:
     found, next_cursor = await service.list_users(session, limit=limit, cursor=cursor)
     return UserPage(items=[UserOut.model_validate(u) for u in found], next_cursor=next_cursor)

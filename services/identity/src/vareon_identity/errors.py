@@ -56,12 +56,6 @@ class RoleNotFound(NotFound):
     title = "Role not found"
 
 
-class InvalidCursor(DomainError):
-    type = PROBLEM_BASE + "invalid-cursor"
-    title = "Invalid cursor"
-    status = 422
-
-
 class TooManyAttempts(DomainError):
     type = PROBLEM_BASE + "too-many-attempts"
     title = "Too many attempts"

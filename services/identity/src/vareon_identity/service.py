@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,13 +12,13 @@ from uuid import UUID
 from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from vareon_chassis.pagination import decode_cursor, encode_cursor
 from vareon_contracts.events.identity import UserDeletedV1, UserRegisteredV1, UserUpdatedV1
 
 from vareon_identity.errors import (
     EmailNotVerified,
     EmailTaken,
     InvalidCredentials,
-    InvalidCursor,
     InvalidRefreshToken,
     RefreshTokenReused,
     RoleNotFound,
@@ -313,30 +310,17 @@ async def delete_user(session: AsyncSession, user: User) -> None:
     await OUTBOX.publish(session, UserDeletedV1(user_id=user.id, deleted_at=now))
 
 
-def _encode_cursor(user: User) -> str:
-    raw = json.dumps([user.created_at.isoformat(), str(user.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, user_id = json.loads(raw)
-        return datetime.fromisoformat(created_at), UUID(user_id)
-    except (ValueError, TypeError, binascii.Error) as exc:
-        raise InvalidCursor("cursor is not one this service returned") from exc
-
-
 async def list_users(
     session: AsyncSession, *, limit: int, cursor: str | None
 ) -> tuple[list[User], str | None]:
     query = select(User).where(User.deleted_at.is_(None))
-    if cursor:
-        query = query.where(tuple_(User.created_at, User.id) > _decode_cursor(cursor))
+    if (after := decode_cursor(cursor, datetime, UUID)) is not None:
+        query = query.where(tuple_(User.created_at, User.id) > after)
     users = list(
         (await session.scalars(query.order_by(User.created_at, User.id).limit(limit + 1))).all()
     )
-    next_cursor = _encode_cursor(users[limit - 1]) if len(users) > limit else None
+    last = users[limit - 1] if len(users) > limit else None
+    next_cursor = encode_cursor(last.created_at, last.id) if last else None
     return users[:limit], next_cursor
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import uuid
@@ -13,9 +11,9 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from vareon_chassis.auth import CurrentUser, Principal, require_permission
 from vareon_chassis.db import SessionDep
+from vareon_chassis.pagination import Cursor, decode_cursor, encode_cursor
 
 from vareon_wallet import service
-from vareon_wallet.errors import InvalidCursor
 from vareon_wallet.ledger import TransferKind, credits
 from vareon_wallet.schemas import (
     CaptureIn,
@@ -52,37 +50,23 @@ async def open_wallet(
     return WalletOut.of(wallet)
 
 
-def _encode_cursor(entry_id: int) -> str:
-    return base64.urlsafe_b64encode(f"e:{entry_id}".encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, value = raw.partition(":")
-        if prefix != "e":
-            raise ValueError(raw)
-        return int(value)
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidCursor("the cursor is not one this API returned") from exc
-
-
 @router.get("/transactions")
 async def list_transactions(
     session: SessionDep,
     user: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    cursor: Cursor = None,
     kind: TransferKind | None = None,
     since: Annotated[datetime | None, Query(description="created at or after")] = None,
     until: Annotated[datetime | None, Query(description="created before")] = None,
 ) -> TransactionPage:
     wallet = await service.require_wallet(session, user.id)
+    after = decode_cursor(cursor, int)
     rows = await service.list_transactions(
         session,
         wallet.id,
         limit=limit,
-        before_entry=_decode_cursor(cursor) if cursor else None,
+        before_entry=after[0] if after else None,
         kind=str(kind) if kind else None,
         since=since,
         until=until,
@@ -90,7 +74,7 @@ async def list_transactions(
     items = [TransactionOut.of(entry, transfer) for entry, transfer in rows[:limit]]
     more = len(rows) > limit
     return TransactionPage(
-        items=items, next_cursor=_encode_cursor(int(items[-1].id)) if more else None
+        items=items, next_cursor=encode_cursor(int(items[-1].id)) if more else None
     )
 
 

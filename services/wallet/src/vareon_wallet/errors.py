@@ -38,9 +38,3 @@ class InvalidAmount(DomainError):
     type = PROBLEM_BASE + "invalid-amount"
     title = "Invalid amount"
     status = 422
-
-
-class InvalidCursor(DomainError):
-    type = PROBLEM_BASE + "invalid-cursor"
-    title = "Invalid cursor"
-    status = 400

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from vareon_chassis.auth import CurrentUser
 from vareon_chassis.db import SessionDep
+from vareon_chassis.pagination import Cursor, encode_cursor
 
 from vareon_neosyntis.datasets import service
 from vareon_neosyntis.datasets.schemas import DatasetOut, DatasetPage, DatasetVersionOut
 from vareon_neosyntis.errors import PayloadTooLarge, UnsupportedFormat
-from vareon_neosyntis.pagination import encode_cursor
 
 router = APIRouter(prefix="/api/v1/neosyntis/datasets", tags=["datasets"])
 MEDIA_TYPES = {
@@ -86,7 +86,7 @@ async def list_datasets(
     session: SessionDep,
     user: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    cursor: Cursor = None,
     name_prefix: str | None = None,
     format: str | None = None,
 ) -> DatasetPage:

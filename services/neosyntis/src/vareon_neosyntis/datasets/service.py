@@ -15,6 +15,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from vareon_chassis.errors import NotFound
+from vareon_chassis.pagination import decode_cursor
 from vareon_contracts.events.neosyntis import DatasetDeletedV1, DatasetVersionRegisteredV1
 
 from vareon_neosyntis.datasets.ingest import FORMATS, Inspection, InvalidContent, inspector_for
@@ -27,7 +28,6 @@ from vareon_neosyntis.errors import (
     PayloadTooLarge,
     UnsupportedFormat,
 )
-from vareon_neosyntis.pagination import decode_cursor
 from vareon_neosyntis.registry.models import ModelVersion
 from vareon_neosyntis.storage import ObjectWriter, Storage
 
@@ -286,8 +286,8 @@ async def list_datasets(
         query = query.where(Dataset.name.like(escaped + "%", escape="\\"))
     if fmt:
         query = query.where(DatasetVersion.format == fmt)
-    if cursor:
-        created_at, id_ = decode_cursor(cursor)
+    if (after := decode_cursor(cursor, datetime, uuid.UUID)) is not None:
+        created_at, id_ = after
         query = query.where(
             or_(
                 Dataset.created_at < created_at,

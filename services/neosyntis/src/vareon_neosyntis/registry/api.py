@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from vareon_chassis.auth import CurrentUser
 from vareon_chassis.db import SessionDep
+from vareon_chassis.pagination import Cursor, encode_cursor
 
 from vareon_neosyntis.errors import ImmutableModelVersion, InvalidRequest
-from vareon_neosyntis.pagination import encode_cursor
 from vareon_neosyntis.registry import service
 from vareon_neosyntis.registry.schemas import (
     AliasIn,
@@ -37,7 +37,7 @@ async def list_models(
     session: SessionDep,
     user: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    cursor: Cursor = None,
     mine: bool = False,
     name_prefix: str | None = None,
 ) -> ModelPage:

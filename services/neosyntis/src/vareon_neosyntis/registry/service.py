@@ -11,12 +11,12 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from vareon_chassis.errors import Conflict, Forbidden, NotFound
+from vareon_chassis.pagination import decode_cursor
 from vareon_contracts.events.neosyntis import ModelAliasMovedV1, ModelVersionRegisteredV1
 
 from vareon_neosyntis.datasets import service as datasets
 from vareon_neosyntis.db import OUTBOX
 from vareon_neosyntis.errors import InvalidRequest
-from vareon_neosyntis.pagination import decode_cursor
 from vareon_neosyntis.registry.models import AliasHistory, Model, ModelVersion
 
 ALIAS = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
@@ -68,8 +68,8 @@ async def list_models(
     if name_prefix:
         escaped = name_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(Model.name.like(escaped + "%", escape="\\"))
-    if cursor:
-        created_at, id_ = decode_cursor(cursor)
+    if (after := decode_cursor(cursor, datetime, uuid.UUID)) is not None:
+        created_at, id_ = after
         query = query.where(
             or_(Model.created_at < created_at, and_(Model.created_at == created_at, Model.id < id_))
         )

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, Request
 from vareon_chassis.auth import CurrentUser
 from vareon_chassis.db import SessionDep
 from vareon_chassis.errors import NotFound
+from vareon_chassis.pagination import Cursor, encode_cursor
 
-from vareon_neosyntis.pagination import encode_cursor
 from vareon_neosyntis.training import algorithms, service
 from vareon_neosyntis.training.schemas import (
     AlgorithmOut,
@@ -59,7 +59,7 @@ async def list_jobs(
     session: SessionDep,
     user: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    cursor: Cursor = None,
     state: JobState | None = None,
 ) -> TrainingJobPage:
     jobs = await service.list_jobs(session, user.id, limit=limit, cursor=cursor, state=state)

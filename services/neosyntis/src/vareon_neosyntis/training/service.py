@@ -10,10 +10,10 @@ from pydantic import ValidationError
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from vareon_chassis.errors import Forbidden, NotFound
+from vareon_chassis.pagination import decode_cursor
 
 from vareon_neosyntis.datasets import service as datasets
 from vareon_neosyntis.errors import InvalidRequest
-from vareon_neosyntis.pagination import decode_cursor
 from vareon_neosyntis.registry.models import Model
 from vareon_neosyntis.training import algorithms
 from vareon_neosyntis.training.leases import finish_cancelled, publish_queued
@@ -122,8 +122,8 @@ async def list_jobs(
     )
     if state:
         query = query.where(TrainingJob.state == state)
-    if cursor:
-        created_at, id_ = decode_cursor(cursor)
+    if (after := decode_cursor(cursor, datetime, uuid.UUID)) is not None:
+        created_at, id_ = after
         query = query.where(
             or_(
                 TrainingJob.created_at < created_at,
