@@ -17,6 +17,8 @@ class ServiceSettings(BaseSettings):
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/vareon"
     db_pool_size: int = 10
     db_max_overflow: int = 10
+    db_pool_timeout_s: float = 30.0
+    """How long a request waits for a pooled connection before the pool gives up."""
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_session_timeout_ms: int = 10_000
     kafka_heartbeat_interval_ms: int = 3_000

@@ -169,6 +169,8 @@ async def register(
     body: RegisterRequest, request: Request, session: SessionDep, tasks: BackgroundTasks
 ) -> User:
     """Create an account and mail a verification link to its address."""
+    register_limit: ActionLimit = request.app.state.register_limit
+    register_limit.hit(_client(request)[1] or "unknown")
     user = await service.register(
         session,
         _passwords(request),
@@ -191,6 +193,8 @@ async def resend_verification(
     request: Request, caller: CallerDep, session: SessionDep, tasks: BackgroundTasks
 ) -> Response:
     """Mail a new verification link (earlier ones stay valid until they expire)."""
+    per_ip: ActionLimit = request.app.state.resend_limit_per_ip
+    per_ip.hit(_client(request)[1] or "unknown")
     limit: ActionLimit = request.app.state.resend_limit
     limit.hit(str(caller.user.id))
     await _send_verification(request, session, caller.user, tasks)

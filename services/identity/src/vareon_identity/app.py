@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from vareon_chassis.auth import TokenVerifier
+from vareon_chassis.errors import problem
 from vareon_chassis.service import Messaging, background, create_service
 
 from vareon_identity.api import router
+from vareon_identity.errors import Overloaded
 from vareon_identity.google import GoogleVerifier
 from vareon_identity.keys import KeyRing
 from vareon_identity.mailer import MailSender
@@ -15,6 +19,18 @@ from vareon_identity.passwords import Passwords
 from vareon_identity.settings import IdentitySettings
 from vareon_identity.throttle import ActionLimit, LoginThrottle
 from vareon_identity.tokens import TokenIssuer
+
+
+async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
+    """No pooled connection in time: the service is busy, not broken (503, never 500)."""
+    return problem(
+        503,
+        Overloaded.type,
+        Overloaded.title,
+        "no database connection free in time; retry shortly",
+        instance=request.url.path,
+        headers={"Retry-After": "2"},
+    )
 
 
 def create_app(settings: IdentitySettings | None = None) -> FastAPI:
@@ -42,6 +58,8 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         time_cost=settings.argon2_time_cost,
         memory_cost_kib=settings.argon2_memory_cost_kib,
         parallelism=settings.argon2_parallelism,
+        max_concurrent=settings.password_hash_concurrency,
+        max_waiting=settings.password_hash_queue,
     )
     app.state.login_throttle = LoginThrottle(
         free_failures=settings.login_free_failures,
@@ -51,6 +69,11 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     )
     app.state.mail_sender = mailer
     app.state.resend_limit = ActionLimit("verification mail", settings.resend_verification_limit)
+    app.state.resend_limit_per_ip = ActionLimit(
+        "verification mail", settings.resend_verification_limit_per_ip
+    )
+    app.state.register_limit = ActionLimit("registration", settings.register_limit_per_ip)
+    app.add_exception_handler(PoolTimeout, _pool_exhausted)
     app.state.google_verifier = (
         GoogleVerifier(settings.google_client_id, settings.google_jwks_url)
         if settings.google_client_id

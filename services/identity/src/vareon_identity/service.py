@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -53,9 +52,10 @@ async def register(
 ) -> User:
     email = normalise_email(email)
     check_policy(password, email=email)
+    # Hash before the first query: the session holds a pooled connection from then on.
+    password_hash = await passwords.hash_async(password)
     if await session.scalar(select(User.id).where(User.email == email)) is not None:
         raise EmailTaken(f"{email} is already registered")
-    password_hash = await asyncio.to_thread(passwords.hash, password)
     role = await session.get(Role, DEFAULT_ROLE)
     now = _now()
     user = User(
@@ -93,10 +93,10 @@ async def authenticate(
             select(User).where(User.email == email, User.deleted_at.is_(None))
         )
     stored = user.password_hash if user else None
-    if not await asyncio.to_thread(passwords.verify, stored, password) or user is None:
+    if not await passwords.verify_async(stored, password) or user is None:
         raise InvalidCredentials()
     if stored and passwords.needs_rehash(stored):
-        user.password_hash = await asyncio.to_thread(passwords.hash, password)
+        user.password_hash = await passwords.hash_async(password)
     return user
 
 
@@ -275,7 +275,7 @@ async def login_started_at(session: AsyncSession, family_id: UUID) -> datetime |
 
 
 async def check_password(passwords: Passwords, user: User, password: str) -> None:
-    if not await asyncio.to_thread(passwords.verify, user.password_hash, password):
+    if not await passwords.verify_async(user.password_hash, password):
         raise InvalidCredentials()
 
 
@@ -289,7 +289,7 @@ async def change_password(
 ) -> None:
     """Set a new password; the caller has checked the current one."""
     check_policy(new, email=user.email)
-    user.password_hash = await asyncio.to_thread(passwords.hash, new)
+    user.password_hash = await passwords.hash_async(new)
     user.updated_at = _now()
     await logout_all(session, user.id, keep_family=keep_family)
 

@@ -21,6 +21,12 @@ class IdentitySettings(ServiceSettings):
     argon2_time_cost: int = 3
     argon2_memory_cost_kib: int = 65_536
     argon2_parallelism: int = 4
+    password_hash_concurrency: int = 4
+    """Argon2 hashes/verifies run at once per process (each is ~180 ms of CPU by default)."""
+    password_hash_queue: int = 32
+    """Waiting behind them; more are shed with 503 + Retry-After."""
+    register_limit_per_ip: str = "20/hour"
+    """Registrations per client IP (the `limits` notation), per process."""
     login_free_failures: int = 5
     """Failed logins of one account from one client before each next try waits (base delay)
     x 1, 2, 4..."""
@@ -34,6 +40,8 @@ class IdentitySettings(ServiceSettings):
     email_verification_ttl_s: int = 48 * 3600
     resend_verification_limit: str = "3/hour"
     """Verification mails a user may ask for again (the `limits` notation), per process."""
+    resend_verification_limit_per_ip: str = "10/hour"
+    """Verification mails asked for again from one client IP, per process."""
     public_base_url: str = "http://localhost:8000"
     """Where users reach the platform; the verification link is <this>/verify-email?token=..."""
     smtp_host: str | None = None

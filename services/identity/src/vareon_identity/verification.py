@@ -25,10 +25,12 @@ def verification_link(public_base_url: str, token: str) -> str:
     return f"{public_base_url.rstrip('/')}/verify-email?{urlencode({'token': token})}"
 
 
-def verification_mail(display_name: str, link: str, token: str, ttl_s: int) -> str:
+def verification_mail(link: str, token: str, ttl_s: int) -> str:
+    """No user-chosen text (display name): a registration must not mail an attacker's
+    message to any address under our name."""
     hours = max(1, ttl_s // 3600)
     return (
-        f"Hello {display_name},\n\n"
+        "Hello,\n\n"
         f"confirm that this address is yours by opening this link within {hours} hours:\n\n"
         f"{link}\n\n"
         f"or by sending this token to POST /api/v1/auth/verify-email:\n\n"
@@ -61,7 +63,7 @@ async def send_verification(
         OutgoingMail(
             recipient=user.email,
             subject=SUBJECT,
-            body=verification_mail(user.display_name, link, token, ttl_s),
+            body=verification_mail(link, token, ttl_s),
         )
     )
     await session.flush()
