@@ -92,6 +92,7 @@ def create_service(
                 settings.database_url,
                 pool_size=settings.db_pool_size,
                 max_overflow=settings.db_max_overflow,
+                pool_timeout_s=settings.db_pool_timeout_s,
             )
             if with_database
             else None
