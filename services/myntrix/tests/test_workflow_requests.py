@@ -36,6 +36,7 @@ def _asked(model: str, version: int, device_ids=()) -> ModelDeploymentRequestedV
         version=version,
         device_ids=list(device_ids),
         requested_at=datetime.now(UTC),
+        requester_permissions=["deployments:write"],
     )
 
 
@@ -121,3 +122,30 @@ async def test_each_request_is_answered_once_and_an_eligible_one_rolls_out(
     assert sum(e.type.endswith("requested.v1") for e in answers) == 1
     assert not [e for e in answers if e.type.endswith("failed.v1")]
     assert await _dead_letters(event_log, asked, ghost_version, nowhere) == []
+
+
+async def test_a_request_whose_requester_lacks_deployments_write_deploys_nothing(
+    consuming_app, client, operator, infrastructure, sessionmaker, event_log
+):
+    """Issue 16 item 1: a forged (or plain user's) request is answered failed, and no
+    device is targeted."""
+    model = f"m-{uuid.uuid4().hex[:6]}"
+    await _replicate(sessionmaker, 1, model=model)
+    online = await register_device(client, operator)
+    assert (await heartbeat(client, online)).status_code == 200
+    forged = ModelDeploymentRequestedV1(
+        run_id=uuid.uuid4(),
+        deployment_id=uuid.uuid4(),
+        owner_id=uuid.uuid4(),
+        model_name=model,
+        version=1,
+        requested_at=datetime.now(UTC),
+    )
+    await _produce(infrastructure.kafka_bootstrap, forged)
+
+    failed = await _answer(event_log, forged.deployment_id, "failed.v1")
+    assert "deployments:write" in failed.data["reason"]
+    shown = await client.get(f"{API}/deployments/{forged.deployment_id}", headers=operator)
+    assert shown.json()["state"] == "failed" and shown.json()["targets"] == []
+    answer = (await heartbeat(client, online)).json()
+    assert model not in answer["desired_models"]

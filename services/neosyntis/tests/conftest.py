@@ -32,13 +32,13 @@ class SigningKey:
     async def __call__(self, force: bool = False) -> jwt.PyJWKSet:
         return self.keyset
 
-    def token(self, user_id: uuid.UUID) -> str:
+    def token(self, user_id: uuid.UUID, permissions: tuple[str, ...] = ()) -> str:
         now = int(time.time())
         claims = {
             "sub": str(user_id),
             "email": f"{user_id.hex[:8]}@example.com",
             "roles": ["user"],
-            "permissions": [],
+            "permissions": list(permissions),
             "iat": now,
             "exp": now + 600,
             "iss": "vareon-identity",
@@ -53,15 +53,15 @@ def signing_key() -> SigningKey:
 
 
 @pytest.fixture
-def auth(signing_key: SigningKey) -> Callable[[uuid.UUID], dict[str, str]]:
-    def headers(user_id: uuid.UUID) -> dict[str, str]:
-        return {"Authorization": f"Bearer {signing_key.token(user_id)}"}
+def auth(signing_key: SigningKey) -> Callable[..., dict[str, str]]:
+    def headers(user_id: uuid.UUID, *permissions: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {signing_key.token(user_id, permissions)}"}
 
     return headers
 
 
 @pytest.fixture
-def user(auth: Callable[[uuid.UUID], dict[str, str]]) -> dict[str, str]:
+def user(auth: Callable[..., dict[str, str]]) -> dict[str, str]:
     return auth(uuid.uuid4())
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
@@ -82,9 +83,32 @@ async def test_cycles_and_bad_references_are_422(client, user):
     assert response.status_code == 422
 
 
+async def test_deployment_steps_need_deployments_write(client, auth):
+    """Issue 16 item 1: a plain user's workflow with a request_deployment step is refused
+    (403) at creation, at replacement and at run time."""
+    owner = uuid.uuid4()
+    plain, deployer = auth(owner), auth(owner, "deployments:write")
+    body = {"name": "fleet", "steps": pipeline_steps()}
+    refused = await client.post(FLOWS, json=body, headers=plain)
+    assert refused.status_code == 403, refused.text
+    assert "deployments:write" in refused.json()["detail"]
+
+    harmless = {"name": "harmless", "steps": pipeline_steps()[:-1]}
+    flow = (await client.post(FLOWS, json=harmless, headers=plain)).json()
+    replaced = await client.put(f"{FLOWS}/{flow['id']}", json=body, headers=plain)
+    assert replaced.status_code == 403
+
+    created = await client.post(FLOWS, json=body, headers=deployer)
+    assert created.status_code == 201
+    run = await client.post(f"{FLOWS}/{created.json()['id']}/runs", headers=plain)
+    assert run.status_code == 403
+    assert (await client.post(f"{FLOWS}/{flow['id']}/runs", headers=plain)).status_code == 201
+
+
 async def test_a_run_trains_registers_promotes_and_deploys(
-    client, user, settings, tmp_path, event_log, infrastructure
+    client, auth, settings, tmp_path, event_log, infrastructure
 ):
+    user = auth(uuid.uuid4(), "deployments:write")
     await upload(client, user, "known", known_frame())
     created = await client.post(
         FLOWS, json={"name": "ship-it", "steps": pipeline_steps()}, headers=user
@@ -104,6 +128,7 @@ async def test_a_run_trains_registers_promotes_and_deploys(
         )
     request = requested[0].data
     assert request["model_name"] == "flow-model" and request["version"] == 1
+    assert request["requester_permissions"] == ["deployments:write"]
     alias = (await client.get(f"{API}/models/flow-model/aliases/champion", headers=user)).json()
     assert alias["version"] == 1
 

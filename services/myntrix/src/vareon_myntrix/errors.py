@@ -102,3 +102,9 @@ class DeviceRetired(DomainError):
 class NoEligibleDevice(_Unprocessable):
     type = PROBLEM_BASE + "no-eligible-device"
     title = "No eligible device"
+
+
+class RequesterNotPermitted(DomainError):
+    type = PROBLEM_BASE + "requester-not-permitted"
+    title = "Requester lacks the permission"
+    status = 403

@@ -2,8 +2,9 @@
 
 The request carries the id the deployment must take, so the workflow can match
 DeploymentSucceededV1 / DeploymentFailedV1 to its step. A request that cannot start (version
-not in the replica, unknown or busy devices, no eligible device) is recorded as a failed
-deployment with its reason instead of being retried or dead-lettered.
+not in the replica, unknown or busy devices, no eligible device, a requester without
+``deployments:write``) is recorded as a failed deployment with its reason instead of being
+retried or dead-lettered.
 """
 
 from __future__ import annotations
@@ -19,12 +20,20 @@ from vareon_myntrix.devices import Policy
 from vareon_myntrix.errors import (
     DeploymentConflict,
     NoEligibleDevice,
+    RequesterNotPermitted,
     UnknownDevices,
     UnknownModelVersion,
 )
 from vareon_myntrix.models import Deployment
 
-REFUSALS = (UnknownModelVersion, UnknownDevices, DeploymentConflict, NoEligibleDevice)
+DEPLOYMENTS_WRITE = "deployments:write"
+REFUSALS = (
+    UnknownModelVersion,
+    UnknownDevices,
+    DeploymentConflict,
+    NoEligibleDevice,
+    RequesterNotPermitted,
+)
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,10 @@ async def _start(
     defaults: RolloutDefaults,
     asked: ModelDeploymentRequestedV1,
 ) -> Deployment:
+    if DEPLOYMENTS_WRITE not in asked.requester_permissions:
+        raise RequesterNotPermitted(
+            f"the requester did not hold {DEPLOYMENTS_WRITE!r} when the run started"
+        )
     version = await deployments.resolve_version(session, asked.model_name, asked.version, None)
     device_ids = asked.device_ids or await deployments.eligible_devices(
         session, policy, asked.model_name, version, datetime.now(UTC)

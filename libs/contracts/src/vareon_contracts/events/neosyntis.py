@@ -273,3 +273,6 @@ class ModelDeploymentRequestedV1(EventPayload):
     version: int
     device_ids: list[UUID] = []
     requested_at: datetime
+    requester_permissions: list[str] = []
+    """The permissions the requester held when the run started; myntrix refuses a request
+    whose requester lacks ``deployments:write`` (events without the field are refused)."""

@@ -37,7 +37,7 @@ def _run(run: WorkflowRun, steps: list[WorkflowRunStep]) -> RunOut:
 
 @router.post("", status_code=201, response_model=WorkflowOut)
 async def create(body: WorkflowIn, session: SessionDep, user: CurrentUser) -> WorkflowOut:
-    workflow = await service.create(session, user.id, body.name, body.description, body.steps)
+    workflow = await service.create(session, user, body.name, body.description, body.steps)
     return WorkflowOut.model_validate(workflow)
 
 
@@ -57,7 +57,7 @@ async def replace(
     workflow_id: str, body: WorkflowIn, session: SessionDep, user: CurrentUser
 ) -> WorkflowOut:
     workflow = await service.replace(
-        session, user.id, _id(workflow_id, "workflow"), body.description, body.steps
+        session, user, _id(workflow_id, "workflow"), body.description, body.steps
     )
     return WorkflowOut.model_validate(workflow)
 
@@ -70,7 +70,7 @@ async def delete(workflow_id: str, session: SessionDep, user: CurrentUser) -> Re
 
 @router.post("/{workflow_id}/runs", status_code=201, response_model=RunOut)
 async def start_run(workflow_id: str, session: SessionDep, user: CurrentUser) -> RunOut:
-    run = await service.start_run(session, user.id, _id(workflow_id, "workflow"))
+    run = await service.start_run(session, user, _id(workflow_id, "workflow"))
     return _run(run, await service.run_steps(session, run.id))
 
 

@@ -47,6 +47,8 @@ class WorkflowRun(Base):
     owner_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     state: Mapped[str] = mapped_column(Text)
     """running, succeeded, failed, cancelled"""
+    requester_permissions: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
+    """The starter's token permissions, carried into the events the run asks others to act on."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -16,7 +16,8 @@ from typing import Any
 import structlog
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from vareon_chassis.errors import Conflict, DomainError, NotFound
+from vareon_chassis.auth import Principal
+from vareon_chassis.errors import Conflict, DomainError, Forbidden, NotFound
 from vareon_contracts.events.neosyntis import (
     WorkflowRunFinishedV1,
     WorkflowRunStartedV1,
@@ -33,6 +34,9 @@ from vareon_neosyntis.workflows.models import Workflow, WorkflowRun, WorkflowRun
 log = structlog.get_logger(__name__)
 
 
+DEPLOYMENTS_WRITE = "deployments:write"
+
+
 def _definition(raw_steps: list[Any]) -> list[dict[str, Any]]:
     definition = dag.Definition(steps=raw_steps)
     try:
@@ -42,11 +46,21 @@ def _definition(raw_steps: list[Any]) -> list[dict[str, Any]]:
     return [s.model_dump(mode="json") for s in definition.steps]
 
 
+def _check_allowed(user: Principal, definition: list[dict[str, Any]]) -> None:
+    """A step that asks myntrix to roll a model out needs what the deployment API needs."""
+    if any(s["kind"] == "request_deployment" for s in definition) and not user.has(
+        DEPLOYMENTS_WRITE
+    ):
+        raise Forbidden(f"a request_deployment step needs the permission {DEPLOYMENTS_WRITE!r}")
+
+
 async def create(
-    session: AsyncSession, owner_id: uuid.UUID, name: str, description: str, raw: list[Any]
+    session: AsyncSession, user: Principal, name: str, description: str, raw: list[Any]
 ) -> Workflow:
+    owner_id = user.id
     datasets.check_name(name, "workflow")
     definition = _definition(raw)
+    _check_allowed(user, definition)
     exists = await session.scalar(
         select(Workflow.id).where(
             Workflow.owner_id == owner_id, Workflow.name == name, Workflow.deleted_at.is_(None)
@@ -89,13 +103,15 @@ async def list_all(session: AsyncSession, owner_id: uuid.UUID) -> list[Workflow]
 
 async def replace(
     session: AsyncSession,
-    owner_id: uuid.UUID,
+    user: Principal,
     workflow_id: uuid.UUID,
     description: str,
     raw: list[Any],
 ) -> Workflow:
-    workflow = await get(session, owner_id, workflow_id)
-    workflow.steps = _definition(raw)
+    definition = _definition(raw)
+    _check_allowed(user, definition)
+    workflow = await get(session, user.id, workflow_id)
+    workflow.steps = definition
     workflow.description = description
     workflow.revision += 1
     workflow.updated_at = datetime.now(UTC)
@@ -111,10 +127,10 @@ async def delete(session: AsyncSession, owner_id: uuid.UUID, workflow_id: uuid.U
 # Runs ----------------------------------------------------------------------------------
 
 
-async def start_run(
-    session: AsyncSession, owner_id: uuid.UUID, workflow_id: uuid.UUID
-) -> WorkflowRun:
+async def start_run(session: AsyncSession, user: Principal, workflow_id: uuid.UUID) -> WorkflowRun:
+    owner_id = user.id
     workflow = await get(session, owner_id, workflow_id)
+    _check_allowed(user, workflow.steps)
     now = datetime.now(UTC)
     run = WorkflowRun(
         id=uuid.uuid4(),
@@ -122,6 +138,7 @@ async def start_run(
         workflow_revision=workflow.revision,
         owner_id=owner_id,
         state="running",
+        requester_permissions=sorted(user.permissions),
         created_at=now,
     )
     session.add(run)

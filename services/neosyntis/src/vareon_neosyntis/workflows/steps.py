@@ -117,6 +117,8 @@ async def execute(
         )
         return {"model_name": registered["model_name"], "alias": d["alias"]}
     if step.kind == "request_deployment":
+        if "deployments:write" not in run.requester_permissions:
+            raise ValueError("the run's starter did not hold 'deployments:write'")
         registered = steps[d["register_step"]].outputs
         step.deployment_id = uuid.uuid4()
         await OUTBOX.publish(
@@ -129,6 +131,7 @@ async def execute(
                 version=registered["version"],
                 device_ids=[uuid.UUID(x) for x in d["device_ids"]],
                 requested_at=datetime.now(UTC),
+                requester_permissions=list(run.requester_permissions),
             ),
         )
         return None
