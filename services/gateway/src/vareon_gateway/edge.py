@@ -19,6 +19,7 @@ from vareon_chassis.errors import PROBLEM_JSON, DomainError, Unauthorized
 from vareon_chassis.observability import HTTP_LATENCY, HTTP_REQUESTS
 
 from vareon_gateway import routing
+from vareon_gateway.openapi import ApiDocument
 from vareon_gateway.proxy import forward, request_headers
 from vareon_gateway.settings import SERVICES, GatewaySettings
 from vareon_gateway.tokens import VerifiedTokens
@@ -92,6 +93,7 @@ class Edge:
         self.tokens: VerifiedTokens | None = None
         self.bases = {service: settings.upstream_url(service) for service in SERVICES}
         self.upload_prefixes = tuple(p.rstrip("/") for p in settings.upload_prefixes)
+        self.documents = ApiDocument(settings.openapi_refresh_s, settings.status_timeout_s)
         self._metrics: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     @property
@@ -105,6 +107,9 @@ class Edge:
             return
         request_id = new_request_id()
         route = routing.resolve(scope["path"]) if kind == "http" else None
+        if route is None and scope["path"] == "/openapi.json" and kind == "http":
+            await self._api_document(send, request_id)
+            return
         if route is None:
             await self.app(with_request_id(scope, request_id), receive, send)
             return
@@ -169,6 +174,19 @@ class Edge:
                 log.warning("proxy refused", service=route.service, problem=exc.type)
             await send_problem(send, exc, instance=scope["path"], request_id=request_id)
             return exc.status
+
+    async def _api_document(self, send: Send, request_id: str) -> None:
+        state = self.app.state
+        body = await self.documents.get(
+            state.upstream, self.settings.upstreams(), self.app.openapi()
+        )
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-request-id", request_id.encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     def _limit(self, path: str) -> int:
         for prefix in self.upload_prefixes:

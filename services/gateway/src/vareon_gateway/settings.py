@@ -41,6 +41,8 @@ class GatewaySettings(ServiceSettings):
     token_cache_ttl_s: float = 60.0
     """A verified bearer token is trusted again for this long (never past its exp)."""
     token_cache_size: int = 10_000
+    openapi_refresh_s: float = 10.0
+    """/openapi.json asks the services for their documents again at most this often."""
 
     websocket_auth_timeout_s: float = 10.0
     """How long a WebSocket without a token in its handshake may wait for its auth message."""
