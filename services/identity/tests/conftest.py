@@ -48,7 +48,7 @@ class Mailbox:
         self.messages.append(message)  # type: ignore[arg-type]
         return "250 OK"
 
-    async def wait_for(self, recipient: str, count: int = 1, timeout_s: float = 10) -> list[Any]:
+    async def wait_for(self, recipient: str, count: int = 1, timeout_s: float = 60) -> list[Any]:
         for _ in range(int(timeout_s / 0.05)):
             found = [m for m in self.messages if m["To"] == recipient]
             if len(found) >= count:

@@ -33,6 +33,7 @@ from vareon_chassis.errors import Forbidden, Unauthorized
 from vareon_chassis.pagination import Cursor
 
 from vareon_identity import google, service, verification
+from vareon_identity.addresses import client_address
 from vareon_identity.errors import GoogleSignInDisabled, RecentLoginRequired, RefreshTokenReused
 from vareon_identity.keys import KeyRing
 from vareon_identity.mailer import MailSender
@@ -117,7 +118,12 @@ def _passwords(request: Request) -> Passwords:
 
 
 def _client(request: Request) -> tuple[str | None, str | None]:
-    return request.headers.get("user-agent"), request.client.host if request.client else None
+    """The user agent and the client's address (the gateway's X-Forwarded-For, if trusted)."""
+    peer = request.client.host if request.client else None
+    ip = client_address(
+        peer, request.headers.get("x-forwarded-for"), request.app.state.trusted_proxies
+    )
+    return request.headers.get("user-agent"), ip
 
 
 async def _tokens_for(

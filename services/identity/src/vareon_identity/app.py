@@ -9,6 +9,7 @@ from vareon_chassis.auth import TokenVerifier
 from vareon_chassis.errors import problem
 from vareon_chassis.service import Messaging, background, create_service
 
+from vareon_identity.addresses import parse_networks
 from vareon_identity.api import router
 from vareon_identity.errors import Overloaded
 from vareon_identity.google import GoogleVerifier
@@ -48,6 +49,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         ),
     )
     app.state.key_ring = keys
+    app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
     app.state.token_issuer = TokenIssuer(
         keys,
         issuer=settings.token_issuer,

@@ -27,6 +27,9 @@ class IdentitySettings(ServiceSettings):
     """Waiting behind them; more are shed with 503 + Retry-After."""
     register_limit_per_ip: str = "20/hour"
     """Registrations per client IP (the `limits` notation), per process."""
+    trusted_proxies: str = ""
+    """Comma-separated addresses/CIDRs of the gateway: only their X-Forwarded-For is believed
+    (per-IP limits and the session list then see the client, not the gateway)."""
     login_free_failures: int = 5
     """Failed logins of one account from one client before each next try waits (base delay)
     x 1, 2, 4..."""
