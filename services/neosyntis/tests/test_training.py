@@ -129,6 +129,41 @@ async def test_untrusted_artifacts_are_refused():
         artifacts.loads(sio.dumps({"x": Evil()}))
 
 
+async def test_builtin_functions_in_artifacts_are_refused():
+    """Issue 16 item 9: only an explicit list of types is trusted, not every ``builtins.*``
+    (``eval`` inside a FunctionTransformer would run on every predict)."""
+    import builtins
+
+    import skops.io as sio
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    for payload in (
+        make_pipeline(FunctionTransformer(func=builtins.eval)),
+        {"f": builtins.exec, "g": builtins.getattr},
+    ):
+        with pytest.raises(artifacts.UntrustedArtifact):
+            artifacts.loads(sio.dumps(payload))
+
+
+def test_every_catalogue_algorithms_artifact_loads():
+    import numpy as np
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from vareon_neosyntis.training import algorithms
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 3))
+    labels = {"classification": np.where(x[:, 0] > 0, "yes", "no"), "regression": x[:, 1]}
+    for algorithm in algorithms.CATALOGUE.values():
+        estimator = algorithm.build(algorithm.params())
+        steps = [("i", SimpleImputer(strategy="median")), ("s", StandardScaler())]
+        model = Pipeline([*steps, ("model", estimator)]).fit(x, labels[algorithm.task])
+        loaded = artifacts.loads(artifacts.dumps(model)[0])
+        assert (loaded.predict(x) == model.predict(x)).all(), algorithm.name
+
+
 async def test_sigkill_crash_retry_and_a_stale_token_writes_nothing(
     client, user, settings, tmp_path, event_log
 ):
