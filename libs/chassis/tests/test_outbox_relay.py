@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
 from models import outbox_table
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from vareon_chassis.db import create_engine, create_sessionmaker
 from vareon_chassis.messaging.outbox import Outbox
 from vareon_chassis.messaging.relay import OutboxRelay
@@ -29,6 +29,21 @@ def update(user_id, n):
         roles=[],
         updated_at=datetime.now(UTC),
     )
+
+
+async def lock_wait_or(task, engine, timeout_s=60.0):
+    """Until a session of this database waits on a lock, or ``task`` finished (no wait)."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not task.done():
+        async with engine.connect() as conn:
+            if await conn.scalar(query):
+                return
+        assert asyncio.get_running_loop().time() < deadline, "neither waited nor finished"
+        await asyncio.sleep(0.02)
 
 
 async def test_overlapping_transactions_keep_per_key_order_and_lose_nothing(
@@ -59,7 +74,7 @@ async def test_overlapping_transactions_keep_per_key_order_and_lose_nothing(
         async with sessions.begin() as s:  # a later id that commits first
             await OUTBOX.publish(s, update(other, 1))
         assert await relay.relay_batch() == 1  # only the committed row is sent
-        await asyncio.sleep(0.3)
+        await lock_wait_or(blocked, engine)  # seen waiting on the first's lock, not "0.3 s later"
         assert not blocked.done(), "same-key transaction must wait for the first to commit"
 
         await first.commit()

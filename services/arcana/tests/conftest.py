@@ -104,7 +104,7 @@ def publish(producer: AIOKafkaProducer) -> Publish:
     return send
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout_s: float = 20.0) -> Any:
+async def eventually(check: Callable[[], Awaitable[Any]], timeout_s: float = 60.0) -> Any:
     """Poll ``check`` until it returns something truthy (a consumer caught up)."""
     deadline = time.monotonic() + timeout_s
     while True:
