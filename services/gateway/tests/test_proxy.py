@@ -148,3 +148,24 @@ async def test_slow_service_is_a_504_problem(
     assert response.status_code == 504
     assert response.headers["content-type"] == PROBLEM
     assert response.json()["type"] == "https://vareon.dev/problems/upstream-timeout"
+
+
+async def test_bodies_over_the_limit_are_413_problems_even_when_streamed(
+    gateway: httpx.AsyncClient, token: Callable[..., str]
+) -> None:
+    """Item 6 (body limits): before, a 2 MiB body went through to the service (200)."""
+    auth = {"Authorization": f"Bearer {token()}"}
+    declared = await gateway.post("/api/v1/myntrix/upload", content=b"x" * 2_097_152, headers=auth)
+    assert declared.status_code == 413
+    assert declared.headers["content-type"] == PROBLEM
+    assert declared.json()["type"] == "https://vareon.dev/problems/payload-too-large"
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(40):
+            yield b"y" * 65_536
+
+    streamed = await gateway.post("/api/v1/myntrix/upload", content=chunks(), headers=auth)
+    assert streamed.status_code == 413
+    assert streamed.json()["type"] == "https://vareon.dev/problems/payload-too-large"
+    within = await gateway.post("/api/v1/myntrix/upload", content=b"z" * 500_000, headers=auth)
+    assert within.status_code == 200 and len(within.json()["body"]) == 500_000

@@ -16,6 +16,7 @@ from sqlalchemy import Table, text
 from vareon_contracts.services import SERVICES
 
 from vareon_chassis.auth import JWKSKeys, TokenVerifier
+from vareon_chassis.body_limit import BodyLimitMiddleware
 from vareon_chassis.db import create_engine, create_sessionmaker
 from vareon_chassis.errors import install_problem_handlers, problem
 from vareon_chassis.messaging.broker import create_broker, create_producer, retry_forever
@@ -145,6 +146,9 @@ def create_service(
     app.state.messaging = messaging
     app.state.messaging_status = StatusCache()
     install_problem_handlers(app)
+    app.add_middleware(
+        BodyLimitMiddleware, limit=settings.max_body_bytes, exempt=settings.body_limit_exempt
+    )
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     app.add_api_route("/health/live", _live, include_in_schema=False)
     app.add_api_route("/health/ready", _ready, include_in_schema=False)

@@ -42,6 +42,10 @@ class ServiceSettings(BaseSettings):
     commit a consumer exits the process before committing the offset."""
     outbox_retention_days: float = 7.0
     """Sent outbox rows older than this are purged by the relay (0 keeps them forever)."""
+    max_body_bytes: int = 1_048_576
+    """Request bodies over this are refused with 413 while they stream (BodyLimitMiddleware)."""
+    body_limit_exempt: tuple[str, ...] = ()
+    """Path prefixes that take large uploads and enforce their own limit."""
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -32,6 +32,8 @@ class NeosyntisSettings(ServiceSettings):
     """Multipart upload part size (S3 needs at least 5 MiB for every part but the last)."""
 
     max_upload_bytes: int = 1024 * MIB
+    body_limit_exempt: tuple[str, ...] = ("/api/v1/neosyntis/datasets",)
+    """The upload streams under max_upload_bytes; the chassis's 1 MiB body limit is not its."""
     upload_chunk_bytes: int = 1 * MIB
 
     lab_max_rows: int = 100_000
