@@ -19,6 +19,7 @@ from vareon_chassis.errors import PROBLEM_JSON, DomainError, Unauthorized
 from vareon_chassis.observability import HTTP_LATENCY, HTTP_REQUESTS
 
 from vareon_gateway import routing
+from vareon_gateway.cors import Cors
 from vareon_gateway.openapi import ApiDocument
 from vareon_gateway.proxy import forward, request_headers
 from vareon_gateway.settings import SERVICES, GatewaySettings
@@ -54,6 +55,10 @@ def with_request_id(scope: Scope, request_id: str) -> Scope:
     if client_id:
         headers.append((b"x-client-request-id", client_id.encode()))
     return {**scope, "headers": headers}
+
+
+def _requests_method(scope: Scope) -> bool:
+    return any(k == b"access-control-request-method" for k, _ in scope["headers"])
 
 
 async def send_problem(
@@ -93,6 +98,7 @@ class Edge:
         self.tokens: VerifiedTokens | None = None
         self.bases = {service: settings.upstream_url(service) for service in SERVICES}
         self.upload_prefixes = tuple(p.rstrip("/") for p in settings.upload_prefixes)
+        self.cors = Cors(settings)
         self.documents = ApiDocument(settings.openapi_refresh_s, settings.status_timeout_s)
         self._metrics: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
@@ -105,6 +111,18 @@ class Edge:
         if kind == "lifespan":
             await self.app(scope, receive, send)
             return
+        if kind == "http":
+            origin = requested = None
+            for key, value in scope["headers"]:
+                if key == b"origin":
+                    origin = value
+                elif key == b"access-control-request-headers":
+                    requested = value
+            if origin is not None:
+                if scope["method"] == "OPTIONS" and _requests_method(scope):
+                    await self.cors.preflight(send, origin, requested)
+                    return
+                send = self.cors.wrap(send, origin)
         request_id = new_request_id()
         route = routing.resolve(scope["path"]) if kind == "http" else None
         if route is None and scope["path"] == "/openapi.json" and kind == "http":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 from vareon_chassis.settings import ServiceSettings
@@ -41,6 +43,10 @@ class GatewaySettings(ServiceSettings):
     token_cache_ttl_s: float = 60.0
     """A verified bearer token is trusted again for this long (never past its exp)."""
     token_cache_size: int = 10_000
+    environment: Literal["development", "staging", "production"] = "development"
+    """development also allows CORS from any http://localhost:* and http://127.0.0.1:* page."""
+    cors_origins: tuple[str, ...] = ()
+    """Origins (scheme://host[:port]) browsers may call the API from, with credentials."""
     openapi_refresh_s: float = 10.0
     """/openapi.json asks the services for their documents again at most this often."""
 
