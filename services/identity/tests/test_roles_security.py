@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jwt
 import psycopg
 
 from .conftest import Client, bearer
@@ -64,3 +65,14 @@ async def test_revoking_a_role_signs_that_user_out(client, database_url):
     assert refresh.status_code == 401
     # The admin who revoked keeps working.
     assert (await client.get("/api/v1/users", headers=bearer(tokens))).status_code == 200
+
+
+async def test_admins_may_read_any_wallet(client, database_url):
+    """Issue 16 item 16: `wallet:read-any` (wallet's admin GET /wallet/{user_id}) was granted
+    to no role, so no token ever carried it."""
+    _, tokens = await verified_admin(client, database_url)
+    claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    assert "wallet:read-any" in claims["permissions"]
+    plain = await client.login((await client.register())["email"])
+    claims = jwt.decode(plain["access_token"], options={"verify_signature": False})
+    assert "wallet:read-any" not in claims["permissions"]
