@@ -14,6 +14,7 @@ import aiohttp
 import structlog
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
+from vareon_chassis.auth import Principal
 from vareon_chassis.context import request_id_var
 from vareon_chassis.errors import PROBLEM_JSON, DomainError, Unauthorized
 from vareon_chassis.observability import HTTP_LATENCY, HTTP_REQUESTS
@@ -22,6 +23,7 @@ from vareon_gateway import routing
 from vareon_gateway.cors import Cors
 from vareon_gateway.openapi import ApiDocument
 from vareon_gateway.proxy import forward, request_headers
+from vareon_gateway.ratelimit import EdgeLimiter
 from vareon_gateway.settings import SERVICES, GatewaySettings
 from vareon_gateway.tokens import VerifiedTokens
 
@@ -99,6 +101,7 @@ class Edge:
         self.bases = {service: settings.upstream_url(service) for service in SERVICES}
         self.upload_prefixes = tuple(p.rstrip("/") for p in settings.upload_prefixes)
         self.cors = Cors(settings)
+        self.limiter = EdgeLimiter(settings) if settings.rate_limit_enabled else None
         self.documents = ApiDocument(settings.openapi_refresh_s, settings.status_timeout_s)
         self._metrics: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
@@ -167,8 +170,12 @@ class Edge:
             elif key == b"transfer-encoding":
                 chunked = True
         try:
+            principal = None
             if not route.public and scope["method"] != "OPTIONS":
-                await self._authenticate(authorization)
+                principal = await self._authenticate(authorization)
+            if self.limiter is not None:
+                who = f"user:{principal.id}" if principal else f"ip:{self._client_ip(scope)}"
+                await self.limiter.check(scope["path"], route.public, who)
             try:
                 length = int(content_length) if content_length is not None else None
             except ValueError:
@@ -212,7 +219,15 @@ class Edge:
                 return self.settings.upload_body_bytes
         return self.settings.max_body_bytes
 
-    async def _authenticate(self, authorization: bytes | None) -> None:
+    def _client_ip(self, scope: Scope) -> str:
+        if self.settings.trust_forwarded_headers:
+            for key, value in scope["headers"]:
+                if key == b"x-forwarded-for":  # the last hop is the one our proxy added
+                    return value.decode("latin-1").rsplit(",", 1)[-1].strip()
+        client = scope.get("client")
+        return client[0] if client else "unknown"
+
+    async def _authenticate(self, authorization: bytes | None) -> Principal:
         if authorization is None:
             raise Unauthorized("bearer token required")
         scheme, _, token = authorization.decode("latin-1").partition(" ")
@@ -220,7 +235,7 @@ class Edge:
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("bearer token required")
         assert self.tokens is not None
-        await self.tokens.verify(token)
+        return await self.tokens.verify(token)
 
     def _observe(self, service: str, method: str, status: int, seconds: float) -> None:
         if method not in _METHODS:

@@ -47,6 +47,18 @@ class GatewaySettings(ServiceSettings):
     """development also allows CORS from any http://localhost:* and http://127.0.0.1:* page."""
     cors_origins: tuple[str, ...] = ()
     """Origins (scheme://host[:port]) browsers may call the API from, with credentials."""
+    rate_limit_enabled: bool = True
+    rate_limit_storage: str = "memory://"
+    """memory:// (per process) or redis://host:port/db, redis+unix:///path (shared)."""
+    rate_limit_strategy: Literal["fixed-window", "sliding-window-counter", "moving-window"] = (
+        "sliding-window-counter"
+    )
+    rate_limit_auth: str = "30/minute;300/hour"
+    """Public ways in under /api/v1/auth (login, register, token, ...), per client IP."""
+    rate_limit_ai: str = "60/minute"
+    """Chat, generation and analysis under /api/v1/arcana, per user (per IP for the demo)."""
+    rate_limit_default: str = "1200/minute"
+    """Everything else: per user when signed in, per client IP otherwise."""
     openapi_refresh_s: float = 10.0
     """/openapi.json asks the services for their documents again at most this often."""
 
