@@ -132,6 +132,21 @@ async def test_system_status_shows_each_consumers_lag_and_dead_letters(platform)
     assert status["services"]["myntrix"]["ready"] is False  # not started in these tests
 
 
+async def test_an_admin_reads_any_users_wallet(platform):
+    """Issue 16 item 16: `wallet:read-any` was granted to no role, so admin
+    GET /wallet/{user_id} was a 403 for everyone."""
+    user = await platform.register()
+    await platform.wallet_with_bonus(await platform.login(user["email"]))
+    admin = await platform.register()
+    await platform.make_admin(admin["email"])
+    tokens = await platform.login(admin["email"])
+    response = await platform.gateway.get(
+        f"/api/v1/wallet/{user['id']}", headers=platform.bearer(tokens)
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["posted_micro"] == platform.bonus
+
+
 async def test_zz_broker_down_while_registering_the_event_arrives_when_it_returns(
     platform, infrastructure
 ):
