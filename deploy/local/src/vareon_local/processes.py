@@ -89,9 +89,14 @@ class ServiceProcess:
         return self.process.poll() if self.process is not None else None
 
     def is_ready(self) -> bool:
+        """Ready, and every consumer holds its partitions: `vareon up` says "ready" only when
+        an event published from then on is consumed, not after a first group join later."""
+        from vareon_chassis.service import consumers_assigned  # FastAPI: import late
+
         try:
-            return httpx.get(f"{self.service.url}/health/ready", timeout=1.0).status_code == 200
-        except httpx.HTTPError:
+            response = httpx.get(f"{self.service.url}/health/ready", timeout=1.0)
+            return response.status_code == 200 and consumers_assigned(response.json())
+        except (httpx.HTTPError, ValueError):
             return False
 
     def schedule_restart(self) -> float:
