@@ -10,8 +10,8 @@ from aiokafka import AIOKafkaProducer
 from asgi_lifespan import LifespanManager
 from models import effects, inbox_table
 from sqlalchemy import insert, select
-from vareon_chassis.messaging import deadletters
-from vareon_chassis.messaging.consumer import DeadLetter, EventConsumer
+from vareon_chassis.messaging import deadletters, offsets
+from vareon_chassis.messaging.consumer import DeadLetter, EventConsumer, EventHandler
 from vareon_chassis.service import Messaging, create_service
 from vareon_chassis.settings import ServiceSettings
 from vareon_contracts import Envelope, encode_kafka
@@ -32,11 +32,10 @@ def updated(user_id, name):
     )
 
 
-def recording_consumer(prefix):
+def recording_consumer(prefix, topic=IDENTITY_USER):
     """Writes ``display_name`` of every update to ``effects``; names ``dead...`` are rejected."""
-    consumer = EventConsumer(name=f"{prefix}-{uuid.uuid4().hex[:6]}", topics=(IDENTITY_USER,))
+    consumer = EventConsumer(name=f"{prefix}-{uuid.uuid4().hex[:6]}", topics=(topic,))
 
-    @consumer.on(UserUpdatedV1)
     async def record(session, payload, envelope):
         if payload.display_name.startswith("dead"):
             raise DeadLetter("rejected on purpose")
@@ -44,6 +43,7 @@ def recording_consumer(prefix):
             insert(effects).values(event_id=envelope.id, note=payload.display_name)
         )
 
+    consumer.handlers[UserUpdatedV1.event_type] = EventHandler(UserUpdatedV1, record)
     return consumer
 
 
@@ -58,12 +58,12 @@ def service(fixture_db, infrastructure, consumer, **overrides):
     )
 
 
-async def produce(bootstrap, records):
+async def produce(bootstrap, records, topic=IDENTITY_USER):
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
         for key, value, headers in records:
-            await producer.send_and_wait(IDENTITY_USER, value, key=key, headers=headers)
+            await producer.send_and_wait(topic, value, key=key, headers=headers)
     finally:
         await producer.stop()
 
@@ -149,13 +149,14 @@ async def test_an_undecodable_json_record_is_dead_lettered_not_skipped(fixture_d
     """Issue 15 item 7 (no record skipped without a dead letter): content-type JSON with an
     invalid body, then a good record on the same partition."""
     bootstrap = infrastructure.kafka_bootstrap
-    consumer = recording_consumer("undecodable")
+    topic = f"undecodable-{uuid.uuid4().hex[:6]}"  # no other test's consumer reads it
+    consumer = recording_consumer("undecodable", topic)
     app = service(fixture_db, infrastructure, consumer)
     good = updated(uuid.uuid4(), "good")
     key, value, headers = encode_kafka(good)
     broken = (key, b"{not json", [*headers, ("content-type", b"application/json")])
     async with LifespanManager(app):
-        await produce(bootstrap, [broken, (key, value, headers)])
+        await produce(bootstrap, [broken, (key, value, headers)], topic)
         await applied(app, [good.id])
     # the dead letter is written before the next record of the partition is processed
     found = await deadletters.scan(bootstrap, consumer=consumer.name, topics=consumer.topics)
@@ -187,6 +188,92 @@ async def test_status_counts_what_the_dead_letter_topic_holds(fixture_db, infras
         await produce(bootstrap, [encode_kafka(e) for e in [*dead, marker]])
         await applied(app, [marker.id])
         now = datetime.now(UTC).timestamp()
-        assert await measured_dead_letters(app, consumer, now) == 3
+        held = await pending_dead_letters(bootstrap, consumer)  # and earlier tests' poison
+        assert held >= 3
+        assert await measured_dead_letters(app, consumer, now) == held
     async with LifespanManager(app := service(fixture_db, infrastructure, consumer)):
-        assert await measured_dead_letters(app, consumer, now) == 3
+        assert await measured_dead_letters(app, consumer, now) == held
+
+
+async def test_lag_is_measured_for_the_real_consumer_group(fixture_db, infrastructure):
+    """Issue 15 item 14 (the real group id): with ``consumer_group_prefix`` the lag report
+    reads the group the consumer commits in (prefix + name), so a caught-up consumer lags 0."""
+    bootstrap = infrastructure.kafka_bootstrap
+    consumer = recording_consumer("lag-prefix")
+    prefix = f"p{uuid.uuid4().hex[:6]}-"
+    marker = updated(uuid.uuid4(), "marker")
+    app = service(fixture_db, infrastructure, consumer, consumer_group_prefix=prefix)
+    async with LifespanManager(app):
+        await produce(bootstrap, [encode_kafka(marker)])
+        await applied(app, [marker.id])
+        loop = asyncio.get_running_loop()
+        deadline, lag = loop.time() + 20, None
+        while loop.time() < deadline:  # the offset commit follows the effect's commit
+            after = datetime.now(UTC).timestamp()
+            consumers = (await ready_body(app)).get("messaging", {}).get("consumers", {})
+            lag = consumers.get(consumer.name, {}).get("lag")
+            if lag == 0 and (await ready_body(app))["messaging"]["measured_at"] > after - 5:
+                break
+            await asyncio.sleep(0.2)
+        assert lag == 0, f"lag {lag} for a consumer that consumed everything"
+
+
+async def test_replay_commands_use_the_real_consumer_group(fixture_db, infrastructure, monkeypatch):
+    """Issue 15 item 14 (the real group id): with ``consumer_group_prefix`` set, rebuild and
+    reset-offsets see the live member of prefix + name and refuse."""
+    import app as fixture_app
+    from vareon_chassis.messaging.commands import run_replay
+
+    for name, value in {
+        "VAREON_DATABASE_URL": fixture_db,
+        "VAREON_KAFKA_BOOTSTRAP": infrastructure.kafka_bootstrap,
+        "VAREON_CONSUMER_GROUP_PREFIX": f"p{uuid.uuid4().hex[:6]}-",
+        "VAREON_KAFKA_SESSION_TIMEOUT_MS": "2000",
+        "VAREON_KAFKA_HEARTBEAT_INTERVAL_MS": "600",
+    }.items():
+        monkeypatch.setenv(name, value)
+    marker = updated(uuid.uuid4(), "marker")
+    async with LifespanManager(live := fixture_app.create_app()):
+        await produce(infrastructure.kafka_bootstrap, [encode_kafka(marker)])
+        await applied(live, [marker.id])  # a member of the prefixed group
+        common = ["--service", "app:create_app", "--consumer", "fixture.users", "--execute"]
+        reset = await asyncio.to_thread(run_replay, ["reset-offsets", *common, "--to", "latest"])
+        rebuild = await asyncio.to_thread(run_replay, ["rebuild", *common])
+        async with live.state.sessionmaker() as s:
+            kept = list(await s.scalars(select(effects.c.event_id)))
+    assert (reset, rebuild) == (1, 1), "refused while the consumer runs"
+    assert marker.id in kept, "the read model was not erased under a live consumer"
+
+
+async def test_an_unwritable_dead_letter_topic_keeps_the_member_and_the_offset(
+    fixture_db, infrastructure
+):
+    """Issue 15 item 9 (unwritable DLQ): a dead letter that cannot be written (its topic name
+    is one the broker refuses) neither gets the member evicted past its max poll interval nor
+    moves the offset; the consumer reports the outage meanwhile."""
+    bootstrap = infrastructure.kafka_bootstrap
+    topic = f"t{uuid.uuid4().hex[:6]}".ljust(247, "x")  # + ".dlq" is past Kafka's 249
+    consumer = recording_consumer("dlq-down", topic)
+    poll_ms = 1500
+    app = service(fixture_db, infrastructure, consumer, kafka_max_poll_interval_ms=poll_ms)
+    poison = updated(uuid.uuid4(), "dead-for-ever")
+    async with LifespanManager(app, shutdown_timeout=30):  # the consumer is still retrying
+        await produce(bootstrap, [encode_kafka(poison)], topic)
+        loop = asyncio.get_running_loop()
+        deadline, body, joined = loop.time() + 60, {}, False
+        while loop.time() < deadline:  # until evicted, or waiting well past max poll interval
+            body = await ready_body(app)
+            held = body.get("assignment", {}).get(consumer.name, {}).get(topic)
+            joined = joined or bool(held)
+            outage = body.get("messaging", {}).get("consumers", {}).get(consumer.name, {})
+            waited = (outage.get("outage") or {}).get("since_s", 0)
+            if waited > 3 * poll_ms / 1000 or (joined and not held):
+                break
+            await asyncio.sleep(0.2)
+        assert body["assignment"][consumer.name][topic], "the member left its group"
+        group = infrastructure.service_env().get("consumer_group_prefix", "") + consumer.name
+        async with offsets.reader(bootstrap, group) as kafka:
+            tps = await offsets.partitions(kafka, [topic])
+            kafka.assign(tps)
+            done = await offsets.committed(kafka, tps)
+        assert not any(done.values()), f"the offset moved past the poison record: {done}"

@@ -91,7 +91,9 @@ async def outbox_rows(sessions):
         return await s.scalar(select(func.count()).select_from(outbox_table))
 
 
-async def test_rebuild_restores_the_read_model_without_publishing_again(sessions, infrastructure):
+async def test_rebuild_restores_the_read_model_without_announcing_it_again(
+    sessions, infrastructure
+):
     marker = f"m{uuid.uuid4().hex[:6]}-"
     consumer = projecting_consumer(marker)
     events = [registered(f"{marker}{i}") for i in range(5)]
@@ -104,7 +106,7 @@ async def test_rebuild_restores_the_read_model_without_publishing_again(sessions
     assert first.outcomes["applied"] >= 5
     original = await projection(sessions)
     assert len(original) == 5
-    assert await outbox_rows(sessions) == 0, "a replay stages no outgoing events"
+    assert await outbox_rows(sessions) == 5, "a first build announces what it applied"
 
     async with sessions.begin() as s:  # break the read model on purpose
         await s.execute(update(effects).values(note="broken"))
@@ -119,7 +121,7 @@ async def test_rebuild_restores_the_read_model_without_publishing_again(sessions
     )
     assert again.outcomes["applied"] == first.outcomes["applied"]
     assert await projection(sessions) == original
-    assert await outbox_rows(sessions) == 0
+    assert await outbox_rows(sessions) == 5, "re-applying what it erased announces nothing"
 
     caught_up = await replay.rebuild(
         consumer,
@@ -287,3 +289,63 @@ async def test_the_relay_purges_sent_rows_past_retention_only(sessions, fixture_
         )
     assert await relay.oldest_pending_age_s() is not None
     await asyncio.sleep(0)
+
+
+async def test_a_catch_up_rebuild_announces_what_was_never_applied(sessions, infrastructure):
+    """Issue 15 item 12 (suppress only what the rebuild erased): 5 events never applied,
+    ``rebuild --since`` applies them and stages their 5 outgoing events."""
+    marker = f"c{uuid.uuid4().hex[:6]}-"
+    consumer = projecting_consumer(marker)
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    await produce(infrastructure.kafka_bootstrap, [registered(f"{marker}{i}") for i in range(5)])
+    report = await replay.rebuild(
+        consumer,
+        sessionmaker=sessions,
+        inbox=inbox_table,
+        bootstrap=infrastructure.kafka_bootstrap,
+        since=since,
+        execute=True,
+    )
+    assert report.outcomes["applied"] >= 5
+    assert len(await projection(sessions)) == 5
+    assert await outbox_rows(sessions) == 5, "their effects were never announced"
+
+
+async def test_a_full_rebuild_refuses_when_retention_deleted_applied_events(
+    sessions, infrastructure
+):
+    """Issue 15 item 13 (rebuild after retention): the topics no longer hold every event the
+    inbox says was applied (retention deleted the early records: a beginning offset past 0,
+    or fewer records than applied events): a full rebuild refuses instead of erasing.
+
+    The embedded broker cannot delete records, so the inbox is given applied events the topic
+    never had: what it looks like after retention took the first ones."""
+    bootstrap = infrastructure.kafka_bootstrap
+    topic = f"retention-test-{uuid.uuid4().hex[:6]}"
+    consumer = EventConsumer(name=f"replay-retention-{uuid.uuid4().hex[:6]}", topics=(topic,))
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for envelope in [registered("kept") for _ in range(2)]:
+            key, value, headers = encode_kafka(envelope)
+            await producer.send_and_wait(topic, value, key=key, headers=headers)
+    finally:
+        await producer.stop()
+    async with sessions.begin() as s:
+        for n in range(3):
+            await s.execute(
+                insert(inbox_table).values(
+                    event_id=f"gone-{n}", consumer=consumer.name, event_type="t"
+                )
+            )
+    with pytest.raises(replay.Refused):
+        await replay.rebuild(
+            consumer, sessionmaker=sessions, inbox=inbox_table, bootstrap=bootstrap, execute=True
+        )
+    async with sessions() as s:
+        kept = await s.scalar(
+            select(func.count())
+            .select_from(inbox_table)
+            .where(inbox_table.c.consumer == consumer.name)
+        )
+    assert kept == 3, "the inbox (and the read model) are kept"

@@ -129,6 +129,8 @@ def create_service(
             if broker is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(broker.stop(), STOP_TIMEOUT_S)
+            for runtime in getattr(app.state, "consumer_runtimes", ()):
+                await runtime.close()
             if producer is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(producer.stop(), STOP_TIMEOUT_S)
@@ -144,7 +146,7 @@ def create_service(
     )
     app.state.settings = settings
     app.state.messaging = messaging
-    app.state.messaging_status = StatusCache()
+    app.state.messaging_status = StatusCache(group_prefix=settings.consumer_group_prefix)
     install_problem_handlers(app)
     app.add_middleware(
         BodyLimitMiddleware, limit=settings.max_body_bytes, exempt=settings.body_limit_exempt
@@ -197,6 +199,7 @@ async def _start_messaging(
                 max_attempts=settings.consumer_max_attempts,
                 backoff_s=settings.consumer_backoff_s,
                 crash_after_commit_for=settings.consumer_crash_after_commit_for,
+                producer_factory=lambda: create_producer(settings),
             )
             for c in messaging.consumers
         ]

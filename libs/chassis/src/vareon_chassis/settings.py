@@ -23,6 +23,9 @@ class ServiceSettings(BaseSettings):
     kafka_session_timeout_ms: int = 10_000
     kafka_heartbeat_interval_ms: int = 3_000
     kafka_request_timeout_ms: int = 10_000
+    kafka_max_poll_interval_ms: int = 300_000
+    """A member that polls no records for this long leaves its group; consumers waiting out
+    an outage keep polling (paused), so only a hung process hits it."""
     kafka_partitions: int = 3
     jwks_url: str | None = None
     """Where identity publishes its signing keys; None only in identity itself."""

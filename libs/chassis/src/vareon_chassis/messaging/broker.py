@@ -94,6 +94,7 @@ def create_broker(settings: ServiceSettings, runtimes: Iterable[ConsumerRuntime]
             auto_offset_reset="earliest",
             session_timeout_ms=settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+            max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
         )
         subscriber(_on_message(runtime))
     return broker

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vareon_chassis.db import create_engine, create_sessionmaker
 from vareon_chassis.messaging import deadletters, replay
-from vareon_chassis.messaging.broker import create_producer
+from vareon_chassis.messaging.broker import create_producer, group_id
 from vareon_chassis.messaging.consumer import EventConsumer
 from vareon_chassis.messaging.offsets import GroupActive
 from vareon_chassis.settings import ServiceSettings
@@ -93,6 +93,7 @@ async def _rebuild(args: argparse.Namespace) -> int:
             wait_idle_s=args.wait_idle,
             check_members=not args.skip_member_check,
             progress=_progress,
+            group=group_id(svc.settings, args.consumer),
         )
     print(f"rebuild {report.consumer}: {_mode(report.executed)}")
     scope = "from the start" if args.since is None else f"from {args.since.isoformat()}"
@@ -111,7 +112,7 @@ async def _reset(args: argparse.Namespace) -> int:
         consumer = svc.consumer(args.consumer)
         moves = await replay.reset_group(
             svc.settings.kafka_bootstrap,
-            consumer.name,
+            group_id(svc.settings, consumer.name),
             consumer.topics,
             to=to,
             execute=args.execute,

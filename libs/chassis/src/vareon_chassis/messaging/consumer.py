@@ -27,7 +27,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotRead
 from aiokafka.structs import ConsumerRecord
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
-from sqlalchemy import Table, delete
+from sqlalchemy import Table, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -156,6 +156,7 @@ class ConsumerRuntime:
         crash_after_commit_for: str | None = None,
         outage_backoff_cap_s: float = OUTAGE_BACKOFF_CAP_S,
         erased: str | None = None,
+        producer_factory: Callable[[], AIOKafkaProducer] | None = None,
     ) -> None:
         self.consumer = consumer
         self.sessionmaker = sessionmaker
@@ -167,6 +168,10 @@ class ConsumerRuntime:
         """Fault injection for tests only (never set in production): the process exits
         (137, as after SIGKILL) right after applying the event with this id or type, before
         the offset is committed."""
+        self.producer_factory = producer_factory
+        """After a failed dead-letter write, a fresh producer (as the relay does): it refetches
+        metadata, which re-creates topics on a broker that restarted empty."""
+        self._own_producer: AIOKafkaProducer | None = None
         self.outage_backoff_cap_s = outage_backoff_cap_s
         self.outage: Outage | None = None
         """Set while the runtime retries an infrastructure failure (readiness reports it)."""
@@ -182,13 +187,14 @@ class ConsumerRuntime:
         try:
             envelope = decode_kafka(record.value, list(record.headers or []))
         except MalformedEvent as exc:
-            return await self._dead_letter(record, "malformed", str(exc))
+            return await self._dead_letter(record, "malformed", str(exc), keepalive)
         if envelope.type not in CATALOG:
             return await self._dead_letter(
                 record,
                 "unknown-type",
                 f"unknown event type {envelope.type!r} "
                 f"(a newer version than {self.consumer.name} reads?)",
+                keepalive,
             )
         handler = self.consumer.handlers.get(envelope.type)
         if handler is None:
@@ -197,7 +203,7 @@ class ConsumerRuntime:
         try:
             payload = handler.payload.model_validate(envelope.data)
         except ValidationError as exc:
-            return await self._dead_letter(record, "invalid-payload", str(exc))
+            return await self._dead_letter(record, "invalid-payload", str(exc), keepalive)
 
         attempt, outage_backoff = 0, self.backoff_s
         while True:
@@ -215,7 +221,7 @@ class ConsumerRuntime:
                 return outcome
             except DeadLetter as exc:
                 self._outage_over()
-                return await self._dead_letter(record, "rejected", str(exc))
+                return await self._dead_letter(record, "rejected", str(exc), keepalive)
             except Exception as exc:
                 if is_outage(exc):
                     attempt -= 1  # not the message's fault: never a step towards a dead letter
@@ -224,7 +230,7 @@ class ConsumerRuntime:
                     continue
                 self._outage_over()
                 if attempt >= self.max_attempts:
-                    return await self._dead_letter(record, "handler-failed", repr(exc))
+                    return await self._dead_letter(record, "handler-failed", repr(exc), keepalive)
                 log.warning(
                     "event handler failed; retrying",
                     consumer=self.consumer.name,
@@ -271,29 +277,32 @@ class ConsumerRuntime:
         cid = causation_id_var.set(envelope.id)
         try:
             async with self.sessionmaker.begin() as session:
-                first = await session.scalar(
-                    insert(self.inbox)
-                    .values(
-                        event_id=envelope.id, consumer=self.consumer.name, event_type=envelope.type
-                    )
-                    .on_conflict_do_nothing()
-                    .returning(self.inbox.c.event_id)
-                )
-                if first is None:
-                    return "duplicate"
-                again = False
-                if self.erased is not None:
-                    again = (
-                        await session.scalar(
-                            delete(self.inbox)
-                            .where(
-                                self.inbox.c.event_id == envelope.id,
-                                self.inbox.c.consumer == self.erased,
-                            )
-                            .returning(self.inbox.c.event_id)
+                # An event the rebuild erased takes its inbox row back (one statement).
+                again = self.erased is not None and (
+                    await session.scalar(
+                        update(self.inbox)
+                        .where(
+                            self.inbox.c.event_id == envelope.id,
+                            self.inbox.c.consumer == self.erased,
                         )
-                        is not None
+                        .values(consumer=self.consumer.name)
+                        .returning(self.inbox.c.event_id)
                     )
+                    is not None
+                )
+                if not again:
+                    first = await session.scalar(
+                        insert(self.inbox)
+                        .values(
+                            event_id=envelope.id,
+                            consumer=self.consumer.name,
+                            event_type=envelope.type,
+                        )
+                        .on_conflict_do_nothing()
+                        .returning(self.inbox.c.event_id)
+                    )
+                    if first is None:
+                        return "duplicate"
                 with side_effects_suppressed() if again else contextlib.nullcontext():
                     await handler.handle(session, payload, envelope)
             return "applied"
@@ -302,7 +311,11 @@ class ConsumerRuntime:
             request_id_var.reset(rid)
 
     async def _dead_letter(
-        self, record: ConsumerRecord[bytes, bytes], reason: str, detail: str
+        self,
+        record: ConsumerRecord[bytes, bytes],
+        reason: str,
+        detail: str,
+        keepalive: KeepAlive | None = None,
     ) -> str:
         headers = [
             *list(record.headers or []),
@@ -316,17 +329,19 @@ class ConsumerRuntime:
         backoff = self.backoff_s
         while True:  # the offset must not move on until the dead letter is safely stored
             try:
-                await self.producer.send_and_wait(
+                producer = await self._dead_letter_producer()
+                await producer.send_and_wait(
                     dead_letter_topic(record.topic),
                     value=record.value,
                     key=record.key,
                     headers=headers,
                 )
+                self._outage_over()
                 break
             except Exception as exc:
-                log.warning("dead-letter publish failed; retrying", error=repr(exc))
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                await self._drop_own_producer()
+                await self._wait_out(exc, f"dead letter of {record.offset}", backoff, keepalive)
+                backoff = min(backoff * 2, self.outage_backoff_cap_s)
         log.error(
             "event dead-lettered",
             consumer=self.consumer.name,
@@ -338,3 +353,23 @@ class ConsumerRuntime:
         )
         CONSUMED.labels(self.consumer.name, "?", "dead-lettered").inc()
         return "dead-lettered"
+
+    async def _dead_letter_producer(self) -> AIOKafkaProducer:
+        if self._own_producer is not None:
+            return self._own_producer
+        if self.outage is None or self.producer_factory is None:
+            return self.producer
+        producer = self.producer_factory()
+        await producer.start()
+        self._own_producer = producer
+        return producer
+
+    async def _drop_own_producer(self) -> None:
+        producer, self._own_producer = self._own_producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.stop(), 5.0)
+
+    async def close(self) -> None:
+        """Stop the fresh dead-letter producer, if a failure made one."""
+        await self._drop_own_producer()

@@ -13,15 +13,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from aiokafka import TopicPartition
-from sqlalchemy import ColumnElement, Table, delete, func, select
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from sqlalchemy import ColumnElement, Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vareon_chassis.messaging import offsets
 from vareon_chassis.messaging.consumer import ConsumerRuntime, EventConsumer
 from vareon_chassis.messaging.offsets import GroupActive, Progress, Span
 from vareon_chassis.messaging.relay import RELAY_LOCK_ID, kafka_headers
-from vareon_chassis.messaging.suppress import side_effects_suppressed
 
 __all__ = ["GroupActive", "RebuildReport", "Refused", "rebuild", "republish", "reset_group"]
 
@@ -43,6 +42,11 @@ class RebuildReport:
         return sum(s.count for s in self.spans)
 
 
+def erased_marker(consumer: str) -> str:
+    """The inbox's ``consumer`` value for rows a full rebuild erased and has not re-applied."""
+    return f"{consumer} (erased by rebuild)"
+
+
 async def rebuild(
     consumer: EventConsumer,
     *,
@@ -55,54 +59,114 @@ async def rebuild(
     wait_idle_s: float = 0.0,
     check_members: bool = True,
     progress: Progress | None = None,
+    group: str | None = None,
 ) -> RebuildReport:
-    """Re-apply ``consumer``'s topics through its handlers, outgoing events suppressed.
+    """Re-apply ``consumer``'s topics through its handlers.
 
-    Without ``since``: drop the consumer's inbox rows, call its ``reset`` hook (clears the
+    Without ``since``: erase the consumer's inbox rows, call its ``reset`` hook (clears the
     read model) in the same transaction, then apply every record on its topics from the
     start. With ``since``: no reset; records from that time on go through the inbox, so only
     those never applied take effect (catching up after lost offsets or a redriven outage).
+    Outgoing events are suppressed only for an event whose earlier application this rebuild
+    erased (it was announced then); anything applied for the first time (a catch-up, a first
+    build, records arriving meanwhile) is announced. The erased rows are kept under
+    ``erased_marker`` until their event is re-applied, so an interrupted rebuild can run again.
+    Refused when the topics no longer hold what the inbox says was applied (an emptied broker,
+    retention past applied events), unless ``force``.
     The consumer group must be idle: a live member would apply new events meanwhile.
     ``check_members=False`` skips that check, for the embedded broker, which lists a group's
     last member forever after it left (the operator vouches the service is stopped).
+    ``group`` is the consumer's group id when it is not its name (``consumer_group_prefix``).
     """
     if check_members:
-        await offsets.ensure_group_idle(bootstrap, consumer.name, wait_s=wait_idle_s)
+        await offsets.ensure_group_idle(bootstrap, group or consumer.name, wait_s=wait_idle_s)
+    erased = erased_marker(consumer.name)
     async with sessionmaker() as session:
         inbox_rows = await session.scalar(
-            select(func.count()).select_from(inbox).where(inbox.c.consumer == consumer.name)
+            select(func.count())
+            .select_from(inbox)
+            .where(inbox.c.consumer.in_([consumer.name, erased]))
         )
     async with offsets.reader(bootstrap) as kafka:
         todo = await offsets.spans(kafka, consumer.topics, since)
         report = RebuildReport(consumer.name, todo, inbox_rows or 0)
         if not execute:
             return report
-        if since is None and report.records == 0 and report.inbox_rows and not force:
-            raise Refused(
-                f"{consumer.name} has applied {report.inbox_rows} events but its topics are "
-                "empty (a restarted in-memory broker?): a rebuild would only erase the read "
-                "model. Republish from the producers' outboxes first, or pass force."
-            )
+        if since is None and not force:
+            await _refuse_lost_history(consumer.name, report, kafka, sessionmaker, inbox)
         if since is None:
             async with sessionmaker.begin() as session:
-                await session.execute(delete(inbox).where(inbox.c.consumer == consumer.name))
+                await session.execute(
+                    update(inbox).where(inbox.c.consumer == consumer.name).values(consumer=erased)
+                )
                 if consumer.reset is not None:
                     await consumer.reset(session)
         producer = offsets.dead_letter_producer(bootstrap)
         await producer.start()
         try:
-            runtime = ConsumerRuntime(consumer, sessionmaker, inbox, producer)
+            runtime = ConsumerRuntime(
+                consumer, sessionmaker, inbox, producer, erased=erased if since is None else None
+            )
             done = 0
-            with side_effects_suppressed():
-                async for record in offsets.read_spans(kafka, todo):
-                    report.outcomes[await runtime.process(record)] += 1
-                    done += 1
-                    if progress and (done % 500 == 0 or done == report.records):
-                        progress(done, report.records)
+            async for record in offsets.read_spans(kafka, todo):
+                report.outcomes[await runtime.process(record)] += 1
+                done += 1
+                if progress and (done % 500 == 0 or done == report.records):
+                    progress(done, report.records)
         finally:
             await producer.stop()
+    if since is None:  # erased events no longer on the topics (only with force)
+        async with sessionmaker.begin() as session:
+            await session.execute(delete(inbox).where(inbox.c.consumer == erased))
     report.executed = True
     return report
+
+
+async def _refuse_lost_history(
+    consumer: str,
+    report: RebuildReport,
+    kafka: AIOKafkaConsumer,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    inbox: Table,
+) -> None:
+    """Refuse a full rebuild that could not restore every event the inbox says was applied.
+
+    Suspicion is cheap (a partition starting past 0: retention deleted early records; fewer
+    records than applied events); then the topics' event ids are read and compared with the
+    inbox, because the embedded broker under-reports end offsets after batched writes."""
+    if not report.inbox_rows:
+        return
+    if report.records == 0:
+        raise Refused(
+            f"{consumer} has applied {report.inbox_rows} events but its topics are "
+            "empty (a restarted in-memory broker?): a rebuild would only erase the read "
+            "model. Republish from the producers' outboxes first, or pass force."
+        )
+    trimmed = [s for s in report.spans if s.start > 0]
+    if not trimmed and report.inbox_rows <= report.records:
+        return
+    on_topics: set[str] = set()
+    async for record in offsets.read_spans(kafka, report.spans):
+        on_topics.update(
+            v.decode(errors="replace") for k, v in record.headers or () if k == "ce_id"
+        )
+    missing = 0
+    async with sessionmaker() as session:
+        applied = await session.stream_scalars(
+            select(inbox.c.event_id).where(
+                inbox.c.consumer.in_([consumer, erased_marker(consumer)])
+            )
+        )
+        async for event_id in applied:
+            missing += event_id not in on_topics
+    if missing:
+        where = "".join(f"; {tp_label(s)} starts at offset {s.start}" for s in trimmed)
+        raise Refused(
+            f"{missing} of the {report.inbox_rows} events {consumer} applied are no longer on "
+            f"its topics (retention deleted early records{where}): a full rebuild would erase "
+            "effects it cannot restore (and re-run first-time effects such as signup grants). "
+            "Rebuild --since, republish from the producers' outboxes first, or pass force."
+        )
 
 
 @dataclass(frozen=True)

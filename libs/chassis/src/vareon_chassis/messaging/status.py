@@ -16,9 +16,9 @@ from vareon_chassis.messaging.consumer import EventConsumer
 from vareon_chassis.messaging.relay import OutboxRelay
 
 
-async def consumer_lag(bootstrap: str, consumer: EventConsumer) -> int:
-    """Records on the consumer's topics after its committed offsets (all, if none)."""
-    async with offsets.reader(bootstrap, consumer.name) as kafka:
+async def consumer_lag(bootstrap: str, consumer: EventConsumer, group_prefix: str = "") -> int:
+    """Records on the consumer's topics after its group's committed offsets (all, if none)."""
+    async with offsets.reader(bootstrap, group_prefix + consumer.name) as kafka:
         tps = await offsets.partitions(kafka, consumer.topics)
         if not tps:
             return 0
@@ -30,13 +30,13 @@ async def consumer_lag(bootstrap: str, consumer: EventConsumer) -> int:
 
 
 async def consumers_status(
-    bootstrap: str, consumers: Sequence[EventConsumer]
+    bootstrap: str, consumers: Sequence[EventConsumer], group_prefix: str = ""
 ) -> dict[str, dict[str, int]]:
     status = {}
     for consumer in consumers:
         pending = await deadletters.scan(bootstrap, consumer=consumer.name, topics=consumer.topics)
         status[consumer.name] = {
-            "lag": await consumer_lag(bootstrap, consumer),
+            "lag": await consumer_lag(bootstrap, consumer, group_prefix),
             "dead_letters": len(pending.messages),
         }
     return status
@@ -57,7 +57,9 @@ class StatusCache:
     last measured (``{}`` until the first measurement finished).
     """
 
-    def __init__(self, ttl_s: float = 5.0, timeout_s: float = 5.0) -> None:
+    def __init__(self, ttl_s: float = 5.0, timeout_s: float = 5.0, group_prefix: str = "") -> None:
+        self.group_prefix = group_prefix
+        """``consumer_group_prefix``: the consumers' groups are prefix + name."""
         self.ttl_s = ttl_s
         self.timeout_s = timeout_s
         self._at = -ttl_s
@@ -79,7 +81,9 @@ class StatusCache:
         try:
             async with asyncio.timeout(self.timeout_s):
                 if consumers:
-                    value["consumers"] = await consumers_status(bootstrap, consumers)
+                    value["consumers"] = await consumers_status(
+                        bootstrap, consumers, self.group_prefix
+                    )
                 if relay is not None:
                     value["outbox"] = await outbox_status(relay)
         except Exception as exc:  # status is best effort; readiness is decided elsewhere
