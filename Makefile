@@ -6,11 +6,12 @@ UV := $(TOOLS)/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_LINK_MODE := copy
 
-.PHONY: up test lint check schemas migration bench clean help
+.PHONY: up test fuzz lint check schemas migration bench clean help
 
 help:
 	@echo "make up       run the whole platform on embedded PostgreSQL + Kafka (gateway :8000)"
 	@echo "make test     run every test (real PostgreSQL and broker, started by the tests)"
+	@echo "make fuzz     schemathesis on every service, deeper profile (FUZZ_EXAMPLES per operation)"
 	@echo "make lint     ruff, import boundaries, contract gate, per-service dependency check"
 	@echo "make schemas  regenerate event JSON Schemas and docs/events.md (refuses breaking changes)"
 	@echo "make bench    run the benchmarks (ratios measured side by side)"
@@ -29,6 +30,11 @@ up: .venv/.synced
 
 test: .venv/.synced
 	$(UV) run --no-sync pytest
+
+# The suite's tests/fuzz runs a few examples per operation; this is the on-demand deep run.
+FUZZ_EXAMPLES ?= 60
+fuzz: .venv/.synced
+	VAREON_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(UV) run --no-sync pytest tests/fuzz -p no:logging
 
 lint: .venv/.synced
 	$(UV) run --no-sync ruff check .

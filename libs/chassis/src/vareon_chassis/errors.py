@@ -160,6 +160,73 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     return internal_error(request.url.path)
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "An RFC 9457 problem; more members may follow (`errors`, limits, ids).",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "request_id": {"type": ["string", "null"]},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+}
+_WHY = {
+    400: "The body could not be read as the declared media type",
+    401: "No valid bearer token",
+    403: "The caller may not do this",
+    404: "What the path names does not exist (or is not the caller's)",
+    422: "The request is not valid (`errors` names each field)",
+}
+
+
+def problem_response(description: str) -> dict[str, Any]:
+    """An OpenAPI response entry for a problem: ``responses={409: problem_response("...")}``."""
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": schema}}}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Declare in the OpenAPI the problems every operation can answer, from its shape: 422
+    where it takes input, 401/403 where it needs a token, 404 where its path names a thing.
+    Anything else a route answers it declares itself (``responses=`` with problem_response)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        doc = generate()
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Problem"] = PROBLEM_SCHEMA
+        for name in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(name, None)
+        for item in doc.get("paths", {}).values():
+            for operation in item.values():
+                params = operation.get("parameters", [])
+                codes = set()
+                if params or "requestBody" in operation:
+                    codes.add(422)
+                if "requestBody" in operation:
+                    codes.add(400)
+                if operation.get("security"):
+                    codes |= {401, 403}
+                if any(p.get("in") == "path" for p in params):
+                    codes.add(404)
+                responses = operation.setdefault("responses", {})
+                for code in sorted(codes):
+                    documented = responses.get(str(code), {})
+                    if code == 422 or not documented.get("content"):
+                        why = _WHY[code] if code == 422 else documented.get("description")
+                        responses[str(code)] = problem_response(why or _WHY[code])
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

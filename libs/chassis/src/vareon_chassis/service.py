@@ -18,7 +18,7 @@ from vareon_contracts.services import SERVICES
 from vareon_chassis.auth import JWKSKeys, TokenVerifier
 from vareon_chassis.body_limit import BodyLimitMiddleware
 from vareon_chassis.db import create_engine, create_sessionmaker
-from vareon_chassis.errors import install_problem_handlers, problem
+from vareon_chassis.errors import document_problems, install_problem_handlers, problem
 from vareon_chassis.messaging.broker import create_broker, create_producer, retry_forever
 from vareon_chassis.messaging.consumer import ConsumerRuntime, EventConsumer
 from vareon_chassis.messaging.outbox import Outbox
@@ -148,6 +148,7 @@ def create_service(
     app.state.messaging = messaging
     app.state.messaging_status = StatusCache(group_prefix=settings.consumer_group_prefix)
     install_problem_handlers(app)
+    document_problems(app)
     app.add_middleware(
         BodyLimitMiddleware, limit=settings.max_body_bytes, exempt=settings.body_limit_exempt
     )

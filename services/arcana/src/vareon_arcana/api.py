@@ -14,6 +14,7 @@ from starlette.requests import HTTPConnection
 from vareon_chassis.auth import CurrentUser, Principal
 from vareon_chassis.context import request_id_var
 from vareon_chassis.db import SessionDep
+from vareon_chassis.errors import problem_response
 from vareon_chassis.pagination import Cursor
 
 from vareon_arcana import chat, credits, sessions
@@ -37,6 +38,10 @@ from vareon_arcana.settings import ArcanaSettings
 
 router = APIRouter(prefix="/api/v1/arcana", tags=["arcana"])
 Limit = Annotated[int, Query(ge=1, le=100)]
+PAID_TURN: dict[int | str, dict[str, Any]] = {
+    402: problem_response("The balance cannot cover the call"),
+    503: problem_response("No model could answer; see Retry-After"),
+}
 
 
 @router.post("/sessions", status_code=status.HTTP_201_CREATED, response_model=SessionOut)
@@ -155,7 +160,7 @@ async def _events(call: chat.Call, first: str | chat.End) -> AsyncIterator[str]:
 @router.post(
     "/sessions/{session_id}/messages",
     response_model=ReplyOut,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={200: {"content": {"text/event-stream": {}}}, **PAID_TURN},
 )
 async def send_message(
     session_id: uuid.UUID, body: MessageCreate, user: CurrentUser, request: Request
@@ -214,7 +219,7 @@ async def ask_once(
     return await collect(call, first, turn.route.rule)
 
 
-@router.post("/chat", response_model=ReplyOut)
+@router.post("/chat", response_model=ReplyOut, responses=PAID_TURN)
 async def one_shot(body: ChatRequest, user: CurrentUser, request: Request) -> Any:
     """A single question without a session: nothing but the usage record is kept."""
     messages = [
@@ -226,7 +231,11 @@ async def one_shot(body: ChatRequest, user: CurrentUser, request: Request) -> An
     )
 
 
-@router.post("/chat/demo", response_model=ReplyOut)
+@router.post(
+    "/chat/demo",
+    response_model=ReplyOut,
+    responses={429: problem_response("Demo rate limit; see Retry-After")},
+)
 async def demo(body: ChatRequest, request: Request) -> Any:
     """No account needed: the offline model answers, nothing is charged or stored."""
     client = request.client.host if request.client else "unknown"

@@ -29,7 +29,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 from vareon_chassis.auth import CurrentUser, Principal
 from vareon_chassis.db import SessionDep
-from vareon_chassis.errors import Forbidden, Unauthorized
+from vareon_chassis.errors import Forbidden, Unauthorized, problem_response
 from vareon_chassis.pagination import Cursor
 
 from vareon_identity import google, service, verification
@@ -170,7 +170,16 @@ async def _send_verification(
     tasks.add_task(mailer.wake)  # background tasks run after the commit
 
 
-@auth.post("/register", status_code=status.HTTP_201_CREATED, response_model=UserOut)
+@auth.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserOut,
+    responses={
+        409: problem_response("The address is already registered"),
+        429: problem_response("Too many sign-ups from this address; see Retry-After"),
+        503: problem_response("Busy: retry after Retry-After"),
+    },
+)
 async def register(
     body: RegisterRequest, request: Request, session: SessionDep, tasks: BackgroundTasks
 ) -> User:
@@ -188,13 +197,24 @@ async def register(
     return user
 
 
-@auth.post("/verify-email", response_model=UserOut)
+@auth.post(
+    "/verify-email",
+    response_model=UserOut,
+    responses={400: problem_response("Unknown, used or expired token")},
+)
 async def verify_email(body: VerifyEmailRequest, session: SessionDep) -> User:
     """Redeem the token from the verification mail (single use; expires)."""
     return await verification.verify_email(session, body.token)
 
 
-@auth.post("/resend-verification", status_code=status.HTTP_202_ACCEPTED)
+@auth.post(
+    "/resend-verification",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        409: problem_response("The address is already verified"),
+        429: problem_response("Too many mails asked for; see Retry-After"),
+    },
+)
 async def resend_verification(
     request: Request, caller: CallerDep, session: SessionDep, tasks: BackgroundTasks
 ) -> Response:
@@ -207,7 +227,14 @@ async def resend_verification(
     return Response(status_code=status.HTTP_202_ACCEPTED)
 
 
-@auth.post("/google", response_model=TokenResponse)
+@auth.post(
+    "/google",
+    response_model=TokenResponse,
+    responses={
+        401: problem_response("The Google ID token is not valid"),
+        404: problem_response("Google sign-in is not enabled"),
+    },
+)
 async def google_sign_in(
     body: GoogleSignInRequest, request: Request, session: SessionDep
 ) -> TokenResponse:
@@ -223,12 +250,28 @@ async def google_sign_in(
     return await _tokens_for(request, session, user, issued)
 
 
-@auth.post("/login", response_model=TokenResponse)
+@auth.post(
+    "/login",
+    response_model=TokenResponse,
+    responses={
+        401: problem_response("Wrong email or password"),
+        429: problem_response("Too many attempts; see Retry-After"),
+        503: problem_response("Busy: retry after Retry-After"),
+    },
+)
 async def login(body: LoginRequest, request: Request, session: SessionDep) -> TokenResponse:
     return await _login(request, session, body.email, body.password)
 
 
-@auth.post("/token", response_model=TokenResponse)
+@auth.post(
+    "/token",
+    response_model=TokenResponse,
+    responses={
+        401: problem_response("Wrong email or password"),
+        429: problem_response("Too many attempts; see Retry-After"),
+        503: problem_response("Busy: retry after Retry-After"),
+    },
+)
 async def token(
     request: Request,
     session: SessionDep,
@@ -239,7 +282,11 @@ async def token(
     return await _login(request, session, username, password)
 
 
-@auth.post("/refresh", response_model=TokenResponse)
+@auth.post(
+    "/refresh",
+    response_model=TokenResponse,
+    responses={401: problem_response("Unknown, revoked or expired refresh token")},
+)
 async def refresh(body: RefreshRequest, request: Request, session: SessionDep) -> TokenResponse:
     user_agent, ip = _client(request)
     try:

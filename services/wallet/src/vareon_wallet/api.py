@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from vareon_chassis.auth import CurrentUser, Principal, require_permission
 from vareon_chassis.db import SessionDep
+from vareon_chassis.errors import problem_response
 from vareon_chassis.pagination import Cursor, decode_cursor, encode_cursor
 
 from vareon_wallet import service
@@ -35,7 +36,7 @@ def _policy(request: Request) -> service.Policy:
     return request.app.state.wallet_policy
 
 
-@router.get("")
+@router.get("", responses={404: problem_response("The caller has no wallet yet")})
 async def get_wallet(session: SessionDep, user: CurrentUser) -> WalletOut:
     return WalletOut.of(await service.require_wallet(session, user.id))
 
@@ -78,7 +79,14 @@ async def list_transactions(
     )
 
 
-@router.post("/credits", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/credits",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        404: problem_response("The user has no wallet"),
+        409: problem_response("A closed wallet, or the Idempotency-Key reused for another grant"),
+    },
+)
 async def grant_credits(
     request: Request,
     response: Response,
@@ -117,7 +125,14 @@ async def grant_credits(
     )
 
 
-@router.post("/holds", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/holds",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        404: problem_response("The caller has no wallet"),
+        409: problem_response("Insufficient funds, a closed wallet or a reused Idempotency-Key"),
+    },
+)
 async def place_hold(
     request: Request, session: SessionDep, user: CurrentUser, body: HoldIn
 ) -> HoldOut:
@@ -132,7 +147,10 @@ async def place_hold(
     return HoldOut.of(hold)
 
 
-@router.post("/holds/{hold_id}/capture")
+@router.post(
+    "/holds/{hold_id}/capture",
+    responses={409: problem_response("The hold is no longer pending")},
+)
 async def capture_hold(
     request: Request,
     session: SessionDep,
@@ -150,7 +168,10 @@ async def capture_hold(
     return HoldOut.of(hold)
 
 
-@router.post("/holds/{hold_id}/release")
+@router.post(
+    "/holds/{hold_id}/release",
+    responses={409: problem_response("The hold is no longer pending")},
+)
 async def release_hold(
     request: Request, session: SessionDep, user: CurrentUser, hold_id: uuid.UUID
 ) -> HoldOut:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from vareon_chassis.auth import CurrentUser
 from vareon_chassis.db import SessionDep
+from vareon_chassis.errors import problem_response
 from vareon_chassis.pagination import Cursor, encode_cursor
 
 from vareon_myntrix import agents
@@ -85,7 +86,11 @@ async def delete_agent(session: SessionDep, user: CurrentUser, agent_id: uuid.UU
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/agents/actions", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/agents/actions",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={404: problem_response("Some agents are not the caller's or do not exist")},
+)
 async def act_on_agents(
     request: Request, session: SessionDep, user: CurrentUser, body: ActionIn
 ) -> list[CommandOut]:

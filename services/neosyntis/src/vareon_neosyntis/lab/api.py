@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from vareon_chassis.auth import CurrentUser
 from vareon_chassis.db import SessionDep
-from vareon_chassis.errors import NotFound
+from vareon_chassis.errors import NotFound, problem_response
 
 from vareon_neosyntis.errors import InvalidRequest
 from vareon_neosyntis.lab import service
@@ -23,10 +23,13 @@ from vareon_neosyntis.lab.schemas import (
     PreviewOut,
 )
 
+MISSING: dict[int | str, dict[str, Any]] = {
+    404: problem_response("A dataset or model it names does not exist")
+}
 router = APIRouter(prefix="/api/v1/neosyntis/open-lab", tags=["open-lab"])
 
 
-@router.post("/preview", response_model=PreviewOut)
+@router.post("/preview", response_model=PreviewOut, responses=MISSING)
 async def preview(
     body: PreviewIn, request: Request, session: SessionDep, user: CurrentUser
 ) -> PreviewOut:
@@ -67,14 +70,14 @@ async def _start(
     )
 
 
-@router.post("/profile", status_code=202, response_model=OperationOut)
+@router.post("/profile", status_code=202, response_model=OperationOut, responses=MISSING)
 async def profile(
     body: DatasetRef, request: Request, session: SessionDep, user: CurrentUser
 ) -> JSONResponse:
     return await _start(request, session, user.id, body, "profile", {})
 
 
-@router.post("/baseline", status_code=202, response_model=OperationOut)
+@router.post("/baseline", status_code=202, response_model=OperationOut, responses=MISSING)
 async def baseline(
     body: BaselineIn, request: Request, session: SessionDep, user: CurrentUser
 ) -> JSONResponse:
@@ -95,6 +98,6 @@ async def operation(op_id: str, session: SessionDep, user: CurrentUser) -> Opera
     return OperationOut.model_validate(await service.get_operation(session, user.id, parsed))
 
 
-@router.post("/compare")
+@router.post("/compare", responses=MISSING)
 async def compare(body: CompareIn, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     return await service.compare(session, body.model, body.versions)
