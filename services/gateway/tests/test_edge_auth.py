@@ -104,3 +104,39 @@ async def test_identity_unreachable_is_503_not_401(
             assert response.headers["content-type"] == "application/problem+json"
             assert response.headers["retry-after"]
             assert response.json()["type"] == "https://vareon.dev/problems/service-unavailable"
+
+
+async def test_device_heartbeats_reach_myntrix_with_their_own_credential(
+    gateway: httpx.AsyncClient,
+) -> None:
+    """Item 9 (ways in through :8000): before, the edge answered a device's heartbeat
+    (``Authorization: Device <credential>``) with 401 "bearer token required"."""
+    path = "/api/v1/myntrix/hardware/3f6c/heartbeat"
+    response = await gateway.post(
+        path, json={"status": "online"}, headers={"Authorization": "Device dev_secret"}
+    )
+    assert response.status_code == 200, response.text
+    echo = response.json()
+    assert echo["path"] == path
+    assert ["authorization", "Device dev_secret"] in echo["headers"]
+    missing = await gateway.post(path, json={})
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == "Device"
+    # elsewhere in myntrix a device credential is no bearer token
+    other = await gateway.get(
+        "/api/v1/myntrix/hardware", headers={"Authorization": "Device dev_secret"}
+    )
+    assert other.status_code == 401
+
+
+async def test_the_mailed_verification_link_confirms_through_the_gateway(
+    gateway: httpx.AsyncClient,
+) -> None:
+    """Item 9 (ways in through :8000): before, GET /verify-email?token=... answered 404."""
+    page = await gateway.get("/verify-email", params={"token": "tok-<1>"})
+    assert page.status_code == 200
+    assert 'name="token" value="tok-&lt;1&gt;"' in page.text  # escaped, never raw
+    confirmed = await gateway.post("/verify-email", data={"token": "tok-<1>"})
+    assert confirmed.status_code == 200, confirmed.text
+    assert "Address confirmed" in confirmed.text
+    assert (await gateway.get("/verify-email")).status_code == 400

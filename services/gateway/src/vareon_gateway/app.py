@@ -16,6 +16,7 @@ from vareon_gateway.settings import GatewaySettings
 from vareon_gateway.status import CachedStatus
 from vareon_gateway.tokens import VerifiedTokens
 from vareon_gateway.upstream import create_proxy_session, create_upstream_client
+from vareon_gateway.verify_page import router as verify_router
 from vareon_gateway.websocket import router as websocket_router
 
 
@@ -44,7 +45,7 @@ def create_app(
     app = create_service(
         settings,
         title="Vareon",
-        routers=[router, websocket_router],
+        routers=[verify_router, router, websocket_router],
         token_verifier=token_verifier,
         with_database=False,
         resources=[upstream],

@@ -21,6 +21,7 @@ from vareon_chassis.observability import HTTP_LATENCY, HTTP_REQUESTS
 
 from vareon_gateway import routing
 from vareon_gateway.cors import Cors
+from vareon_gateway.errors import DeviceCredentialRequired
 from vareon_gateway.openapi import ApiDocument
 from vareon_gateway.proxy import forward, request_headers
 from vareon_gateway.ratelimit import EdgeLimiter
@@ -57,6 +58,15 @@ def with_request_id(scope: Scope, request_id: str) -> Scope:
     if client_id:
         headers.append((b"x-client-request-id", client_id.encode()))
     return {**scope, "headers": headers}
+
+
+def _device_credential(authorization: bytes | None) -> None:
+    scheme, _, credential = (authorization or b"").decode("latin-1").partition(" ")
+    if scheme.lower() != "device" or not credential.strip():
+        raise DeviceCredentialRequired(
+            "a device credential is required (Authorization: Device <credential>)",
+            headers={"WWW-Authenticate": "Device"},
+        )
 
 
 def _requests_method(scope: Scope) -> bool:
@@ -171,7 +181,9 @@ class Edge:
                 chunked = True
         try:
             principal = None
-            if not route.public and scope["method"] != "OPTIONS":
+            if route.device:
+                _device_credential(authorization)
+            elif not route.public and scope["method"] != "OPTIONS":
                 principal = await self._authenticate(authorization)
             if self.limiter is not None:
                 who = f"user:{principal.id}" if principal else f"ip:{self._client_ip(scope)}"

@@ -33,3 +33,9 @@ class PayloadTooLarge(DomainError):
     type = PROBLEM_BASE + "payload-too-large"
     title = "Payload too large"
     status = 413
+
+
+class DeviceCredentialRequired(DomainError):
+    type = PROBLEM_BASE + "unauthorized"
+    title = "Unauthorized"
+    status = 401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 API = "/api/v1"
@@ -34,6 +35,9 @@ PUBLIC_PATHS = frozenset(
     }
 )
 PUBLIC_PREFIXES = ("/.well-known",)
+# Devices authenticate with their own credential (``Authorization: Device <credential>``),
+# which only myntrix can check: the edge asks for that scheme and lets the service judge it.
+DEVICE_PATHS = re.compile(rf"^{API}/myntrix/hardware/[^/]+/heartbeat$")
 
 WEBSOCKET_PREFIXES = (f"{API}/arcana/ws",)
 
@@ -42,6 +46,7 @@ WEBSOCKET_PREFIXES = (f"{API}/arcana/ws",)
 class Route:
     service: str
     public: bool
+    device: bool = False
 
 
 def _under(path: str, prefix: str) -> bool:
@@ -76,6 +81,8 @@ def _resolve(path: str) -> Route | None:
             public = normalized in PUBLIC_PATHS or any(
                 _under(normalized, p) for p in PUBLIC_PREFIXES
             )
+            if DEVICE_PATHS.match(normalized):
+                return Route(service, public=False, device=True)
             return Route(service, public)
     return None
 
