@@ -18,6 +18,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from vareon_chassis.errors import Forbidden, ServiceUnavailable, Unauthorized
 
 ALGORITHMS = ["EdDSA"]
+LEEWAY_S = 30.0
+"""Clock skew tolerated on exp/iat/nbf: PyJWT alone refuses an iat a second ahead."""
 KeySource = Callable[[], Awaitable[jwt.PyJWKSet]]
 
 
@@ -29,6 +31,8 @@ class Principal:
     permissions: frozenset[str]
     token_id: str | None = None
     email_verified: bool = False
+    session_id: UUID | None = None
+    """The login (refresh token family) the token was issued for: its `sid` claim."""
 
     def has(self, permission: str) -> bool:
         return permission in self.permissions
@@ -100,11 +104,17 @@ class JWKSKeys:
 
 class TokenVerifier:
     def __init__(
-        self, keys: Callable[..., Awaitable[jwt.PyJWKSet]], *, issuer: str, audience: str
+        self,
+        keys: Callable[..., Awaitable[jwt.PyJWKSet]],
+        *,
+        issuer: str,
+        audience: str,
+        leeway_s: float = LEEWAY_S,
     ) -> None:
         self.keys = keys
         self.issuer = issuer
         self.audience = audience
+        self.leeway_s = leeway_s
         self.unknown_kid_ttl_s = 5.0
         """An unknown kid is answered 401 from memory for this long (a negative cache)."""
         self._unknown_kids: dict[str, float] = {}
@@ -125,6 +135,7 @@ class TokenVerifier:
                 issuer=self.issuer,
                 audience=self.audience,
                 options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+                leeway=self.leeway_s,
             )
             return Principal(
                 id=UUID(claims["sub"]),
@@ -133,6 +144,7 @@ class TokenVerifier:
                 permissions=frozenset(claims.get("permissions", ())),
                 token_id=claims.get("jti"),
                 email_verified=claims.get("email_verified") is True,
+                session_id=UUID(claims["sid"]) if claims.get("sid") else None,
             )
         except jwt.ExpiredSignatureError as exc:
             raise Unauthorized("token expired") from exc
@@ -172,7 +184,11 @@ async def _current_user(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("bearer token required")
     verifier: TokenVerifier = request.app.state.token_verifier
-    return await verifier.verify(credentials.credentials)
+    principal = await verifier.verify(credentials.credentials)
+    revoked = getattr(request.app.state, "revoked_sessions", None)  # see revocations.py
+    if revoked is not None and principal.session_id in revoked:
+        raise Unauthorized("this session was signed out")
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(_current_user)]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from pydantic import ValidationError, field_validator
+from pydantic import SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,6 +20,16 @@ class ServiceSettings(BaseSettings):
     db_pool_timeout_s: float = 30.0
     """How long a request waits for a pooled connection before the pool gives up."""
     kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    """PLAINTEXT only for the embedded broker and tests; deployments use SASL_SSL or SSL."""
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    """This service's own principal: topic ACLs are granted per service."""
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
+    kafka_ssl_certfile: str | None = None
+    """Client certificate, for brokers that authenticate by mTLS instead of SASL."""
+    kafka_ssl_keyfile: str | None = None
     kafka_session_timeout_ms: int = 10_000
     kafka_heartbeat_interval_ms: int = 3_000
     kafka_request_timeout_ms: int = 10_000
@@ -31,6 +41,10 @@ class ServiceSettings(BaseSettings):
     """Where identity publishes its signing keys; None only in identity itself."""
     token_issuer: str = "vareon-identity"  # noqa: S105 - a name, not a secret
     token_audience: str = "vareon"  # noqa: S105 - a name, not a secret
+    token_leeway_s: float = 30.0
+    """Clock skew tolerated on a token's exp/iat/nbf (hosts' clocks differ by a little)."""
+    access_token_max_lifetime_s: float = 900.0
+    """The longest an access token lives (identity's TTL): how long a revocation is kept."""
     consumer_max_attempts: int = 5
     consumer_backoff_s: float = 0.2
     relay_batch_size: int = 200

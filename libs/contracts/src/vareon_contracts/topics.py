@@ -1,6 +1,7 @@
 """Kafka topic names: one topic per aggregate, keyed by the aggregate id."""
 
 IDENTITY_USER = "vareon.identity.user"
+IDENTITY_SESSION = "vareon.identity.session"
 WALLET_WALLET = "vareon.wallet.wallet"
 WALLET_BALANCE = "vareon.wallet.balance"
 ARCANA_USAGE = "vareon.arcana.usage"

@@ -296,6 +296,7 @@ async def refresh(body: RefreshRequest, request: Request, session: SessionDep) -
             user_agent=user_agent,
             ip=ip,
             ttl_s=_settings(request).refresh_token_ttl_s,
+            max_lifetime_s=_settings(request).refresh_session_max_lifetime_s,
         )
     except RefreshTokenReused:
         await session.commit()  # the family's revocation must outlive this rejected request

@@ -45,7 +45,10 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         messaging=Messaging(outbox=OUTBOX),
         resources=[background(mailer.run)],
         token_verifier=TokenVerifier(
-            keys, issuer=settings.token_issuer, audience=settings.token_audience
+            keys,
+            issuer=settings.token_issuer,
+            audience=settings.token_audience,
+            leeway_s=settings.token_leeway_s,
         ),
     )
     app.state.key_ring = keys

@@ -109,7 +109,7 @@ async def sign_in(session: AsyncSession, account: GoogleAccount) -> User:
         # Whoever registered this address never proved it: the password may be an attacker's
         # (pre-registration takeover). Google proved the owner; the password goes.
         user.password_hash = None
-        await logout_all(session, user.id)
+        await logout_all(session, user.id, reason="password-removed")
         await mark_verified(session, user, now)
     session.add(
         GoogleIdentity(

@@ -12,7 +12,12 @@ from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from vareon_chassis.pagination import decode_cursor, encode_cursor
-from vareon_contracts.events.identity import UserDeletedV1, UserRegisteredV1, UserUpdatedV1
+from vareon_contracts.events.identity import (
+    SessionsRevokedV1,
+    UserDeletedV1,
+    UserRegisteredV1,
+    UserUpdatedV1,
+)
 
 from vareon_identity.errors import (
     EmailNotVerified,
@@ -150,16 +155,38 @@ async def start_session(
     return IssuedRefresh(token, row)
 
 
-async def _revoke(session: AsyncSession, *conditions: Any) -> None:
-    await session.execute(
+async def _revoke(session: AsyncSession, *conditions: Any, reason: str | None = None) -> None:
+    """Revoke the matching refresh tokens; with a reason, announce the logins (session ids)
+    that ended, so every service refuses their access tokens before they expire."""
+    now = _now()
+    ended = await session.execute(
         update(RefreshSession)
         .where(RefreshSession.revoked_at.is_(None), *conditions)
-        .values(revoked_at=_now())
+        .values(revoked_at=now)
+        .returning(RefreshSession.user_id, RefreshSession.family_id)
     )
+    by_user: dict[UUID, set[UUID]] = {}
+    for user_id, family_id in ended.all():
+        by_user.setdefault(user_id, set()).add(family_id)
+    if reason is None:
+        return
+    for user_id, families in by_user.items():
+        await OUTBOX.publish(
+            session,
+            SessionsRevokedV1(
+                user_id=user_id, session_ids=sorted(families), reason=reason, revoked_at=now
+            ),
+        )
 
 
 async def rotate(
-    session: AsyncSession, token: str, *, ttl_s: int, user_agent: str | None, ip: str | None
+    session: AsyncSession,
+    token: str,
+    *,
+    ttl_s: int,
+    max_lifetime_s: int,
+    user_agent: str | None,
+    ip: str | None,
 ) -> tuple[User, IssuedRefresh]:
     """Exchange a refresh token for a new one of the same family; a reused one kills the family."""
     row = await session.scalar(
@@ -171,19 +198,21 @@ async def rotate(
     if row is None or row.revoked_at is not None:
         raise InvalidRefreshToken("refresh token not valid")
     if row.rotated_at is not None:
-        await _revoke(session, RefreshSession.family_id == row.family_id)
+        await _revoke(session, RefreshSession.family_id == row.family_id, reason="token-reused")
         raise RefreshTokenReused(
             "refresh token already used; every session of that login is revoked"
         )
     now = _now()
     user = await active_user(session, row.user_id)
-    if row.expires_at <= now or user is None:
+    started = await login_started_at(session, row.family_id) or row.created_at
+    ends = started + timedelta(seconds=max_lifetime_s)
+    if row.expires_at <= now or ends <= now or user is None:
         raise InvalidRefreshToken("refresh token not valid")
     row.rotated_at = row.last_used_at = now
     issued = await start_session(
         session,
         user,
-        ttl_s=ttl_s,
+        ttl_s=min(ttl_s, int((ends - now).total_seconds())),
         user_agent=user_agent,
         ip=ip,
         family_id=row.family_id,
@@ -201,16 +230,20 @@ async def logout(session: AsyncSession, user_id: UUID, token: str) -> None:
     )
     if family is None:
         raise InvalidRefreshToken("refresh token not valid")
-    await _revoke(session, RefreshSession.family_id == family)
+    await _revoke(session, RefreshSession.family_id == family, reason="logout")
 
 
 async def logout_all(
-    session: AsyncSession, user_id: UUID, *, keep_family: UUID | None = None
+    session: AsyncSession,
+    user_id: UUID,
+    *,
+    keep_family: UUID | None = None,
+    reason: str = "logout-all",
 ) -> None:
     conditions = [RefreshSession.user_id == user_id]
     if keep_family is not None:
         conditions.append(RefreshSession.family_id != keep_family)
-    await _revoke(session, *conditions)
+    await _revoke(session, *conditions, reason=reason)
 
 
 async def active_sessions(session: AsyncSession, user_id: UUID) -> list[dict[str, Any]]:
@@ -291,7 +324,7 @@ async def change_password(
     check_policy(new, email=user.email)
     user.password_hash = await passwords.hash_async(new)
     user.updated_at = _now()
-    await logout_all(session, user.id, keep_family=keep_family)
+    await logout_all(session, user.id, keep_family=keep_family, reason="password-changed")
 
 
 async def delete_user(session: AsyncSession, user: User) -> None:
@@ -303,7 +336,7 @@ async def delete_user(session: AsyncSession, user: User) -> None:
     user.display_name = ""
     user.preferences = {}
     user.roles = []
-    await logout_all(session, user.id)
+    await logout_all(session, user.id, reason="user-deleted")
     for linked in (GoogleIdentity, EmailVerification):
         await session.execute(delete(linked).where(linked.user_id == user.id))
     await session.flush()
@@ -353,7 +386,8 @@ async def revoke_role(session: AsyncSession, user_id: UUID, role: str) -> User:
     if found in user.roles:
         user.roles.remove(found)
         user.updated_at = _now()
-        await logout_all(session, user.id)  # no refresh may mint a token with the old role
+        # no refresh may mint a token with the old role, no service accept one carrying it
+        await logout_all(session, user.id, reason="role-revoked")
         await session.flush()
         await OUTBOX.publish(session, _updated_event(user))
     return user

@@ -18,6 +18,9 @@ class IdentitySettings(ServiceSettings):
     """Directory of Ed25519 PEM files; the newest file name is the active key."""
     access_token_ttl_s: int = 15 * 60
     refresh_token_ttl_s: int = 30 * 24 * 3600
+    """Idle lifetime: each refresh extends the login by this much..."""
+    refresh_session_max_lifetime_s: int = 90 * 24 * 3600
+    """...but never past this long after the login itself (then sign in again)."""
     argon2_time_cost: int = 3
     argon2_memory_cost_kib: int = 65_536
     argon2_parallelism: int = 4

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from vareon_chassis.auth import TokenVerifier
+from vareon_chassis.revocations import follow_revocations
 from vareon_chassis.service import Messaging, background, create_service
 from vareon_chassis.settings import load_settings
 
@@ -30,7 +31,7 @@ def create_app(
         routers=[router],
         token_verifier=token_verifier,
         messaging=Messaging(outbox=OUTBOX, inbox=inbox_table, consumers=build_consumers(policy)),
-        resources=[background(expire_holds)],
+        resources=[background(expire_holds), background(follow_revocations)],
     )
     app.state.wallet_policy = policy
     return app

@@ -1,4 +1,4 @@
-"""Events published by identity on the user topic (key: user id)."""
+"""Events published by identity on the user and session topics (key: user id)."""
 
 from datetime import datetime
 from uuid import UUID
@@ -55,3 +55,20 @@ class UserDeletedV1(EventPayload):
 
     user_id: UUID
     deleted_at: datetime
+
+
+@register
+class SessionsRevokedV1(EventPayload):
+    """Logins of a user ended before their access tokens expire (logout, logout-all, password
+    change, role revocation, deletion). Every service keeps the session ids for one access
+    token lifetime and refuses tokens whose `sid` is among them."""
+
+    event_type = "vareon.identity.sessions.revoked.v1"
+    topic = topics.IDENTITY_SESSION
+    key_field = "user_id"
+
+    user_id: UUID
+    session_ids: list[UUID]
+    """The `sid` claims (refresh token families) that are no longer valid."""
+    reason: str
+    revoked_at: datetime
