@@ -184,7 +184,11 @@ class User:
         token = await mailbox.token(self.email, self.deadline)
         if token is None:
             return False
-        await self.call("verify", "POST", "/api/v1/auth/verify-email", json={"token": token})
+        status, _ = await self.call(
+            "verify", "POST", "/api/v1/auth/verify-email", json={"token": token}
+        )
+        if status != 200:  # an unverified user would meet 403 on every paid model
+            return False
         status, body = await self.call(
             "login", "POST", "/api/v1/auth/login", json={"email": self.email, "password": PASSWORD}
         )
