@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiokafka.helpers import create_ssl_context
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from vareon_chassis.settings import ServiceSettings
 
@@ -38,3 +39,35 @@ def client_options(settings: ServiceSettings) -> dict[str, Any]:
             "sasl_plain_password": settings.kafka_sasl_password.get_secret_value(),
         }
     return options
+
+
+def faststream_security(settings: ServiceSettings) -> BaseSecurity | None:
+    """The same, as FastStream's KafkaBroker wants it."""
+    options = client_options(settings)
+    if not options:
+        return None
+    ssl_context = options.get("ssl_context")
+    use_ssl = ssl_context is not None
+    if "sasl_mechanism" not in options:
+        return BaseSecurity(ssl_context=ssl_context, use_ssl=use_ssl)
+    kind = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
+    return kind[options["sasl_mechanism"]](
+        username=options["sasl_plain_username"],
+        password=options["sasl_plain_password"],
+        ssl_context=ssl_context,
+        use_ssl=use_ssl,
+    )
+
+
+_process_options: dict[str, Any] = {}
+
+
+def configure(settings: ServiceSettings) -> None:
+    """Remember this process's options for the helpers that take only a bootstrap address
+    (offsets, replay, dead letters, topic creation). `create_service` calls it."""
+    _process_options.clear()
+    _process_options.update(client_options(settings))
+
+
+def options() -> dict[str, Any]:
+    return dict(_process_options)

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from sqlalchemy import Table, text
 from vareon_contracts.services import SERVICES
 
+from vareon_chassis import kafka_security
 from vareon_chassis.auth import JWKSKeys, TokenVerifier
 from vareon_chassis.body_limit import BodyLimitMiddleware
 from vareon_chassis.db import create_engine, create_sessionmaker
@@ -85,6 +86,7 @@ def create_service(
     messaging = messaging or Messaging()
     check_subscriptions(settings.service_name, messaging.consumers)
     configure_logging(settings.log_level, json=settings.log_json)
+    kafka_security.configure(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

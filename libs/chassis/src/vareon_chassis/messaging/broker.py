@@ -14,6 +14,7 @@ from faststream.kafka.annotations import KafkaMessage
 from faststream.message import StreamMessage
 from structlog.typing import FilteringBoundLogger
 
+from vareon_chassis.kafka_security import client_options, faststream_security, options
 from vareon_chassis.messaging.consumer import ConsumerRuntime
 from vareon_chassis.settings import ServiceSettings
 
@@ -28,6 +29,7 @@ def create_producer(settings: ServiceSettings) -> AIOKafkaProducer:
         request_timeout_ms=settings.kafka_request_timeout_ms,
         linger_ms=2,
         client_id=f"{settings.service_name}-producer",
+        **client_options(settings),
     )
 
 
@@ -84,6 +86,7 @@ def create_broker(settings: ServiceSettings, runtimes: Iterable[ConsumerRuntime]
         client_id=settings.service_name,
         request_timeout_ms=settings.kafka_request_timeout_ms,
         enable_idempotence=False,
+        security=faststream_security(settings),
     )
     for runtime in runtimes:
         subscriber = broker.subscriber(
@@ -101,7 +104,7 @@ def create_broker(settings: ServiceSettings, runtimes: Iterable[ConsumerRuntime]
 
 
 async def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int = 3) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **options())
     await admin.start()
     try:
         for topic in sorted(set(topics)):

@@ -17,6 +17,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
+from vareon_chassis import kafka_security
+
 
 class GroupActive(RuntimeError):
     """The consumer group has live members: stop them before moving its offsets."""
@@ -49,6 +51,7 @@ async def reader(bootstrap: str, group_id: str | None = None) -> AsyncIterator[A
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=500,
+        **kafka_security.options(),
     )
     await consumer.start()
     try:
@@ -58,7 +61,12 @@ async def reader(bootstrap: str, group_id: str | None = None) -> AsyncIterator[A
 
 
 def dead_letter_producer(bootstrap: str) -> AIOKafkaProducer:
-    return AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=False,
+        **kafka_security.options(),
+    )
 
 
 async def partitions(consumer: AIOKafkaConsumer, topics: Iterable[str]) -> list[TopicPartition]:
@@ -155,7 +163,7 @@ async def read_spans(
 
 
 async def active_members(bootstrap: str, group: str) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **kafka_security.options())
     await admin.start()
     try:
         responses = await admin.describe_consumer_groups([group])
