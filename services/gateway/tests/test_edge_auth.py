@@ -77,7 +77,6 @@ async def test_gateway_own_routes_are_public(gateway: httpx.AsyncClient) -> None
     for path in (
         "/health",
         "/health/live",
-        "/api/v1/system/status",
         "/openapi.json",
         "/docs",
         "/asyncapi",

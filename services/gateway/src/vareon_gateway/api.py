@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, Response
+from vareon_chassis.auth import require_permission
 from vareon_chassis.errors import NotFound
 from vareon_contracts.asyncapi import build_asyncapi
 from vareon_contracts.asyncapi_html import render_asyncapi_html
@@ -17,6 +18,7 @@ from vareon_gateway.settings import GatewaySettings
 from vareon_gateway.status import CachedStatus
 
 router = APIRouter()
+SYSTEM_READ = "system:read"
 PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -36,22 +38,18 @@ async def _status(request: Request) -> dict[str, Any]:
     return await cache.get(_client(request), settings.upstreams(), settings.status_timeout_s)
 
 
-@router.get("/health", tags=["system"], summary="Gateway liveness and a summary of the services")
-async def health(request: Request) -> dict[str, Any]:
-    status = await _status(request)
-    return {
-        "status": "ok",
-        "service": "gateway",
-        "version": request.app.version,
-        "uptime_s": round(time.time() - request.app.state.started_at, 3),
-        "services": {name: s["status"] for name, s in status["services"].items()},
-    }
+@router.get("/health", tags=["system"], summary="Gateway liveness (public, minimal)")
+async def health() -> dict[str, str]:
+    # Public: says only that the edge is up. Topology, versions and check results are in
+    # /api/v1/system/status, for holders of system:read.
+    return {"status": "ok"}
 
 
 @router.get(
     "/api/v1/system/status",
     tags=["system"],
-    summary="Readiness, version and uptime of every service (public, no secrets)",
+    summary="Readiness, version, uptime and messaging of every service (needs system:read)",
+    dependencies=[require_permission(SYSTEM_READ)],
 )
 async def system_status(request: Request) -> dict[str, Any]:
     status = await _status(request)

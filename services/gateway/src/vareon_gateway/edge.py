@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 from vareon_chassis.auth import Principal
 from vareon_chassis.context import request_id_var
-from vareon_chassis.errors import PROBLEM_JSON, DomainError, Unauthorized
+from vareon_chassis.errors import PROBLEM_JSON, DomainError, Forbidden, Unauthorized
 from vareon_chassis.observability import HTTP_LATENCY, HTTP_REQUESTS
 
 from vareon_gateway import routing
@@ -29,6 +29,7 @@ from vareon_gateway.settings import SERVICES, GatewaySettings
 from vareon_gateway.tokens import VerifiedTokens
 
 log = structlog.get_logger(__name__)
+SYSTEM_READ = "system:read"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _CLIENT_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 
@@ -142,6 +143,12 @@ class Edge:
             await self._api_document(send, request_id)
             return
         if route is None:
+            if scope["path"] == "/metrics" and kind == "http":
+                try:  # what the gateway measures is for operators (system:read) only
+                    await self._operator(scope)
+                except DomainError as exc:
+                    await send_problem(send, exc, instance="/metrics", request_id=request_id)
+                    return
             await self.app(with_request_id(scope, request_id), receive, send)
             return
         client_id = None
@@ -230,6 +237,12 @@ class Edge:
             if path == prefix or path.startswith(prefix + "/"):
                 return self.settings.upload_body_bytes
         return self.settings.max_body_bytes
+
+    async def _operator(self, scope: Scope) -> None:
+        authorization = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+        principal = await self._authenticate(authorization)
+        if not principal.has(SYSTEM_READ):
+            raise Forbidden(f"missing permission {SYSTEM_READ!r}")
 
     def _client_ip(self, scope: Scope) -> str:
         if self.settings.trust_forwarded_headers:
