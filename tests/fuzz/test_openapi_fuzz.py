@@ -28,9 +28,11 @@ from schemathesis.specs.openapi.checks import (
 
 from .conftest import SERVICES, Platform
 
-EXAMPLES = int(os.environ.get("VAREON_FUZZ_EXAMPLES", "3"))
+EXAMPLES = int(os.environ.get("VAREON_FUZZ_EXAMPLES", "2"))
 DEEP = EXAMPLES > 20
 PROBLEM_JSON = "application/problem+json"
+# schemathesis' strategies draw from `random` inside hypothesis: its warning, not ours
+pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 
 
 @schemathesis.check
@@ -100,3 +102,28 @@ def test_no_server_errors_and_responses_as_documented(
             if (failure := _fuzz(operation, base_url, headers, session)) is not None:
                 failures.append(failure)
     assert not failures, "\n\n".join(failures)
+
+
+@pytest.mark.parametrize("service", ["cognisys", "arcana", "myntrix", "neosyntis"])
+def test_stateful_chains_stay_as_documented(platform: Platform, service: str) -> None:
+    """Issue 23 item 2: create, then act on what was created (links inferred from the
+    document: schemathesis' dependency analysis), as the admin."""
+    base_url = platform.urls[service]
+    document = httpx.get(f"{base_url}/openapi.json", timeout=10).json()
+    machine = schemathesis.openapi.from_dict(document).as_state_machine()
+    headers = {"Authorization": f"Bearer {platform.tokens['admin']}"}
+
+    with requests.Session() as session:
+
+        class Chains(machine):  # type: ignore[misc,valid-type]
+            def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+                return {"base_url": base_url, "headers": headers, "session": session}
+
+            def validate_response(self, response: Any, case: Any, *_: Any, **__: Any) -> None:
+                case.validate_response(response, checks=CHECKS)
+
+        Chains.run(
+            settings=settings(
+                SETTINGS, max_examples=max(EXAMPLES, 2), stateful_step_count=4 if not DEEP else 10
+            )
+        )

@@ -13,6 +13,7 @@ import vareon_routing as routing
 from fastapi import APIRouter, Query, Response, status
 from vareon_chassis.auth import CurrentUser, Principal, require_permission
 from vareon_chassis.db import SessionDep
+from vareon_chassis.errors import problem_response
 from vareon_chassis.pagination import Cursor
 
 from vareon_cognisys import service
@@ -68,13 +69,21 @@ async def update_rule(
     return await service.update_rule(session, rule_id, body.changes())
 
 
-@router.delete("/routing-rules/{rule_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/routing-rules/{rule_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={409: problem_response("The default rule is never deleted")},
+)
 async def delete_rule(rule_id: UUID, session: SessionDep, _: Writer) -> Response:
     await service.delete_rule(session, rule_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/routing/evaluate", response_model=Evaluation)
+@router.post(
+    "/routing/evaluate",
+    response_model=Evaluation,
+    responses={409: problem_response("No enabled rule matches (not even a default)")},
+)
 async def evaluate(body: EvaluateIn, session: SessionDep, user: CurrentUser) -> Evaluation:
     """Dry run: the rule and targets this request would be routed to, and why."""
     # Chosen roles are a rule author's what-if; anyone else would probe other users' routes.
