@@ -74,20 +74,18 @@ def _is_int(annotation: Any) -> bool:
     return False
 
 
-_INT_PARAMS: dict[int, frozenset[tuple[str, str]]] = {}
-
-
 def _int_params(route: APIRoute) -> frozenset[tuple[str, str]]:
     """``(location, name)`` of the route's query/path parameters declared as integers."""
-    key = id(route.dependant)
-    if key not in _INT_PARAMS:
-        _INT_PARAMS[key] = frozenset(
+    found: frozenset[tuple[str, str]] | None = getattr(route, "_vareon_int_params", None)
+    if found is None:
+        found = frozenset(
             ("path" if isinstance(f.field_info, params.Path) else "query", f.alias)
             for f in get_flat_params(route.dependant)
             if isinstance(f.field_info, params.Path | params.Query)
             and _is_int(f.field_info.annotation)
         )
-    return _INT_PARAMS[key]
+        route._vareon_int_params = found  # type: ignore[attr-defined]  # computed once per route
+    return found
 
 
 def _integer_text_out_of_range(text: str) -> bool:
