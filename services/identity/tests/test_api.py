@@ -215,6 +215,10 @@ async def test_sql_looking_and_huge_inputs_are_refused_not_500(client):
             "/api/v1/auth/token", data={"username": username, "password": sql}
         )
         assert response.status_code == 401, username
+    nul = await client.post(
+        "/api/v1/auth/token", data={"username": "a\x00b@example.com", "password": sql}
+    )  # the chassis refuses text PostgreSQL cannot store, naming the field (issue 23)
+    assert nul.status_code == 422 and nul.json()["errors"][0]["loc"] == ["body", "username"]
     # Stored as text, never interpreted.
     user = await client.register(display_name=sql)
     assert user["display_name"] == sql
