@@ -304,6 +304,16 @@ def compose(services: list[Service]) -> dict[str, Any]:
     return doc
 
 
+def compose_secrets(services: list[Service]) -> str:
+    """`VAREON_..._PASSWORD=<random hex>` lines for every password compose interpolates."""
+    import re
+    import secrets
+
+    text = dump(compose(services))
+    names = sorted(set(re.findall(r"\$\{(VAREON_\w+_PASSWORD):\?", text)))
+    return "".join(f"{n}={secrets.token_hex(24)}\n" for n in names)
+
+
 def password_ref(principal: str, what: str) -> str:
     """A compose interpolation that refuses to start without the variable."""
     variable = f"VAREON_{principal.upper()}_{what}_PASSWORD"
@@ -1044,7 +1054,15 @@ def main() -> int:
         action="store_true",
         help="leave out services whose settings module does not import yet",
     )
+    parser.add_argument(
+        "--secrets",
+        action="store_true",
+        help="print fresh random values for every password compose needs (> deploy/.env)",
+    )
     args = parser.parse_args()
+    if args.secrets:
+        print(compose_secrets(discover(ROOT, strict=not args.skip_incomplete)), end="")
+        return 0
     if args.check:
         paths = stale()
         for p in paths:

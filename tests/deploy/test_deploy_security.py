@@ -88,3 +88,15 @@ def test_identity_believes_forwarded_for_only_from_the_gateway(services, compose
             if o["kind"] == "ConfigMap" and identity.env("trusted_proxies") in (o.get("data") or {})
         ]
         assert config["data"][identity.env("trusted_proxies")], overlay
+
+
+def test_the_secrets_helper_covers_every_password_compose_needs(services):
+    import re
+
+    import vareon_deploy_generate as generate
+
+    text = generate.dump(generate.compose(services))
+    needed = set(re.findall(r"\$\{(VAREON_\w+_PASSWORD):\?", text))
+    lines = generate.compose_secrets(services).splitlines()
+    assert {line.split("=")[0] for line in lines} == needed
+    assert all(len(line.split("=")[1]) == 48 for line in lines)
