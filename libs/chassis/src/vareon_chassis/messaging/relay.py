@@ -3,6 +3,12 @@
 One relay publishes at a time per database (a transaction-scoped advisory lock), so that
 replicas never interleave one key's events; rows are claimed with FOR UPDATE SKIP LOCKED in
 id order and marked sent only after the broker acknowledged every record of the batch.
+
+Per-key order under a broker stall: without idempotence, two producer batches of one partition
+in flight can land out of order when the older one times out and is written later (or retried
+after the younger). So a batch of rows goes out in chunks of at most ``IN_FLIGHT_BYTES``, each
+acknowledged before the next is queued: a chunk holds at most one producer batch per partition,
+and nothing after a failed chunk was ever sent (``bench/outbox.py`` measures the cost).
 """
 
 from __future__ import annotations
@@ -29,6 +35,10 @@ RELAY_LOCK_ID = 0x7661_7265_6F6E  # "vareon": one publishing relay per service d
 PUBLISHED = Counter("vareon_outbox_published_total", "Outbox rows published", ["service"])
 PENDING = Gauge("vareon_outbox_pending", "Outbox rows not yet published", ["service"])
 PURGE_INTERVAL_S = 3600.0
+IN_FLIGHT_BYTES = 8192
+"""Half the producer's ``max_batch_size`` (16 KiB): a chunk never spills into a second batch
+of one partition."""
+RECORD_OVERHEAD_BYTES = 80  # record framing and varints, rounded up
 
 
 def libpq_url(sqlalchemy_url: str) -> str:
@@ -107,16 +117,26 @@ class OutboxRelay:
             producer = self.producer_factory()
             await producer.start()
             self._producer = producer
-        futures = []
+        futures: list[asyncio.Future[Any]] = []
+        size = 0
         for row in rows:
+            value = json.dumps(row.payload, separators=(",", ":")).encode()  # type: ignore[attr-defined]
+            key = row.key.encode() if row.key is not None else None  # type: ignore[attr-defined]
+            headers = kafka_headers(row.headers)  # type: ignore[attr-defined]
+            cost = len(value) + len(key or b"") + RECORD_OVERHEAD_BYTES
+            cost += sum(len(k) + len(v) for k, v in headers)
+            if futures and size + cost > IN_FLIGHT_BYTES:
+                await asyncio.gather(*futures)  # acknowledged before anything later is queued
+                futures, size = [], 0
             futures.append(
                 await self._producer.send(
                     row.topic,  # type: ignore[attr-defined]
-                    value=json.dumps(row.payload, separators=(",", ":")).encode(),  # type: ignore[attr-defined]
-                    key=row.key.encode() if row.key is not None else None,  # type: ignore[attr-defined]
-                    headers=kafka_headers(row.headers),  # type: ignore[attr-defined]
+                    value=value,
+                    key=key,
+                    headers=headers,
                 )
             )
+            size += cost
         await asyncio.gather(*futures)
 
     async def _drop_producer(self) -> None:
