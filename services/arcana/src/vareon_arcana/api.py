@@ -117,6 +117,7 @@ async def start_call(
         state.sessionmaker,
         settings.retry_after_cap_s,
         store_reply=store_reply,
+        reservation_ttl_s=settings.reservation_ttl_s,
     ).start(state.calls)
     first = await call.next()
     if isinstance(first, chat.End) and first.status == "unanswered":

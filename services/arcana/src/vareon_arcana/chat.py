@@ -183,6 +183,7 @@ class Call:
     task: asyncio.Task[None] | None = None
     streaming: bool = True
     ended: bool = False
+    reservation_ttl_s: float = 600.0
 
     def start(self, registry: set[asyncio.Task[None]]) -> Call:
         self.task = asyncio.create_task(self._run())
@@ -201,11 +202,27 @@ class Call:
             self.ended = True
         return item
 
+    async def _keep_reserved(self) -> None:
+        """A call may outlive its reservation's TTL: extend it while the call runs."""
+        every = max(self.reservation_ttl_s / 3, 0.05)
+        while True:
+            await asyncio.sleep(every)
+            try:
+                async with self.sessionmaker.begin() as session:
+                    await credits.extend(
+                        session, self.turn.reservation_id, ttl_s=self.reservation_ttl_s
+                    )
+            except Exception as exc:  # the next round tries again; the TTL is the backstop
+                log.warning("extending a reservation failed", error=repr(exc))
+
     async def _run(self) -> None:
         target: ModelTarget | None = None
         parts: list[str] = []
         usage = None
         status, error = "completed", None
+        keeper = None
+        if self.turn.reservation_id is not None:
+            keeper = asyncio.create_task(self._keep_reserved())
         try:
             async for answering, piece in answer(
                 self.providers,
@@ -230,6 +247,15 @@ class Call:
             status, error, target = "unanswered", str(exc), None
         except Broken as exc:
             status, error = "failed", str(exc)
+        except Exception as exc:  # any other failure on the SDK path must still settle
+            log.exception("the model call failed unexpectedly")
+            status = "failed" if parts else "unanswered"
+            error = f"the model call failed: {type(exc).__name__}"
+            if not parts:
+                target = None
+        finally:
+            if keeper is not None:
+                keeper.cancel()
         self.streaming = False
         receipt = None
         try:

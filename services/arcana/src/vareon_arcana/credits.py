@@ -21,7 +21,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -93,6 +93,16 @@ async def admit(
     session.add(reservation)
     await session.flush()
     return reservation.id
+
+
+async def extend(session: AsyncSession, reservation_id: uuid.UUID | None, *, ttl_s: float) -> None:
+    """Push a running call's reservation expiry ``ttl_s`` ahead of now."""
+    if reservation_id is not None:
+        await session.execute(
+            update(Reservation)
+            .where(Reservation.id == reservation_id)
+            .values(expires_at=datetime.now(UTC) + timedelta(seconds=ttl_s))
+        )
 
 
 async def release(session: AsyncSession, reservation_id: uuid.UUID | None) -> None:

@@ -24,7 +24,8 @@ PROMPT_TOKENS = 100
 @dataclass
 class Behaviour:
     kind: str = "answer"
-    """answer | rate-limit | error | stall | die"""
+    """answer | rate-limit | error | stall | die | malformed (a chunk whose choices are null
+    after ``die_after`` words: the SDK path raises something that is not an HTTP error)"""
     words: list[str] = field(default_factory=lambda: [f"w{i}" for i in range(10)])
     retry_after: float | None = None
     die_after: int = 3
@@ -91,7 +92,7 @@ class FakeOpenAI:
         return StreamingResponse(self._chunks(stream, b, dies), media_type="text/event-stream")
 
     async def _chunks(self, stream: Stream, b: Behaviour, dies: bool) -> AsyncIterator[str]:
-        def frame(choices: list[Any], usage: Any = None) -> str:
+        def frame(choices: list[Any] | None, usage: Any = None) -> str:
             chunk = {
                 "id": "chatcmpl-fake",
                 "object": "chat.completion.chunk",
@@ -102,8 +103,13 @@ class FakeOpenAI:
             }
             return f"data: {json.dumps(chunk)}\n\n"
 
+        malformed = b.kind == "malformed" and (
+            b.times is None or self.calls.count(stream.model) <= b.times
+        )
         try:
             for i, word in enumerate(b.words):
+                if malformed and i == b.die_after:
+                    yield frame(None)
                 if dies and i == b.die_after:
                     raise RuntimeError("the fake provider died mid-stream")
                 text = word if i == 0 or b.raw else " " + word
