@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from vareon_chassis.auth import CurrentUser
 from vareon_chassis.db import SessionDep
+from vareon_chassis.errors import problem_response
 from vareon_chassis.pagination import Cursor, encode_cursor
 
 from vareon_neosyntis.datasets import service
@@ -136,7 +137,11 @@ async def download(
     )
 
 
-@router.delete("/{name}", status_code=204)
+@router.delete(
+    "/{name}",
+    status_code=204,
+    responses={409: problem_response("Registered model versions reference it")},
+)
 async def delete_dataset(name: str, session: SessionDep, user: CurrentUser) -> Response:
     await service.delete_dataset(session, user.id, name)
     return Response(status_code=204)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from vareon_chassis.auth import CurrentUser
 from vareon_chassis.db import SessionDep
+from vareon_chassis.errors import problem_response
 from vareon_chassis.pagination import Cursor, encode_cursor
 
 from vareon_neosyntis.errors import ImmutableModelVersion, InvalidRequest
@@ -26,7 +27,12 @@ from vareon_neosyntis.registry.schemas import (
 router = APIRouter(prefix="/api/v1/neosyntis/models", tags=["models"])
 
 
-@router.post("", status_code=201, response_model=ModelOut)
+@router.post(
+    "",
+    status_code=201,
+    response_model=ModelOut,
+    responses={409: problem_response("A model of that name exists")},
+)
 async def create_model(body: ModelIn, session: SessionDep, user: CurrentUser) -> ModelOut:
     model = await service.create_model(session, user.id, body.name, body.description)
     return ModelOut.model_validate(model)

@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Response
 from vareon_chassis.auth import CurrentUser
 from vareon_chassis.db import SessionDep
-from vareon_chassis.errors import NotFound
+from vareon_chassis.errors import NotFound, problem_response
 
 from vareon_neosyntis.workflows import service
 from vareon_neosyntis.workflows.models import WorkflowRun, WorkflowRunStep
@@ -35,7 +35,12 @@ def _run(run: WorkflowRun, steps: list[WorkflowRunStep]) -> RunOut:
     )
 
 
-@router.post("", status_code=201, response_model=WorkflowOut)
+@router.post(
+    "",
+    status_code=201,
+    response_model=WorkflowOut,
+    responses={409: problem_response("A workflow of that name exists")},
+)
 async def create(body: WorkflowIn, session: SessionDep, user: CurrentUser) -> WorkflowOut:
     workflow = await service.create(session, user, body.name, body.description, body.steps)
     return WorkflowOut.model_validate(workflow)
@@ -52,7 +57,11 @@ async def get(workflow_id: str, session: SessionDep, user: CurrentUser) -> Workf
     return WorkflowOut.model_validate(workflow)
 
 
-@router.put("/{workflow_id}", response_model=WorkflowOut)
+@router.put(
+    "/{workflow_id}",
+    response_model=WorkflowOut,
+    responses={409: problem_response("A workflow of that name exists")},
+)
 async def replace(
     workflow_id: str, body: WorkflowIn, session: SessionDep, user: CurrentUser
 ) -> WorkflowOut:
@@ -79,6 +88,10 @@ async def get_run(run_id: str, session: SessionDep, user: CurrentUser) -> RunOut
     return _run(*await service.get_run(session, user.id, _id(run_id, "workflow run")))
 
 
-@router.post("/runs/{run_id}/cancel", response_model=RunOut)
+@router.post(
+    "/runs/{run_id}/cancel",
+    response_model=RunOut,
+    responses={409: problem_response("The run has already finished")},
+)
 async def cancel_run(run_id: str, session: SessionDep, user: CurrentUser) -> RunOut:
     return _run(*await service.cancel_run(session, user.id, _id(run_id, "workflow run")))
