@@ -277,3 +277,29 @@ async def test_an_unwritable_dead_letter_topic_keeps_the_member_and_the_offset(
             kafka.assign(tps)
             done = await offsets.committed(kafka, tps)
         assert not any(done.values()), f"the offset moved past the poison record: {done}"
+
+
+def test_what_counts_as_an_outage():
+    """Issue 15 item 6: serialization failures, deadlocks and lost connections are outages
+    (retried without limit); constraint violations, statement timeouts and bugs are not."""
+    import psycopg
+    from sqlalchemy import exc
+    from vareon_chassis.messaging.consumer import is_outage
+
+    def wrapped(error):
+        return exc.OperationalError("stmt", {}, error)
+
+    assert is_outage(wrapped(psycopg.errors.SerializationFailure("s")))
+    assert is_outage(wrapped(psycopg.errors.DeadlockDetected("d")))
+    assert is_outage(wrapped(psycopg.OperationalError("connection refused")))
+    assert is_outage(RuntimeError("handler wrapped it")) is False
+    try:
+        try:
+            raise wrapped(psycopg.errors.SerializationFailure("s"))
+        except exc.OperationalError as inner:
+            raise RuntimeError("handler wrapped it") from inner
+    except RuntimeError as outer:
+        assert is_outage(outer)
+    assert not is_outage(exc.IntegrityError("stmt", {}, psycopg.errors.UniqueViolation("u")))
+    assert not is_outage(wrapped(psycopg.errors.QueryCanceled("statement timeout")))
+    assert not is_outage(ValueError("a bug"))

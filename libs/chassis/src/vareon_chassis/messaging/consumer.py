@@ -78,6 +78,8 @@ def is_outage(exc: BaseException) -> bool:
     for _ in range(8):  # a handler may wrap the driver's error
         if seen is None:
             return False
+        if isinstance(getattr(seen, "orig", seen), psycopg.errors.QueryCanceled):
+            return False  # a statement timeout: this message's work may be what is too slow
         if isinstance(seen, _OUTAGES):
             return True
         if isinstance(seen, sa_exc.DBAPIError) and seen.connection_invalidated:
