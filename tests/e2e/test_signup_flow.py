@@ -117,9 +117,14 @@ async def test_a_registered_event_delivered_twice_credits_once(platform, event_l
 
 
 async def test_system_status_shows_each_consumers_lag_and_dead_letters(platform):
+    admin = await platform.register()
+    await platform.make_admin(admin["email"])  # system status needs system:read
+    headers = platform.bearer(await platform.login(admin["email"]))
     deadline = asyncio.get_running_loop().time() + 60  # a bound, not a window
     while True:
-        status = (await platform.gateway.get("/api/v1/system/status")).json()
+        response = await platform.gateway.get("/api/v1/system/status", headers=headers)
+        assert response.status_code == 200, response.text
+        status = response.json()
         wallet = status["services"]["wallet"]
         consumers = (wallet.get("messaging") or {}).get("consumers") or {}
         if "wallet.users" in consumers:

@@ -11,6 +11,7 @@ from sqlalchemy import insert, select
 from vareon_chassis.messaging.consumer import DeadLetter, EventConsumer
 from vareon_chassis.service import Messaging, create_service
 from vareon_chassis.settings import ServiceSettings
+from vareon_chassis.testing.plugin import start_groups_at_end
 from vareon_contracts import Envelope, encode_kafka
 from vareon_contracts.events.identity import UserRegisteredV1, UserVerifiedV1
 from vareon_contracts.topics import IDENTITY_USER, dead_letter_topic
@@ -38,7 +39,7 @@ async def produce(bootstrap, *records):
         await producer.stop()
 
 
-async def wait_for_rows(app, event_ids, timeout_s=20):
+async def wait_for_rows(app, event_ids, timeout_s=60):
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
         async with app.state.sessionmaker() as s:
@@ -97,6 +98,8 @@ async def test_duplicates_apply_once_and_poison_messages_dead_letter(
         source="/test",
     )
     garbage = (good.subject.encode(), b"{not json", [("ce_specversion", b"1.0")])
+    # a new group starts at the topic's end, not behind every earlier test's sign-ups
+    await start_groups_at_end(infrastructure.kafka_bootstrap, {consumer.name: consumer.topics})
     async with LifespanManager(app):
         await produce(
             infrastructure.kafka_bootstrap,
@@ -110,6 +113,8 @@ async def test_duplicates_apply_once_and_poison_messages_dead_letter(
             encode_kafka(good),
         )
         rows = await wait_for_rows(app, [good.id, flaky.id])
+        # past the third copy of good (same key as future and garbage): all of them handled
+        await event_log.consumed(consumer.name, IDENTITY_USER, lambda e: e.id == good.id, count=3)
 
     assert sorted(r.note for r in rows) == ["Ada", "flaky"], "each event applied exactly once"
     assert attempts[good.id] == 1 and attempts[flaky.id] == 2

@@ -5,10 +5,9 @@ import uuid
 
 from sqlalchemy import func, select
 from vareon_arcana.models import Reservation
-from vareon_contracts import topics
 
 from .conftest import eventually
-from .test_chat import PRICE_IN, PRICE_OUT, new_session, seed, target
+from .test_chat import PRICE_IN, PRICE_OUT, new_session, seed, target, usage_published
 
 
 async def test_twenty_parallel_calls_on_a_balance_for_one_admit_exactly_one(
@@ -53,10 +52,7 @@ async def test_twenty_parallel_calls_on_a_balance_for_one_admit_exactly_one(
             )
 
     await eventually(released)
-    usage = await event_log.all(
-        topics.ARCANA_USAGE, lambda e: e.data["user_id"] == str(user), settle_s=0.5
-    )
-    assert len(usage) == 1
+    assert await usage_published(db, user) == 1
 
 
 async def test_paid_model_without_a_known_balance_is_refused(
