@@ -27,6 +27,7 @@ class Upstream:
         self.jwks = jwks
         self.stream_may_finish = asyncio.Event()
         self.stream_finished = asyncio.Event()
+        self.stream_abandoned = asyncio.Event()
         self.app = self._build()
 
     def _build(self) -> FastAPI:
@@ -39,10 +40,14 @@ class Upstream:
         @router.get("/api/v1/arcana/sessions/{session_id}/events")
         async def events(session_id: str) -> StreamingResponse:
             async def stream() -> AsyncIterator[bytes]:
-                yield f"data: first {session_id}\n\n".encode()
-                await asyncio.wait_for(self.stream_may_finish.wait(), 10)
-                yield b"data: second\n\n"
-                self.stream_finished.set()
+                try:
+                    yield f"data: first {session_id}\n\n".encode()
+                    await asyncio.wait_for(self.stream_may_finish.wait(), 10)
+                    yield b"data: second\n\n"
+                    self.stream_finished.set()
+                finally:
+                    if not self.stream_finished.is_set():
+                        self.stream_abandoned.set()
 
             return StreamingResponse(stream(), media_type="text/event-stream")
 

@@ -169,3 +169,19 @@ async def test_bodies_over_the_limit_are_413_problems_even_when_streamed(
     assert streamed.json()["type"] == "https://vareon.dev/problems/payload-too-large"
     within = await gateway.post("/api/v1/myntrix/upload", content=b"z" * 500_000, headers=auth)
     assert within.status_code == 200 and len(within.json()["body"]) == 500_000
+
+
+async def test_a_client_leaving_mid_stream_stops_the_service_stream(
+    gateway: httpx.AsyncClient, upstream: Any, token: Callable[..., str]
+) -> None:
+    service, _ = upstream
+    service.stream_may_finish.clear()
+    service.stream_finished.clear()
+    service.stream_abandoned.clear()
+    async with gateway.stream(
+        "GET", "/api/v1/arcana/sessions/s2/events", headers={"Authorization": f"Bearer {token()}"}
+    ) as response:
+        assert await asyncio.wait_for(anext(response.aiter_lines()), 5) == "data: first s2"
+    # the client closed its connection: the gateway drops the upstream one, the service sees it
+    await asyncio.wait_for(service.stream_abandoned.wait(), 5)
+    assert not service.stream_finished.is_set()
