@@ -3,6 +3,9 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
+from vareon_gateway.app import create_app
+
+from .conftest import gateway_settings
 
 PROBLEM = "application/problem+json"
 
@@ -185,3 +188,31 @@ async def test_a_client_leaving_mid_stream_stops_the_service_stream(
     # the client closed its connection: the gateway drops the upstream one, the service sees it
     await asyncio.wait_for(service.stream_abandoned.wait(), 5)
     assert not service.stream_finished.is_set()
+
+
+async def test_a_service_hanging_up_without_answering_is_a_503_to_retry(
+    running: Callable[..., Any], upstream: Any, token: Callable[..., str]
+) -> None:
+    """docs/performance.md (load bench): an overloaded service that accepted and then closed
+    the connection was a 502 at the gateway; clients should retry it like any 503."""
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        settings = gateway_settings(upstream[1])
+        settings.wallet_url = f"http://127.0.0.1:{port}"
+        url = await running(create_app(settings))
+        async with httpx.AsyncClient(base_url=url) as client:
+            response = await client.post(
+                "/api/v1/wallet/credits", json={}, headers={"Authorization": f"Bearer {token()}"}
+            )
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"] == "1"
+        assert response.json()["type"] == "https://vareon.dev/problems/upstream-unavailable"
+    finally:
+        server.close()
+        await server.wait_closed()

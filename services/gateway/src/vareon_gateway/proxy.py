@@ -161,6 +161,14 @@ def _error(exc: BaseException, service: str) -> Exception:
             headers={"Retry-After": "1"},
             service=service,
         )
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        # Accepted, then closed without a status line: a service shedding load or
+        # restarting. Nothing was processed that a client could see, so: try again.
+        return UpstreamUnavailable(
+            f"The {service} service closed the connection without answering.",
+            headers={"Retry-After": "1"},
+            service=service,
+        )
     if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
         return UpstreamTimeout(f"The {service} service did not answer in time.", service=service)
     return BadGateway(f"The {service} service sent no valid response.", service=service)
