@@ -25,6 +25,12 @@ class UnsupportedFormat(DomainError):
     status = 415
 
 
+class LabOperationsBusy(DomainError):
+    type = PROBLEM_BASE + "lab-operations-busy"
+    title = "Too many open-lab operations running"
+    status = 429
+
+
 class InvalidRequest(DomainError):
     type = PROBLEM_BASE + "invalid-request"
     title = "Invalid request"

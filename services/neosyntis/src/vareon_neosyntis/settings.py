@@ -40,6 +40,8 @@ class NeosyntisSettings(ServiceSettings):
     """Open-lab operations read at most this many rows of a dataset (the first ones)."""
     lab_preview_max_rows: int = 100
     lab_max_folds: int = 10
+    lab_max_running_per_user: int = 2
+    """Open-lab operations one user may have queued or running at once (429 beyond)."""
 
     training_lease_s: float = 30.0
     """A worker's claim on a job lasts this long unless renewed by a heartbeat."""

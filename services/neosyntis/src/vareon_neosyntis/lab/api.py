@@ -51,7 +51,13 @@ async def _start(
     parameters: dict[str, Any],
 ) -> JSONResponse:
     op, must_run = await service.start(
-        session, user_id, ref.dataset, ref.version, operation, parameters
+        session,
+        user_id,
+        ref.dataset,
+        ref.version,
+        operation,
+        parameters,
+        max_running=request.app.state.settings.lab_max_running_per_user,
     )
     body = OperationOut.model_validate(op).model_dump(mode="json")
     if must_run:

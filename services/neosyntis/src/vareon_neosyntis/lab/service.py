@@ -7,18 +7,18 @@ import contextlib
 import json
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vareon_chassis.errors import NotFound
 
 from vareon_neosyntis.datasets import service as datasets
 from vareon_neosyntis.datasets.models import DatasetVersion
-from vareon_neosyntis.errors import InvalidRequest
+from vareon_neosyntis.errors import InvalidRequest, LabOperationsBusy
 from vareon_neosyntis.lab import operations
 from vareon_neosyntis.lab.models import LabOperation, LabResult
 from vareon_neosyntis.registry import service as registry
@@ -59,8 +59,12 @@ async def start(
     version: int,
     operation: str,
     parameters: dict[str, Any],
+    max_running: int | None = None,
 ) -> tuple[LabOperation, bool]:
-    """The new operation, and whether it still has to run (False: answered from cache)."""
+    """The new operation, and whether it still has to run (False: answered from cache).
+
+    One that must run is refused while the owner has ``max_running`` queued or running
+    (those of the last hour: one a crash left behind stops counting)."""
     _, found = await datasets.get_version(session, owner_id, name, version)
     if operation == "baseline":
         kinds = {c["name"]: c["type"] for c in found.columns}
@@ -77,6 +81,8 @@ async def start(
         )
     )
     now = datetime.now(UTC)
+    if cached is None and max_running is not None:
+        await _within_cap(session, owner_id, max_running, now)
     op = LabOperation(
         id=uuid.uuid4(),
         owner_id=owner_id,
@@ -93,6 +99,28 @@ async def start(
     session.add(op)
     await session.flush()
     return op, cached is None
+
+
+async def _within_cap(
+    session: AsyncSession, owner_id: uuid.UUID, max_running: int, now: datetime
+) -> None:
+    # One user's admissions queue on a transaction lock, so two cannot both see room.
+    await session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtextextended(str(owner_id), 0)))
+    )
+    running = await session.scalar(
+        select(func.count())
+        .select_from(LabOperation)
+        .where(
+            LabOperation.owner_id == owner_id,
+            LabOperation.status.in_(("queued", "running")),
+            LabOperation.created_at > now - timedelta(hours=1),
+        )
+    )
+    if (running or 0) >= max_running:
+        raise LabOperationsBusy(
+            f"{running} open-lab operations are still running; at most {max_running} at once"
+        )
 
 
 async def get_operation(
