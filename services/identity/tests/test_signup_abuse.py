@@ -89,3 +89,21 @@ async def test_a_signup_storm_is_shed_with_503_never_500(settings):
         if response.status_code == 503:
             assert response.headers["content-type"] == "application/problem+json"
             assert int(response.headers["Retry-After"]) >= 1
+
+
+async def test_no_free_connection_is_a_503_not_a_500(settings):
+    """Issue 16 item 7: a pool timeout surfaced as a 500."""
+    busy = settings.model_copy(
+        update={"db_pool_size": 1, "db_max_overflow": 0, "db_pool_timeout_s": 0.2}
+    )
+    app = create_app(busy)
+    async with LifespanManager(app, shutdown_timeout=30):
+        transport = httpx.ASGITransport(app=app)
+        async with Client(transport=transport, base_url="http://identity") as http:
+            async with app.state.engine.connect():  # holds the only connection
+                response = await http.post(
+                    "/api/v1/auth/login", json={"email": "a@example.com", "password": PASSWORD}
+                )
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert int(response.headers["Retry-After"]) >= 1
