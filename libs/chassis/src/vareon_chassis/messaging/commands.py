@@ -147,6 +147,29 @@ async def _republish(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _quarantine(args: argparse.Namespace) -> int:
+    async with open_service(args.service) as svc:
+        assert svc.outbox is not None, "the service has no outbox"
+        if args.action == "list":
+            rows = await replay.quarantined(svc.outbox, svc.sessionmaker)
+            print(f"{len(rows)} quarantined outbox rows")
+            for row in rows:
+                print(f"  id {row.id} {row.event_type} {row.topic} key={row.key}")
+                print(f"    since {row.quarantined_at.isoformat()}: {row.quarantine_reason}")
+            return 0
+        if not args.id:
+            raise SystemExit("pass --id (one or more quarantined row ids)")
+        count = await replay.release(
+            svc.outbox,
+            svc.sessionmaker,
+            args.id,
+            drop=args.action == "drop",
+            execute=args.execute,
+        )
+    print(f"quarantine {args.action}: {count} rows; {_mode(args.execute)}")
+    return 0
+
+
 async def _dlq_list(args: argparse.Namespace) -> int:
     found = await deadletters.scan(await _bootstrap(args), consumer=args.consumer)
     print(f"{len(found.messages)} pending dead letters")
@@ -237,6 +260,13 @@ def replay_parser() -> argparse.ArgumentParser:
     p.add_argument("--type", help="event type, e.g. vareon.wallet.balance.changed.v1")
     p.add_argument("--key", help="aggregate key (the Kafka key)")
     p.set_defaults(run=_republish)
+    p = sub.add_parser(
+        "quarantine", help="outbox rows the relay cannot publish: list, retry or drop them"
+    )
+    p.add_argument("action", choices=("list", "retry", "drop"))
+    _common(p)
+    p.add_argument("--id", type=int, action="append", help="a quarantined row id (repeatable)")
+    p.set_defaults(run=_quarantine)
     return parser
 
 

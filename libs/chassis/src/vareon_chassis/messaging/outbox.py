@@ -40,6 +40,8 @@ def define_outbox(metadata: MetaData) -> Table:
         Column("payload", JSONB, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("sent_at", DateTime(timezone=True)),
+        Column("quarantined_at", DateTime(timezone=True)),
+        Column("quarantine_reason", Text),
         Index("ix_outbox_pending", "id", postgresql_where=text("sent_at IS NULL")),
     )
 

@@ -9,6 +9,11 @@ in flight can land out of order when the older one times out and is written late
 after the younger). So a batch of rows goes out in chunks of at most ``IN_FLIGHT_BYTES``, each
 acknowledged before the next is queued: a chunk holds at most one producer batch per partition,
 and nothing after a failed chunk was ever sent (``bench/outbox.py`` measures the cost).
+
+A poison row (larger than the producer's ``max_request_size``, or for a topic name the broker
+can never create) would fail its batch for ever: it is quarantined instead (``quarantined_at``
+and the reason set; reported in status and ``vareon_outbox_quarantined``), later rows flow, and
+later rows of the same topic and key wait behind it until ``replay quarantine retry|drop``.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -24,8 +30,9 @@ from typing import Any, cast
 import psycopg
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import MessageSizeTooLargeError
 from prometheus_client import Counter, Gauge
-from sqlalchemy import CursorResult, Table, delete, func, select, update
+from sqlalchemy import CursorResult, Table, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vareon_chassis.messaging.outbox import NOTIFY_CHANNEL
@@ -34,6 +41,10 @@ log = structlog.get_logger(__name__)
 RELAY_LOCK_ID = 0x7661_7265_6F6E  # "vareon": one publishing relay per service database
 PUBLISHED = Counter("vareon_outbox_published_total", "Outbox rows published", ["service"])
 PENDING = Gauge("vareon_outbox_pending", "Outbox rows not yet published", ["service"])
+QUARANTINED = Gauge(
+    "vareon_outbox_quarantined", "Outbox rows that can never be published as they are", ["service"]
+)
+TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 PURGE_INTERVAL_S = 3600.0
 IN_FLIGHT_BYTES = 8192
 """Half the producer's ``max_batch_size`` (16 KiB): a chunk never spills into a second batch
@@ -87,32 +98,58 @@ class OutboxRelay:
             )
             if self.standing_by:
                 return 0
+            q = t.alias("quarantined")
+            behind_poison = exists().where(
+                q.c.quarantined_at.is_not(None),
+                q.c.sent_at.is_(None),
+                q.c.topic == t.c.topic,
+                q.c.key.is_not_distinct_from(t.c.key),
+                q.c.id < t.c.id,
+            )
             rows = (
                 await session.execute(
                     select(t.c.id, t.c.topic, t.c.key, t.c.headers, t.c.payload)
-                    .where(t.c.sent_at.is_(None))
+                    .where(t.c.sent_at.is_(None), t.c.quarantined_at.is_(None), ~behind_poison)
                     .order_by(t.c.id)
                     .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
+                    .with_for_update(of=t, skip_locked=True)
                 )
             ).all()
             if not rows:
                 return 0
             try:
-                await self._send(rows)
+                poison = await self._send(rows)
             except BaseException:
                 # A fresh producer refetches metadata, which re-creates topics on a broker
                 # that restarted empty; a stale one may produce into topics that no longer
                 # exist (the embedded broker even acknowledges that).
                 await self._drop_producer()
                 raise
-            await session.execute(
-                update(t).where(t.c.id.in_([r.id for r in rows])).values(sent_at=func.now())
-            )
-        PUBLISHED.labels(self.service).inc(len(rows))
+            first_poison: dict[tuple[str, str | None], int] = {}
+            for r in rows:
+                if r.id in poison:
+                    first_poison.setdefault((r.topic, r.key), r.id)
+            sent = [
+                r.id
+                for r in rows
+                if r.id not in poison and r.id < first_poison.get((r.topic, r.key), r.id + 1)
+            ]
+            for row_id, reason in poison.items():
+                await session.execute(
+                    update(t)
+                    .where(t.c.id == row_id)
+                    .values(quarantined_at=func.now(), quarantine_reason=reason[:2000])
+                )
+                log.error("outbox row quarantined", service=self.service, id=row_id, reason=reason)
+            await session.execute(update(t).where(t.c.id.in_(sent)).values(sent_at=func.now()))
+        PUBLISHED.labels(self.service).inc(len(sent))
         return len(rows)
 
-    async def _send(self, rows: Iterable[object]) -> None:
+    async def _send(self, rows: Iterable[object]) -> dict[int, str]:
+        """Send ``rows`` in order; returns the poison rows (id: reason), not sent. A row of the
+        same topic and key after a poison row is not sent either (it waits behind it)."""
+        poison: dict[int, str] = {}
+        held: set[tuple[str, str | None]] = set()
         if self._producer is None:
             producer = self.producer_factory()
             await producer.start()
@@ -120,6 +157,13 @@ class OutboxRelay:
         futures: list[asyncio.Future[Any]] = []
         size = 0
         for row in rows:
+            where = (row.topic, row.key)  # type: ignore[attr-defined]
+            if where in held:
+                continue
+            if not TOPIC_NAME.fullmatch(row.topic):  # type: ignore[attr-defined]
+                poison[row.id] = f"invalid topic name {row.topic!r}"  # type: ignore[attr-defined]
+                held.add(where)
+                continue
             value = json.dumps(row.payload, separators=(",", ":")).encode()  # type: ignore[attr-defined]
             key = row.key.encode() if row.key is not None else None  # type: ignore[attr-defined]
             headers = kafka_headers(row.headers)  # type: ignore[attr-defined]
@@ -128,16 +172,22 @@ class OutboxRelay:
             if futures and size + cost > IN_FLIGHT_BYTES:
                 await asyncio.gather(*futures)  # acknowledged before anything later is queued
                 futures, size = [], 0
-            futures.append(
-                await self._producer.send(
-                    row.topic,  # type: ignore[attr-defined]
-                    value=value,
-                    key=key,
-                    headers=headers,
+            try:
+                futures.append(
+                    await self._producer.send(
+                        row.topic,  # type: ignore[attr-defined]
+                        value=value,
+                        key=key,
+                        headers=headers,
+                    )
                 )
-            )
+            except MessageSizeTooLargeError as exc:  # raised before anything is queued
+                poison[row.id] = f"{type(exc).__name__}: {exc}"  # type: ignore[attr-defined]
+                held.add(where)
+                continue
             size += cost
         await asyncio.gather(*futures)
+        return poison
 
     async def _drop_producer(self) -> None:
         producer, self._producer = self._producer, None
@@ -152,6 +202,17 @@ class OutboxRelay:
                 select(func.count()).select_from(self.table).where(self.table.c.sent_at.is_(None))
             )
         PENDING.labels(self.service).set(count or 0)
+        return count or 0
+
+    async def quarantined_count(self) -> int:
+        t = self.table
+        async with self.sessionmaker() as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(t)
+                .where(t.c.quarantined_at.is_not(None), t.c.sent_at.is_(None))
+            )
+        QUARANTINED.labels(self.service).set(count or 0)
         return count or 0
 
     async def oldest_pending_age_s(self) -> float | None:

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import ColumnElement, Table, delete, func, select, update
@@ -242,7 +243,7 @@ async def republish(
     each key's events keep their order. Filters: ``created_at`` in [since, until), type, key.
     """
     t = outbox
-    where: list[ColumnElement[bool]] = [t.c.sent_at.is_not(None)]
+    where: list[ColumnElement[bool]] = [t.c.sent_at.is_not(None), t.c.quarantined_at.is_(None)]
     if since is not None:
         where.append(t.c.created_at >= since)
     if until is not None:
@@ -294,6 +295,51 @@ async def republish(
         await producer.stop()  # type: ignore[attr-defined]
     report.executed = True
     return report
+
+
+async def quarantined(outbox: Table, sessionmaker: async_sessionmaker[AsyncSession]) -> list[Any]:
+    """Outbox rows the relay quarantined and nobody released yet (id, event, topic, reason)."""
+    t = outbox
+    async with sessionmaker() as session:
+        result = await session.execute(
+            select(
+                t.c.id,
+                t.c.event_id,
+                t.c.event_type,
+                t.c.topic,
+                t.c.key,
+                t.c.quarantined_at,
+                t.c.quarantine_reason,
+            )
+            .where(t.c.quarantined_at.is_not(None), t.c.sent_at.is_(None))
+            .order_by(t.c.id)
+        )
+        return list(result.all())
+
+
+async def release(
+    outbox: Table,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    ids: list[int],
+    *,
+    drop: bool = False,
+    execute: bool = False,
+) -> int:
+    """Retry quarantined rows (the relay tries them again, e.g. after the topic or the size
+    limit was fixed), or drop them (never published; marked sent, reason kept): either way
+    the rows of the same key behind them flow again. Returns how many rows it concerns."""
+    t = outbox
+    match = [t.c.id.in_(ids), t.c.quarantined_at.is_not(None), t.c.sent_at.is_(None)]
+    async with sessionmaker.begin() as session:
+        count = await session.scalar(select(func.count()).select_from(t).where(*match)) or 0
+        if execute and count:
+            values = (
+                {"sent_at": func.now()}
+                if drop
+                else {"quarantined_at": None, "quarantine_reason": None}
+            )
+            await session.execute(update(t).where(*match).values(**values))
+    return int(count)
 
 
 Reset = Callable[[AsyncSession], Awaitable[None]]

@@ -46,6 +46,7 @@ async def outbox_status(relay: OutboxRelay) -> dict[str, Any]:
     age = await relay.oldest_pending_age_s()
     return {
         "pending": await relay.pending_count(),
+        "quarantined": await relay.quarantined_count(),
         "oldest_pending_age_s": None if age is None else round(age, 3),
     }
 
