@@ -25,7 +25,7 @@ def known_frame() -> pd.DataFrame:
 
 
 async def wait_done(client, headers, op):
-    for _ in range(200):
+    for _ in range(600):  # the first operation may wait for its reader process to start
         got = (await client.get(f"{API}/open-lab/operations/{op['id']}", headers=headers)).json()
         if got["status"] in ("succeeded", "failed"):
             return got

@@ -14,6 +14,7 @@ from vareon_chassis.settings import load_settings
 from vareon_neosyntis.consumers import build_consumers
 from vareon_neosyntis.datasets.api import router as datasets_router
 from vareon_neosyntis.lab.api import router as lab_router
+from vareon_neosyntis.lab.readers import Readers
 from vareon_neosyntis.models import OUTBOX, inbox_table
 from vareon_neosyntis.registry.api import router as registry_router
 from vareon_neosyntis.settings import NeosyntisSettings
@@ -44,6 +45,7 @@ def create_app(
     )
     app.state.storage = storage
     app.state.lab_tasks = set()
+    app.state.readers = Readers(settings.reader_memory_bytes, settings.reader_processes)
     chassis_lifespan = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
@@ -56,6 +58,7 @@ def create_app(
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
+                app.state.readers.close()
 
     app.router.lifespan_context = lifespan
     return app

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic_settings import SettingsConfigDict
 from vareon_chassis.settings import ServiceSettings
 
+from vareon_neosyntis.datasets.ingest import ParquetLimits
+
 MIB = 1024 * 1024
 
 
@@ -36,9 +38,21 @@ class NeosyntisSettings(ServiceSettings):
     """The upload streams under max_upload_bytes; the chassis's 1 MiB body limit is not its."""
     upload_chunk_bytes: int = 1 * MIB
 
+    parquet_max_uncompressed_bytes: int = 4096 * MIB
+    """A Parquet upload whose footer says it decompresses past this is refused (413)."""
+    parquet_max_compression_ratio: float = 500.0
+    """...and one compressed beyond this ratio (uncompressed / compressed) too (422)."""
+
     lab_max_rows: int = 100_000
     """Open-lab operations read at most this many rows of a dataset (the first ones)."""
     lab_preview_max_rows: int = 100
+    reader_max_bytes: int = 512 * MIB
+    """Byte budget of the rows a dataset reader loads (preview, profile, baseline, evaluate,
+    training): past it the read stops with an error instead of decompressing on."""
+    reader_memory_bytes: int = 3072 * MIB
+    """Address-space limit of the reader processes that run previews and lab operations
+    for the API (a bomb that slips past the metadata checks kills one of them, not the API)."""
+    reader_processes: int = 1
     lab_max_folds: int = 10
     lab_max_running_per_user: int = 2
     """Open-lab operations one user may have queued or running at once (429 beyond)."""
@@ -55,3 +69,8 @@ class NeosyntisSettings(ServiceSettings):
     """Compute price in micro-credits per CPU-second, recorded on each job when submitted."""
     training_max_rows: int = 1_000_000
     workflow_retry_poll_s: float = 0.5
+
+    def parquet_limits(self) -> ParquetLimits:
+        return ParquetLimits(
+            self.parquet_max_uncompressed_bytes, self.parquet_max_compression_ratio
+        )

@@ -59,6 +59,7 @@ async def work(settings: NeosyntisSettings, name: str, stop: asyncio.Event) -> N
                 lease_s=lease_s,
                 heartbeat_s=heartbeat_s,
                 max_rows=settings.training_max_rows,
+                max_bytes=settings.reader_max_bytes,
             )
             await runner.run()
             log.info("job left", job_id=str(claimed.job_id), state=str(runner.told))

@@ -78,6 +78,7 @@ async def upload_dataset(
         chunks=request.stream(),
         max_bytes=settings.max_upload_bytes,
         chunk_bytes=settings.upload_chunk_bytes,
+        parquet=settings.parquet_limits(),
     )
     return DatasetOut.of(dataset, latest=DatasetVersionOut.of(version))
 

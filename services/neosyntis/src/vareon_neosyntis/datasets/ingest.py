@@ -2,7 +2,9 @@
 
 Each format has an inspector fed chunk by chunk (from a worker thread). CSV and JSON Lines
 are parsed as the bytes arrive, by a parser thread reading from a small bounded pipe;
-Parquet keeps only the file's tail, where its footer (schema and row count) lives.
+Parquet keeps only the file's tail, where its footer (schema and row count) lives; the
+footer's sizes refuse a decompression bomb (too large once decompressed, or compressed
+beyond any plausible ratio) before anything reads a column.
 """
 
 from __future__ import annotations
@@ -36,6 +38,16 @@ class InvalidContent(Exception):
         self.column = column
 
 
+class UncompressedTooLarge(InvalidContent):
+    """The file is within the upload limit but would decompress past its own limit."""
+
+
+@dataclass(frozen=True)
+class ParquetLimits:
+    max_uncompressed_bytes: int = 4 * 1024**3
+    max_compression_ratio: float = 500.0
+
+
 @dataclass(frozen=True)
 class Inspection:
     row_count: int
@@ -49,13 +61,13 @@ class Inspector(Protocol):
     def abort(self) -> None: ...
 
 
-def inspector_for(fmt: str) -> Inspector:
+def inspector_for(fmt: str, parquet: ParquetLimits | None = None) -> Inspector:
     if fmt == "csv":
         return CsvInspector()
     if fmt == "jsonl":
         return JsonLinesInspector()
     if fmt == "parquet":
-        return ParquetInspector()
+        return ParquetInspector(parquet or ParquetLimits())
     raise ValueError(f"unknown format {fmt!r}")
 
 
@@ -289,7 +301,8 @@ class JsonLinesInspector(_ThreadedInspector):
 class ParquetInspector:
     """Checks the magic bytes at both ends and reads the footer from the kept tail."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: ParquetLimits) -> None:
+        self._limits = limits
         self._head = b""
         self._tail: deque[bytes] = deque()
         self._tail_size = 0
@@ -316,10 +329,32 @@ class ParquetInspector:
             schema = metadata.schema.to_arrow_schema()
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise InvalidContent(f"unreadable Parquet footer: {exc}") from None
+        self._check_sizes(metadata)
         columns = [
             {"name": f.name, "type": _arrow_type(f.type), "nullable": f.nullable} for f in schema
         ]
         return Inspection(metadata.num_rows, columns)
+
+    def _check_sizes(self, metadata: pq.FileMetaData) -> None:
+        chunks = [
+            metadata.row_group(g).column(c)
+            for g in range(metadata.num_row_groups)
+            for c in range(metadata.num_columns)
+        ]
+        uncompressed = sum(max(c.total_uncompressed_size, 0) for c in chunks)
+        compressed = sum(max(c.total_compressed_size, 0) for c in chunks)
+        limit = self._limits.max_uncompressed_bytes
+        if uncompressed > limit:
+            raise UncompressedTooLarge(
+                f"the file decompresses to {uncompressed} bytes, over the uncompressed limit "
+                f"of {limit} bytes"
+            )
+        ratio = uncompressed / max(compressed, 1)
+        if ratio > self._limits.max_compression_ratio:
+            raise InvalidContent(
+                f"compression ratio {ratio:.0f}:1 is over the limit of "
+                f"{self._limits.max_compression_ratio:g}:1 (a decompression bomb?)"
+            )
 
     def abort(self) -> None:
         self._tail.clear()

@@ -18,7 +18,14 @@ from vareon_chassis.errors import NotFound
 from vareon_chassis.pagination import decode_cursor
 from vareon_contracts.events.neosyntis import DatasetDeletedV1, DatasetVersionRegisteredV1
 
-from vareon_neosyntis.datasets.ingest import FORMATS, Inspection, InvalidContent, inspector_for
+from vareon_neosyntis.datasets.ingest import (
+    FORMATS,
+    Inspection,
+    InvalidContent,
+    ParquetLimits,
+    UncompressedTooLarge,
+    inspector_for,
+)
 from vareon_neosyntis.datasets.models import Dataset, DatasetVersion
 from vareon_neosyntis.db import OUTBOX
 from vareon_neosyntis.errors import (
@@ -55,9 +62,9 @@ class StoredObject:
 class _Ingest:
     """One pass over the bytes: hash, inspect and write (runs in a worker thread)."""
 
-    def __init__(self, writer: ObjectWriter, fmt: str) -> None:
+    def __init__(self, writer: ObjectWriter, fmt: str, parquet: ParquetLimits | None) -> None:
         self.writer = writer
-        self.inspector = inspector_for(fmt)
+        self.inspector = inspector_for(fmt, parquet)
         self.hash = hashlib.sha256()
         self.size = 0
 
@@ -96,10 +103,11 @@ async def store_upload(
     *,
     max_bytes: int,
     chunk_bytes: int,
+    parquet: ParquetLimits | None = None,
 ) -> StoredObject:
     """Stream ``chunks`` into ``key``; on any failure nothing remains in storage."""
     writer = await asyncio.to_thread(storage.writer, key)
-    ingest = _Ingest(writer, fmt)
+    ingest = _Ingest(writer, fmt, parquet)
     try:
         async for chunk in _rechunk(chunks, chunk_bytes):
             if ingest.size + len(chunk) > max_bytes:
@@ -110,6 +118,8 @@ async def store_upload(
         inspection = await asyncio.to_thread(ingest.finish)
     except BaseException as exc:
         await asyncio.shield(asyncio.to_thread(ingest.abort))
+        if isinstance(exc, UncompressedTooLarge):
+            raise PayloadTooLarge(exc.message) from None
         if isinstance(exc, InvalidContent):
             extensions: dict[str, Any] = {
                 k: v for k, v in (("line", exc.line), ("column", exc.column)) if v
@@ -129,6 +139,7 @@ async def upload(
     chunks: AsyncIterator[bytes],
     max_bytes: int,
     chunk_bytes: int,
+    parquet: ParquetLimits | None = None,
 ) -> tuple[Dataset, DatasetVersion]:
     check_name(name)
     if fmt not in FORMATS:
@@ -136,7 +147,7 @@ async def upload(
     version_id = uuid.uuid4()
     key = f"datasets/{owner_id}/{version_id}.{EXTENSIONS[fmt]}"
     stored = await store_upload(
-        storage, key, fmt, chunks, max_bytes=max_bytes, chunk_bytes=chunk_bytes
+        storage, key, fmt, chunks, max_bytes=max_bytes, chunk_bytes=chunk_bytes, parquet=parquet
     )
     try:
         return await _record_version(session, owner_id, name, fmt, version_id, stored)

@@ -34,8 +34,16 @@ async def preview(
     body: PreviewIn, request: Request, session: SessionDep, user: CurrentUser
 ) -> PreviewOut:
     limit = min(body.limit, request.app.state.settings.lab_preview_max_rows)
+    app = request.app
     version, rows = await service.preview(
-        session, request.app.state.storage, user.id, body.dataset, body.version, limit
+        session,
+        app.state.storage,
+        app.state.readers,
+        user.id,
+        body.dataset,
+        body.version,
+        limit,
+        app.state.settings.reader_max_bytes,
     )
     return PreviewOut(
         dataset=body.dataset, version=version.version, columns=version.columns, rows=rows
@@ -66,7 +74,12 @@ async def _start(
         app = request.app
         task = asyncio.create_task(
             service.run(
-                app.state.sessionmaker, app.state.storage, op.id, app.state.settings.lab_max_rows
+                app.state.sessionmaker,
+                app.state.storage,
+                app.state.readers,
+                op.id,
+                app.state.settings.lab_max_rows,
+                app.state.settings.reader_max_bytes,
             )
         )
         app.state.lab_tasks.add(task)

@@ -32,6 +32,7 @@ ARROW_TYPES = {
     "string": pa.string(),
 }
 NUMERIC_TYPES = {"integer", "float", "boolean"}
+PARQUET_BATCH_ROWS = 128
 Progress = Callable[[float], None]
 
 
@@ -44,10 +45,21 @@ def spool(chunks: Iterable[bytes]) -> IO[bytes]:
     return f
 
 
+class BudgetExceeded(ValueError):
+    """The rows asked for need more memory than the reader's byte budget."""
+
+
 def load_frame(
-    f: IO[bytes], fmt: str, columns: list[dict[str, Any]], max_rows: int
+    f: IO[bytes],
+    fmt: str,
+    columns: list[dict[str, Any]],
+    max_rows: int,
+    max_bytes: int | None = None,
 ) -> pd.DataFrame:
-    """The first ``max_rows`` rows, typed as the dataset's inferred schema says."""
+    """The first ``max_rows`` rows, typed as the dataset's inferred schema says.
+
+    ``max_bytes`` bounds the decoded rows in memory: Parquet is read in small batches so a
+    bomb (a few KB on disk, GB decoded) stops at the budget rather than after it."""
     if fmt == "csv":
         reader = pacsv.open_csv(
             f,
@@ -58,20 +70,33 @@ def load_frame(
                 false_values=["false", "False", "FALSE"],
             ),
         )
-        return _first_rows(reader, max_rows)
+        return _first_rows(reader, max_rows, max_bytes)
     if fmt == "parquet":
-        batches = pq.ParquetFile(f).iter_batches(batch_size=min(max_rows, 65_536))
-        return _first_rows(batches, max_rows)
+        batches = pq.ParquetFile(f).iter_batches(batch_size=min(max_rows, PARQUET_BATCH_ROWS))
+        return _first_rows(batches, max_rows, max_bytes)
     frame = pd.read_json(f, lines=True, nrows=max_rows, dtype=False)
+    if max_bytes is not None and frame.memory_usage(deep=True).sum() > max_bytes:
+        raise _over(max_bytes)
     return frame.reindex(columns=[c["name"] for c in columns])
 
 
-def _first_rows(batches: Iterable[pa.RecordBatch], max_rows: int) -> pd.DataFrame:
+def _over(max_bytes: int) -> BudgetExceeded:
+    return BudgetExceeded(
+        f"the rows asked for need more than the read budget of {max_bytes} bytes in memory"
+    )
+
+
+def _first_rows(
+    batches: Iterable[pa.RecordBatch], max_rows: int, max_bytes: int | None = None
+) -> pd.DataFrame:
     taken: list[pa.RecordBatch] = []
-    count = 0
+    count = size = 0
     for batch in batches:
         taken.append(batch.slice(0, max_rows - count))
         count += taken[-1].num_rows
+        size += taken[-1].get_total_buffer_size()
+        if max_bytes is not None and size > max_bytes:
+            raise _over(max_bytes)
         if count >= max_rows:
             break
     return pa.Table.from_batches(taken).to_pandas() if taken else pd.DataFrame()

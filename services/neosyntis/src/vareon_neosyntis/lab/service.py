@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +20,7 @@ from vareon_neosyntis.datasets.models import DatasetVersion
 from vareon_neosyntis.errors import InvalidRequest, LabOperationsBusy
 from vareon_neosyntis.lab import operations
 from vareon_neosyntis.lab.models import LabOperation, LabResult
+from vareon_neosyntis.lab.readers import Readers, operate_file, preview_file, spool
 from vareon_neosyntis.registry import service as registry
 from vareon_neosyntis.storage import Storage
 
@@ -31,25 +31,29 @@ def parameters_key(parameters: dict[str, Any]) -> str:
     return json.dumps(parameters, sort_keys=True, separators=(",", ":"))
 
 
-async def load(storage: Storage, version: DatasetVersion, max_rows: int) -> Any:
-    def read() -> Any:
-        with operations.spool(storage.read(version.storage_key)) as f:
-            return operations.load_frame(f, version.format, version.columns, max_rows)
-
-    return await asyncio.to_thread(read)
-
-
 async def preview(
     session: AsyncSession,
     storage: Storage,
+    readers: Readers,
     owner_id: uuid.UUID,
     name: str,
     version: int,
     limit: int,
+    max_bytes: int,
 ) -> tuple[DatasetVersion, list[dict[str, Any]]]:
     _, found = await datasets.get_version(session, owner_id, name, version)
-    frame = await load(storage, found, limit)
-    return found, operations.preview(frame, limit)
+
+    async def read() -> list[dict[str, Any]]:
+        with await asyncio.to_thread(spool, storage, found.storage_key) as f:
+            rows: list[dict[str, Any]] = await readers.run(
+                preview_file, f.name, found.format, found.columns, limit, max_bytes
+            )
+            return rows
+
+    try:
+        return found, await read()
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from None
 
 
 async def start(
@@ -135,20 +139,18 @@ async def get_operation(
 async def run(
     sessionmaker: async_sessionmaker[AsyncSession],
     storage: Storage,
+    readers: Readers,
     op_id: uuid.UUID,
     max_rows: int,
+    max_bytes: int,
 ) -> None:
-    """Run a queued operation; its row says how far it got and how it ended."""
-    loop = asyncio.get_running_loop()
+    """Run a queued operation in a reader process; its row says how it ended."""
 
     async def set_state(**values: Any) -> None:
         async with sessionmaker.begin() as session:
             await session.execute(
                 update(LabOperation).where(LabOperation.id == op_id).values(**values)
             )
-
-    def progress(fraction: float) -> None:  # called from the worker thread
-        asyncio.run_coroutine_threadsafe(set_state(progress=round(fraction, 4)), loop).result()
 
     try:
         async with sessionmaker() as session:
@@ -157,26 +159,18 @@ async def run(
         if op is None or version is None:
             return
         await set_state(status="running")
-        frame = await load(storage, version, max_rows)
-        compute: Callable[[], dict[str, Any]]
-        if op.operation == "profile":
-
-            def compute() -> dict[str, Any]:
-                return operations.profile(frame, version.columns)
-        else:
-
-            def compute() -> dict[str, Any]:
-                return operations.baseline(
-                    frame,
-                    version.columns,
-                    op.parameters["target"],
-                    op.parameters["folds"],
-                    progress,
-                )
-
-        result = await asyncio.to_thread(compute)
-        result["rows_used"] = len(frame)
-        result["truncated"] = version.row_count > len(frame)
+        with await asyncio.to_thread(spool, storage, version.storage_key) as f:
+            result: dict[str, Any] = await readers.run(
+                operate_file,
+                f.name,
+                version.format,
+                version.columns,
+                max_rows,
+                max_bytes,
+                op.operation,
+                op.parameters,
+            )
+        result["truncated"] = version.row_count > result["rows_used"]
         async with sessionmaker.begin() as session:
             await session.execute(
                 insert(LabResult)

@@ -95,7 +95,9 @@ class Runner:
         lease_s: float,
         heartbeat_s: float,
         max_rows: int,
+        max_bytes: int | None = None,
     ) -> None:
+        self.max_bytes = max_bytes
         self.sessions = sessions
         self.storage = storage
         self.claim = claim
@@ -142,7 +144,9 @@ class Runner:
 
         def prepare() -> algorithms.Trainer:
             with operations.spool(self.storage.read(version.storage_key)) as f:
-                frame = operations.load_frame(f, version.format, version.columns, self.max_rows)
+                frame = operations.load_frame(
+                    f, version.format, version.columns, self.max_rows, self.max_bytes
+                )
             algorithms.check_target(algorithm, version.columns, job.target)
             data = algorithms.split(
                 frame, version.columns, job.target, algorithm.task, job.test_fraction, job.seed

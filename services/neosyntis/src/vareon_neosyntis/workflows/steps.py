@@ -159,7 +159,9 @@ async def _evaluate(session: AsyncSession, context: Context, job: Any) -> dict[s
     def score() -> dict[str, float]:
         model = artifacts.loads(b"".join(storage.read(key)))
         with operations.spool(storage.read(version.storage_key)) as f:
-            frame = operations.load_frame(f, version.format, version.columns, max_rows)
+            frame = operations.load_frame(
+                f, version.format, version.columns, max_rows, context.settings.reader_max_bytes
+            )
         data = algorithms.split(
             frame, version.columns, job.target, algorithm.task, job.test_fraction, job.seed
         )
