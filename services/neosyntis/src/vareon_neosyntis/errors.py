@@ -19,6 +19,12 @@ class MalformedDataset(DomainError):
     status = 422
 
 
+class DatasetQuotaExceeded(DomainError):
+    type = PROBLEM_BASE + "dataset-quota-exceeded"
+    title = "Dataset quota exceeded"
+    status = 403
+
+
 class UnsupportedFormat(DomainError):
     type = PROBLEM_BASE + "unsupported-dataset-format"
     title = "Unsupported dataset format"
@@ -29,6 +35,14 @@ class LabOperationsBusy(DomainError):
     type = PROBLEM_BASE + "lab-operations-busy"
     title = "Too many open-lab operations running"
     status = 429
+
+
+class InsufficientCredits(DomainError):
+    """The same problem type as arcana's: the user's credits do not cover the budget."""
+
+    type = PROBLEM_BASE + "insufficient-credits"
+    title = "Insufficient credits"
+    status = 402
 
 
 class InvalidRequest(DomainError):

@@ -43,6 +43,11 @@ class NeosyntisSettings(ServiceSettings):
     parquet_max_compression_ratio: float = 500.0
     """...and one compressed beyond this ratio (uncompressed / compressed) too (422)."""
 
+    quota_max_dataset_bytes: int = 10 * 1024 * MIB
+    """Stored bytes of one user's live dataset versions, all together."""
+    quota_max_dataset_versions: int = 1_000
+    """Live dataset versions one user may keep (across all their datasets)."""
+
     lab_max_rows: int = 100_000
     """Open-lab operations read at most this many rows of a dataset (the first ones)."""
     lab_preview_max_rows: int = 100

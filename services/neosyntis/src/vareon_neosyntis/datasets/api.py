@@ -79,6 +79,7 @@ async def upload_dataset(
         max_bytes=settings.max_upload_bytes,
         chunk_bytes=settings.upload_chunk_bytes,
         parquet=settings.parquet_limits(),
+        quota=service.Quota(settings.quota_max_dataset_bytes, settings.quota_max_dataset_versions),
     )
     return DatasetOut.of(dataset, latest=DatasetVersionOut.of(version))
 

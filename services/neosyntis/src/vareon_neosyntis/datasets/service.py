@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from vareon_chassis.errors import NotFound
@@ -30,6 +30,7 @@ from vareon_neosyntis.datasets.models import Dataset, DatasetVersion
 from vareon_neosyntis.db import OUTBOX
 from vareon_neosyntis.errors import (
     DatasetInUse,
+    DatasetQuotaExceeded,
     InvalidRequest,
     MalformedDataset,
     PayloadTooLarge,
@@ -140,20 +141,58 @@ async def upload(
     max_bytes: int,
     chunk_bytes: int,
     parquet: ParquetLimits | None = None,
+    quota: Quota | None = None,
 ) -> tuple[Dataset, DatasetVersion]:
     check_name(name)
     if fmt not in FORMATS:
         raise UnsupportedFormat(f"format {fmt!r} is not one of {', '.join(FORMATS)}")
+    if quota is not None:
+        await check_quota(session, owner_id, quota, adding_bytes=0)
     version_id = uuid.uuid4()
     key = f"datasets/{owner_id}/{version_id}.{EXTENSIONS[fmt]}"
     stored = await store_upload(
         storage, key, fmt, chunks, max_bytes=max_bytes, chunk_bytes=chunk_bytes, parquet=parquet
     )
     try:
+        if quota is not None:  # again, serialised per owner, now that the size is known
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:owner))"), {"owner": str(owner_id)}
+            )
+            await check_quota(session, owner_id, quota, adding_bytes=stored.size_bytes)
         return await _record_version(session, owner_id, name, fmt, version_id, stored)
     except BaseException:
         await asyncio.shield(asyncio.to_thread(storage.delete, key))
         raise
+
+
+@dataclass(frozen=True)
+class Quota:
+    max_bytes: int
+    max_versions: int
+
+
+async def check_quota(
+    session: AsyncSession, owner_id: uuid.UUID, quota: Quota, *, adding_bytes: int
+) -> None:
+    """Refuse a new version past the owner's stored bytes or version count."""
+    used, versions = (
+        await session.execute(
+            select(func.coalesce(func.sum(DatasetVersion.size_bytes), 0), func.count())
+            .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+            .where(Dataset.owner_id == owner_id, Dataset.deleted_at.is_(None))
+        )
+    ).one()
+    if versions >= quota.max_versions:
+        raise DatasetQuotaExceeded(
+            f"you keep {versions} dataset versions, the quota is {quota.max_versions}",
+            quota_versions=quota.max_versions,
+        )
+    if used + adding_bytes > quota.max_bytes or (adding_bytes == 0 and used >= quota.max_bytes):
+        raise DatasetQuotaExceeded(
+            f"{used + adding_bytes} bytes of datasets would pass the quota of "
+            f"{quota.max_bytes} bytes",
+            quota_bytes=quota.max_bytes,
+        )
 
 
 async def _record_version(
