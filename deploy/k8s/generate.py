@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import inspect
+import json
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -151,6 +152,10 @@ def environment(
             env[service.env(f"{other.name}_url")] = f"http://{host(other)}"
     if service.signs_tokens:
         env[service.env("signing_keys_dir")] = SIGNING_KEYS_MOUNT
+    if service.name == GATEWAY:
+        # production: CORS only from the listed origins (development also allows localhost)
+        env[service.env("environment")] = "production"
+        env[service.env("cors_origins")] = "[]"
     return env
 
 
@@ -285,6 +290,7 @@ def compose(services: list[Service]) -> dict[str, Any]:
             entry["volumes"] = [f"{s.name}-storage:{DATA_DIR}"]
             env[s.env("storage_dir")] = f"{DATA_DIR}/{s.name}"
         if s.name == GATEWAY:
+            env[s.env("cors_origins")] = "${VAREON_CORS_ORIGINS:-[]}"
             entry["ports"] = [f"{s.port}:{s.port}"]
             entry["networks"] = {"default": {"ipv4_address": GATEWAY_ADDRESS}}
             entry["depends_on"] = {
@@ -986,6 +992,22 @@ def overlay(name: str, services: list[Service]) -> dict[str, Any]:
     patches = scale_patches("api", o)
     if any(s.worker for s in services):
         patches += scale_patches("worker", o["workers"])
+    for s in (s for s in services if s.name == GATEWAY):
+        patches.append(
+            {
+                "target": {"kind": "ConfigMap", "name": f"{s.name}-config"},
+                "patch": yaml.safe_dump(
+                    [
+                        {
+                            "op": "replace",
+                            "path": f"/data/{s.env('cors_origins')}",
+                            "value": json.dumps([o["public_url"]]),
+                        }
+                    ],
+                    sort_keys=False,
+                ),
+            }
+        )
     for s in (s for s in services if s.sends_mail):
         patches.append(
             {

@@ -1,5 +1,5 @@
 """Replays deploy/docker/Dockerfile without Docker: the build context (after .dockerignore),
-the same `uv sync`, the same alembic files and the same uvicorn command, for every service.
+the same `uv sync`, the same alembic files and the same command (deploy/docker/serve.sh), for every service.
 The fresh environment then has to migrate its database and answer /health/ready."""
 
 from __future__ import annotations
@@ -156,17 +156,15 @@ async def start(
         env[service.env("signing_keys_dir")] = str(tmp / "keys")
     port = free_port()
     env |= {
+        "VAREON_SERVICE": service.name,
+        # the image's default is one gateway worker per core; one is enough to prove it serves
+        "GATEWAY_WORKERS": "1",
         "UVICORN_APP": f"vareon_{service.name}.app:create_app",
         "UVICORN_HOST": "127.0.0.1",
         "UVICORN_PORT": str(port),
     }
     log = tmp / "server.log"
-    server = spawn(
-        [str(venv / "bin" / "uvicorn"), "--factory", "--timeout-graceful-shutdown", "5"],
-        env,
-        app_dir,
-        log,
-    )
+    server = spawn(["sh", str(ROOT / "deploy" / "docker" / "serve.sh")], env, app_dir, log)
     return f"http://127.0.0.1:{port}", server, log
 
 

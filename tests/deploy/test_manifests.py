@@ -300,3 +300,21 @@ def test_hadolint_would_catch_a_bad_dockerfile(tmp_path, find_tool) -> None:
         [find_tool("hadolint"), str(bad)], capture_output=True, text=True, timeout=60
     )
     assert result.returncode != 0
+
+
+def test_the_gateway_runs_its_own_server_in_production_mode(compose_file, rendered) -> None:
+    """Issue 18 item 2 (deploy): the image starts the gateway with `python -m vareon_gateway`
+    (GATEWAY_WORKERS processes, uvloop, httptools), not one plain uvicorn worker; compose and
+    every overlay run it as production, with the CORS origins a setting."""
+    dockerfile = (ROOT / "deploy" / "docker" / "Dockerfile").read_text()
+    serve = (ROOT / "deploy" / "docker" / "serve.sh").read_text()
+    assert 'CMD ["/app/serve.sh"]' in dockerfile
+    assert "exec python -m vareon_gateway" in serve
+    env = compose_file["services"]["gateway"]["environment"]
+    assert env["GATEWAY_ENVIRONMENT"] == "production"
+    assert env["GATEWAY_CORS_ORIGINS"].startswith("${VAREON_CORS_ORIGINS")
+    for overlay, objects in rendered.items():
+        (config,) = [o for o in objects if o["metadata"]["name"] == "gateway-config"]
+        assert config["data"]["GATEWAY_ENVIRONMENT"] == "production", overlay
+        origins = json.loads(config["data"]["GATEWAY_CORS_ORIGINS"])
+        assert origins == [generate.OVERLAYS[overlay]["public_url"]], overlay

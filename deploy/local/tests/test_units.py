@@ -74,3 +74,18 @@ def test_a_second_holder_of_the_state_dir_is_refused(tmp_path: Path) -> None:
 )
 def test_external_server_url_names_each_service_database(server: str, expected: str) -> None:
     assert Databases(Path("unused"), server).url("vareon_wallet") == expected
+
+
+def test_the_gateway_runs_its_own_server_others_uvicorn(tmp_path: Path) -> None:
+    """Issue 18 item 2 (deploy): `vareon up` starts the gateway as `python -m vareon_gateway`
+    (uvloop, httptools, GATEWAY_WORKERS), not plain `uvicorn --factory`."""
+    import sys
+
+    from vareon_local.layout import Service
+    from vareon_local.processes import serve_argv
+
+    gateway = serve_argv(Service("gateway", tmp_path, 8000))
+    wallet = serve_argv(Service("wallet", tmp_path, 8102))
+
+    assert gateway == [sys.executable, "-m", "vareon_gateway"]
+    assert wallet[1:5] == ["-m", "uvicorn", "vareon_wallet.app:create_app", "--factory"]

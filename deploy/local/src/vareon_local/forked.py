@@ -63,6 +63,13 @@ class ForkedProcess:
         self.send_signal(signal.SIGKILL)
 
 
+def has_main(module: str) -> bool:
+    """The package serves itself (``python -m``), as the gateway does."""
+    import importlib.util
+
+    return importlib.util.find_spec(f"{module}.__main__") is not None
+
+
 def fork_service(
     module: str, port: int, env: dict[str, str], cwd: Path, log_fd: int
 ) -> ForkedProcess:
@@ -90,11 +97,20 @@ def fork_service(
         os.environ.clear()
         os.environ.update(env)
         _fresh_logging()
-        import uvicorn
+        if has_main(module):
+            import runpy
 
-        uvicorn.run(
-            f"{module}.app:create_app", factory=True, host="127.0.0.1", port=port, access_log=False
-        )
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+        else:
+            import uvicorn
+
+            uvicorn.run(
+                f"{module}.app:create_app",
+                factory=True,
+                host="127.0.0.1",
+                port=port,
+                access_log=False,
+            )
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1

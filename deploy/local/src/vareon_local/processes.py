@@ -12,7 +12,7 @@ from typing import IO
 
 import httpx
 
-from vareon_local.forked import ForkedProcess, fork_service
+from vareon_local.forked import ForkedProcess, fork_service, has_main
 from vareon_local.layout import Service
 
 STOP_TIMEOUT_S = 10.0
@@ -23,6 +23,25 @@ HEALTHY_AFTER_S = 60.0
 
 def die_with_parent() -> None:
     ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # 1 == PR_SET_PDEATHSIG
+
+
+def serve_argv(service: Service) -> list[str]:
+    """A service whose package has a ``__main__`` runs its own server (the gateway: uvloop,
+    httptools, GATEWAY_WORKERS); the others one uvicorn process each."""
+    if has_main(service.module):
+        return [sys.executable, "-m", service.module]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        f"{service.module}.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(service.port),
+        "--no-access-log",
+    ]
 
 
 class ServiceProcess:
@@ -45,7 +64,7 @@ class ServiceProcess:
         return self.process.pid if self.process is not None else None
 
     def start(self) -> None:
-        """Spawn uvicorn. Must run on the main thread: PR_SET_PDEATHSIG fires when the
+        """Spawn the server. Must run on the main thread: PR_SET_PDEATHSIG fires when the
         spawning *thread* exits."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")
@@ -60,18 +79,7 @@ class ServiceProcess:
             self.started_at = time.monotonic()
             self.restart_at = None
             return
-        argv = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            f"{self.service.module}.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.service.port),
-            "--no-access-log",
-        ]
+        argv = serve_argv(self.service)
         self.process = subprocess.Popen(  # noqa: S603 - fixed argv
             argv,
             cwd=self.service.directory,

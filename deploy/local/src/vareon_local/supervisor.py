@@ -241,6 +241,9 @@ class Supervisor:
             env[f"{p}SMTP_HOST"], env[f"{p}SMTP_PORT"] = "127.0.0.1", str(self.mail.port)
             env[f"{p}PUBLIC_BASE_URL"] = f"http://localhost:{8000 + self.options.port_offset}"
         if service.name == "gateway":
+            # one worker unless asked: `vareon up` shares the machine with everything else
+            env.setdefault(f"{p}WORKERS", "1")
+            env[f"{p}HOST"] = "127.0.0.1"
             for other in services:
                 if other is not service:
                     env[f"{p}{other.name.upper()}_URL"] = other.url
