@@ -1,5 +1,6 @@
 """Replays deploy/docker/Dockerfile without Docker: the build context (after .dockerignore),
-the same `uv sync`, the same alembic files and the same command (deploy/docker/serve.sh), for every service.
+the same `uv sync`, the same alembic files and the same command (deploy/docker/serve.sh), for
+every service.
 The fresh environment then has to migrate its database and answer /health/ready."""
 
 from __future__ import annotations
