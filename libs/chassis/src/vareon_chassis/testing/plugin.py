@@ -167,9 +167,12 @@ class EventLog:
         predicate: Callable[[Any], bool] = lambda r: True,
         *,
         count: int = 1,
-        timeout_s: float = 20.0,
+        timeout_s: float = 60.0,
     ) -> list[Any]:
-        """Raw ConsumerRecords matching ``predicate``; waits until ``count`` are there."""
+        """Raw ConsumerRecords matching ``predicate``; waits until ``count`` are there.
+
+        Reads from the start: by the end of a full run the shared topics hold thousands of
+        records, so the bound is generous (a bound on a wait for the event, not a window)."""
         found: list[Any] = []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
@@ -238,7 +241,7 @@ class EventLog:
         predicate: Callable[[Envelope], bool] = lambda e: True,
         *,
         count: int = 1,
-        timeout_s: float = 20.0,
+        timeout_s: float = 60.0,
     ) -> list[Envelope]:
         """CloudEvents on ``topic`` matching ``predicate``; waits until ``count`` are there."""
 
