@@ -4,6 +4,9 @@ The token comes as the subprotocol pair ``bearer, <token>`` (browsers cannot set
 WebSocket; the server answers with ``bearer`` only, never echoing the token), as an
 Authorization header (non-browser clients), or in the first message
 ``{"type": "auth", "token": "..."}``. Failures close with 4401 (token) or 4404 (session).
+
+A shell lives no longer than its token (closed with 4401 "token expired" at ``exp``), its
+absolute lifetime or its idle limit (4408), and runs at most so many commands a minute.
 """
 
 from __future__ import annotations
@@ -11,10 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 import uuid
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
+import jwt
 import structlog
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.datastructures import State
@@ -31,6 +37,7 @@ log = structlog.get_logger(__name__)
 BEARER = "bearer"
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
+CLOSE_TIMEOUT = 4408
 
 
 class Refused(Exception):
@@ -47,6 +54,9 @@ class Shell:
     chat_id: uuid.UUID
     category: str
     socket: WebSocket
+    expires_at: float
+    """Wall-clock time (epoch seconds) past which the shell must not act for its user."""
+    commands: deque[float] = field(default_factory=deque)
 
     @property
     def state(self) -> State:
@@ -97,7 +107,40 @@ async def _open(websocket: WebSocket, session_id: str) -> Shell:
             shell_id = await terminal.open_shell(db, user.id, owned.id)
     except (ValueError, SessionNotFound):
         raise Refused(CLOSE_NOT_FOUND, "chat session not found") from None
-    return Shell(shell_id, user, owned.id, owned.category, websocket)
+    exp = jwt.decode(token, options={"verify_signature": False})["exp"]  # verified above
+    return Shell(shell_id, user, owned.id, owned.category, websocket, float(exp))
+
+
+async def _next_line(current: Shell, settings: ArcanaSettings, closes_at: float) -> str:
+    """The next command line, or Refused when the token, the lifetime or the idle limit
+    ends the shell first."""
+    now = time.time()
+    until_end = min(current.expires_at, closes_at) - now
+    if until_end <= 0:
+        raise _ended(current, closes_at)
+    wait = min(settings.shell_idle_timeout_s, until_end)
+    try:
+        return await asyncio.wait_for(current.socket.receive_text(), wait)
+    except TimeoutError:
+        if time.time() >= min(current.expires_at, closes_at):
+            raise _ended(current, closes_at) from None
+        raise Refused(CLOSE_TIMEOUT, "idle timeout") from None
+
+
+def _ended(current: Shell, closes_at: float) -> Refused:
+    if current.expires_at <= closes_at:
+        return Refused(CLOSE_UNAUTHORIZED, "token expired")
+    return Refused(CLOSE_TIMEOUT, "shell lifetime reached")
+
+
+def _over_rate(current: Shell, per_minute: int) -> bool:
+    now = time.monotonic()
+    while current.commands and now - current.commands[0] >= 60:
+        current.commands.popleft()
+    if len(current.commands) >= per_minute:
+        return True
+    current.commands.append(now)
+    return False
 
 
 @router.websocket("/shell/{session_id}")
@@ -115,8 +158,20 @@ async def shell_socket(websocket: WebSocket, session_id: str) -> None:
         await current.send(
             "ready", shell_session_id=current.id, session_id=current.chat_id, text=shell.HELP
         )
+        settings: ArcanaSettings = current.state.settings
+        closes_at = time.time() + settings.shell_max_lifetime_s
         while True:
-            line = await websocket.receive_text()
+            try:
+                line = await _next_line(current, settings, closes_at)
+            except Refused as exc:
+                reason = exc.reason
+                await websocket.close(exc.code, exc.reason)
+                return
+            if _over_rate(current, settings.shell_commands_per_minute):
+                await current.send(
+                    "error", text=f"rate limit: {settings.shell_commands_per_minute} a minute"
+                )
+                continue
             if await _handle(current, line) == "exit":
                 reason = "exit"
                 await _close(current, reason)  # recorded before the client sees the close

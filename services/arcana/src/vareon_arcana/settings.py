@@ -46,5 +46,11 @@ class ArcanaSettings(ServiceSettings):
     also stops at its own timeout); past it the remaining ones count as no match."""
     shell_auth_timeout_s: float = 10.0
     """How long a shell connection may wait before its first (auth) message."""
+    shell_idle_timeout_s: float = 300.0
+    """A shell with no command for this long is closed (4408)."""
+    shell_max_lifetime_s: float = 3600.0
+    """A shell is closed after this long whatever its token says (4408)."""
+    shell_commands_per_minute: int = 60
+    """Commands one connection may run per minute; more are answered with an error."""
     demo_limit: str = "5/minute"
     """Calls of the unauthenticated demo per client IP (the `limits` notation)."""
