@@ -1,0 +1,175 @@
+"""Chat time to first token: the fake OpenAI server directly vs through gateway + arcana.
+
+Run: ``uv run python bench/chat_ttft.py [--requests 60]``.
+
+Starts the fake OpenAI server and a real ``vareon up`` (embedded PostgreSQL and broker, every
+service, the gateway) as bench/load.py does, signs one user up, routes the ``bench-fake``
+category to the fake server (a paid rule: admission reserves credits, settlement charges once),
+then sends sequential streamed requests, alternating: a chat completion straight to the fake
+server, and a message to an arcana session through the gateway. Time to first token is from
+sending the request to reading the first content chunk (``data: {...content...}`` directly,
+``event: chunk`` through the platform). Prints p50/p90 of both and what the platform adds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from load import (  # bench/ is not a package
+    FAKE_SERVER,
+    ROOT,
+    Mailbox,
+    Stats,
+    User,
+    free_port,
+    free_port_block,
+    prepare,
+    wait_ready,
+)
+
+
+async def first_chunk(http: aiohttp.ClientSession, url: str, marker: bytes, **kwargs: Any) -> float:
+    """Seconds until a line holding ``marker``; the rest of the stream is read and dropped."""
+    started = time.perf_counter()
+    first = None
+    async with http.post(url, **kwargs) as response:
+        assert response.status == 200, (response.status, await response.text())
+        async for line in response.content:
+            if first is None and marker in line:
+                first = time.perf_counter() - started
+    assert first is not None, f"no chunk from {url}"
+    return first
+
+
+async def drive(args: argparse.Namespace, state: dict[str, Any], fake: str, mail: Path) -> None:
+    base = state["gateway_url"].replace("//localhost:", "//127.0.0.1:")
+    assert base.startswith("http://127.0.0.1:"), base
+    await prepare(base, state["services"]["identity"]["database_url"])
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+        user = User(http, Stats(10_000), base, 1, asyncio.get_running_loop().time() + 120)
+        user.retries = 1_000
+        assert await user.sign_up(Mailbox(mail)), "sign-up failed"
+        status, chat = await user.call(
+            "session",
+            "POST",
+            "/api/v1/arcana/sessions",
+            json={"category": "bench-fake"},
+            headers=user.auth,
+        )
+        assert status == 201, chat
+        url = f"{base}/api/v1/arcana/sessions/{chat['id']}/messages"
+        body = {"content": "hello, how are you?", "max_tokens": 16}
+        for _ in range(100):  # the signup bonus reaches arcana's balance replica by event
+            async with http.post(url, json=body, headers=user.auth) as r:
+                await r.read()
+                if r.status == 200:
+                    break
+            await asyncio.sleep(0.2)
+        direct_body = {
+            "model": "bench-model",
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "max_tokens": 16,
+            "messages": [{"role": "user", "content": "hello, how are you?"}],
+        }
+        direct, platform = [], []
+        for i in range(args.requests + args.warmup):
+            d = await first_chunk(
+                http,
+                f"{fake}/v1/chat/completions",
+                b'"content"',
+                json=direct_body,
+                headers={"Authorization": "Bearer bench"},
+            )
+            p = await first_chunk(http, url, b"event: chunk", json=body, headers=user.auth)
+            if i >= args.warmup:
+                direct.append(d * 1000)
+                platform.append(p * 1000)
+    report(direct, platform)
+
+
+def report(direct: list[float], platform: list[float]) -> None:
+    def q(values: list[float], p: float) -> float:
+        return statistics.quantiles(values, n=100)[int(p) - 1]
+
+    print(f"\nchat TTFT, {len(direct)} sequential streamed requests each, alternating (ms)")
+    print(f"{'target':28s} {'p50':>8s} {'p90':>8s} {'mean':>8s}")
+    for name, values in (("fake OpenAI server direct", direct), ("gateway + arcana", platform)):
+        print(
+            f"{name:28s} {statistics.median(values):8.2f} {q(values, 90):8.2f} "
+            f"{statistics.fmean(values):8.2f}"
+        )
+    added = statistics.median(platform) - statistics.median(direct)
+    print(f"{'added (p50)':28s} {added:+8.2f}    target: <= 5 ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=60)
+    parser.add_argument("--warmup", type=int, default=5)
+    args = parser.parse_args()
+    fake_port = free_port()
+    fake_url = f"http://127.0.0.1:{fake_port}"
+    with tempfile.TemporaryDirectory(prefix="vareon-ttft-") as tmp:
+        fake = subprocess.Popen([sys.executable, "-c", FAKE_SERVER, str(fake_port)])  # noqa: S603
+        env = {
+            **os.environ,
+            "ARCANA_PROVIDERS": json.dumps(
+                {"fake": {"base_url": fake_url + "/v1", "api_key": "bench"}}
+            ),
+            "GATEWAY_RATE_LIMIT_ENABLED": "false",
+        }
+        state_dir = Path(tmp) / "state"
+        up_log = Path(tempfile.gettempdir()) / "vareon-ttft-up.log"
+        up = subprocess.Popen(  # noqa: S603 - fixed argv
+            [
+                sys.executable,
+                "-m",
+                "vareon_local",
+                "up",
+                "--state-dir",
+                str(state_dir),
+                "--port-offset",
+                str(free_port_block()),
+                "--ready-timeout",
+                "300",
+            ],
+            env=env,
+            stdout=up_log.open("wb"),
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        try:
+            try:
+                state = wait_ready(state_dir / "state.json", up, timeout_s=330)
+            except RuntimeError:
+                print(up_log.read_text(errors="replace")[-3000:])
+                raise
+            asyncio.run(drive(args, state, fake_url, state_dir / "mail"))
+        finally:
+            up.send_signal(signal.SIGINT)
+            try:
+                up.wait(60)
+            except subprocess.TimeoutExpired:
+                up.kill()
+            fake.terminate()
+            fake.wait(10)
+
+
+if __name__ == "__main__":
+    main()
