@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +14,16 @@ import pytest_asyncio
 from asgi_lifespan import LifespanManager
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from vareon_chassis.auth import TokenVerifier
+from vareon_chassis.db import create_engine, create_sessionmaker
+from vareon_contracts.events.wallet import BalanceChangedV1
 from vareon_neosyntis.app import create_app
 from vareon_neosyntis.settings import NeosyntisSettings
+from vareon_neosyntis.training import credits
 
 ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
 KID = "neosyntis-test-key"
 API = "/api/v1/neosyntis"
+PLENTY = 10**13
 
 
 class SigningKey:
@@ -60,9 +65,50 @@ def auth(signing_key: SigningKey) -> Callable[..., dict[str, str]]:
     return headers
 
 
-@pytest.fixture
-def user(auth: Callable[..., dict[str, str]]) -> dict[str, str]:
-    return auth(uuid.uuid4())
+def balance(user_id: uuid.UUID, available: int, **fields: Any) -> BalanceChangedV1:
+    """What the wallet announces (a grant unless ``fields`` say otherwise)."""
+    return BalanceChangedV1(
+        **{
+            "wallet_id": uuid.uuid4(),
+            "user_id": user_id,
+            "balance": available,
+            "change": available,
+            "reason": "test",
+            "transfer_id": uuid.uuid4(),
+            "changed_at": datetime.now(UTC),
+            "available": available,
+            "kind": "grant",
+            "seq": 1,
+            **fields,
+        }
+    )
+
+
+Credit = Callable[..., Awaitable[None]]
+
+
+@pytest_asyncio.fixture
+async def credit(database_url: str) -> AsyncIterator[Credit]:
+    """Give a user a balance through the balance consumer's own code (fast: no broker)."""
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    sessions = create_sessionmaker(engine)
+
+    async def give(user_id: uuid.UUID, available: int = PLENTY) -> None:
+        async with sessions.begin() as session:
+            await credits.apply_balance(session, balance(user_id, available), datetime.now(UTC))
+
+    try:
+        yield give
+    finally:
+        await engine.dispose()
+
+
+@pytest_asyncio.fixture
+async def user(auth: Callable[..., dict[str, str]], credit: Credit) -> dict[str, str]:
+    """A user with plenty of credits."""
+    user_id = uuid.uuid4()
+    await credit(user_id)
+    return auth(user_id)
 
 
 @pytest_asyncio.fixture

@@ -106,9 +106,11 @@ async def test_deployment_steps_need_deployments_write(client, auth):
 
 
 async def test_a_run_trains_registers_promotes_and_deploys(
-    client, auth, settings, tmp_path, event_log, infrastructure
+    client, auth, credit, settings, tmp_path, event_log, infrastructure
 ):
-    user = auth(uuid.uuid4(), "deployments:write")
+    owner = uuid.uuid4()
+    await credit(owner)
+    user = auth(owner, "deployments:write")
     await upload(client, user, "known", known_frame())
     created = await client.post(
         FLOWS, json={"name": "ship-it", "steps": pipeline_steps()}, headers=user

@@ -64,6 +64,7 @@ SERVICES: dict[str, ServiceContract] = {
         publishes=defined_in(neosyntis),
         consumes={
             "vareon.identity.user.deleted.v1",
+            "vareon.wallet.balance.changed.v1",
             "vareon.neosyntis.training-job.completed.v1",
             "vareon.neosyntis.training-job.failed.v1",
             "vareon.neosyntis.training-job.cancelled.v1",

@@ -1,5 +1,6 @@
-"""Event handlers: identity's user deletion erases that user's data here; workflow runs
-advance on their own events, training job outcomes and myntrix's deployment outcomes."""
+"""Event handlers: identity's user deletion erases that user's data here; the wallet's
+balances feed the admission replica; workflow runs advance on their own events, training job
+outcomes and myntrix's deployment outcomes."""
 
 from __future__ import annotations
 
@@ -19,10 +20,12 @@ from vareon_contracts.events.neosyntis import (
     WorkflowRunStartedV1,
     WorkflowStepChangedV1,
 )
+from vareon_contracts.events.wallet import BalanceChangedV1
 
 from vareon_neosyntis.erasure import erase_user
 from vareon_neosyntis.settings import NeosyntisSettings
 from vareon_neosyntis.storage import Storage
+from vareon_neosyntis.training import credits
 from vareon_neosyntis.workflows import service as workflows
 from vareon_neosyntis.workflows.steps import Context
 
@@ -33,6 +36,15 @@ def build_consumers(storage: Storage, settings: NeosyntisSettings) -> list[Event
     @users.on(UserDeletedV1)
     async def user_deleted(session: AsyncSession, event: UserDeletedV1, envelope: Envelope) -> None:
         await erase_user(session, storage, event.user_id)
+        await credits.forget_balance(session, event.user_id)
+
+    balances = EventConsumer(name="neosyntis.balances", topics=(topics.WALLET_BALANCE,))
+
+    @balances.on(BalanceChangedV1)
+    async def balance_changed(
+        session: AsyncSession, event: BalanceChangedV1, envelope: Envelope
+    ) -> None:
+        await credits.apply_balance(session, event, envelope.time)
 
     runs = EventConsumer(
         name="neosyntis.workflow-runs",
@@ -107,4 +119,4 @@ def build_consumers(storage: Storage, settings: NeosyntisSettings) -> list[Event
         error = f"deployment {event.deployment_id} was aborted"
         await workflows.on_deployment_outcome(session, event.deployment_id, error, {})
 
-    return [users, runs]
+    return [users, balances, runs]

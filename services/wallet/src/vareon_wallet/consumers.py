@@ -11,7 +11,7 @@ from vareon_chassis.messaging.replay import Refused
 from vareon_contracts import Envelope, topics
 from vareon_contracts.events.arcana import UsageRecordedV1
 from vareon_contracts.events.identity import UserDeletedV1, UserRegisteredV1
-from vareon_contracts.events.neosyntis import TrainingUsageRecordedV1
+from vareon_contracts.events.neosyntis import TrainingUsageRecordedV1, training_charge_reason
 
 from vareon_wallet import service
 from vareon_wallet.ledger import TransferKind
@@ -87,6 +87,6 @@ def build_consumers(policy: service.Policy) -> list[EventConsumer]:
     async def training_usage_recorded(
         session: AsyncSession, event: TrainingUsageRecordedV1, envelope: Envelope
     ) -> None:
-        await charge(session, event, envelope, f"training job {event.job_id}")
+        await charge(session, event, envelope, training_charge_reason(event.job_id))
 
     return [users, usage]

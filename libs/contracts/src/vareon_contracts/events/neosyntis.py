@@ -209,6 +209,24 @@ class TrainingUsageRecordedV1(EventPayload):
     recorded_at: datetime
 
 
+TRAINING_CHARGE_PREFIX = "training job "
+
+
+def training_charge_reason(job_id: UUID) -> str:
+    """The wallet's ``reason`` for a training charge: neosyntis reads the job back from it."""
+    return f"{TRAINING_CHARGE_PREFIX}{job_id}"
+
+
+def charged_training_job(kind: str | None, reason: str) -> UUID | None:
+    """The training job a wallet usage transfer charged, if it was one."""
+    if kind != "usage" or not reason.startswith(TRAINING_CHARGE_PREFIX):
+        return None
+    try:
+        return UUID(reason.removeprefix(TRAINING_CHARGE_PREFIX))
+    except ValueError:
+        return None
+
+
 @register
 class WorkflowRunStartedV1(EventPayload):
     event_type = "vareon.neosyntis.workflow-run.started.v1"

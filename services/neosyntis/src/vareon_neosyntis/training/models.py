@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -30,6 +31,7 @@ class TrainingJob(Base):
     __tablename__ = "training_jobs"
     __table_args__ = (
         Index("ix_training_jobs_owner_created", "owner_id", "created_at", "id"),
+        Index("ix_training_jobs_admitted", "owner_id", postgresql_where=text("admitted")),
         Index("ix_training_jobs_queued", "created_at", postgresql_where=text("state = 'queued'")),
         Index(
             "ix_training_jobs_leased",
@@ -62,6 +64,8 @@ class TrainingJob(Base):
     cost_micro: Mapped[int] = mapped_column(BigInteger, server_default="0")
     charged_micro: Mapped[int] = mapped_column(BigInteger, server_default="0")
     """How much of ``cost_micro`` usage events have announced."""
+    admitted: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    """Admitted against the balance (jobs from before admission existed are not counted)."""
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     max_attempts: Mapped[int] = mapped_column(Integer)
     fencing_token: Mapped[int] = mapped_column(BigInteger, server_default="0")
@@ -93,3 +97,28 @@ class TrainingJobLog(Base):
         DateTime(timezone=True), server_default=func.clock_timestamp()
     )
     message: Mapped[str] = mapped_column(Text)
+
+
+class BalanceReplica(Base):
+    """The wallet's last announced balance of a user (from ``BalanceChangedV1``)."""
+
+    __tablename__ = "balance_replicas"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    balance: Mapped[int] = mapped_column(BigInteger)
+    available: Mapped[int] = mapped_column(BigInteger)
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    event_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TrainingCharge(Base):
+    """A wallet usage transfer that charged a training job: the causal marker of admission."""
+
+    __tablename__ = "training_charges"
+    __table_args__ = (Index("ix_training_charges_job", "job_id"),)
+
+    transfer_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    amount: Mapped[int] = mapped_column(BigInteger)

@@ -15,7 +15,7 @@ from vareon_chassis.pagination import decode_cursor
 from vareon_neosyntis.datasets import service as datasets
 from vareon_neosyntis.errors import InvalidRequest
 from vareon_neosyntis.registry.models import Model
-from vareon_neosyntis.training import algorithms
+from vareon_neosyntis.training import algorithms, credits
 from vareon_neosyntis.training.leases import finish_cancelled, publish_queued
 from vareon_neosyntis.training.models import TrainingJob, TrainingJobLog
 from vareon_neosyntis.training.states import JobState, on_cancel
@@ -65,6 +65,7 @@ async def submit(
         owner = await session.scalar(select(Model.owner_id).where(Model.name == model_name))
         if owner is not None and owner != owner_id:
             raise Forbidden(f"model {model_name!r} belongs to someone else")
+    await credits.admit(session, owner_id, budget_micro)
     job = TrainingJob(
         id=uuid.uuid4(),
         owner_id=owner_id,
@@ -83,6 +84,7 @@ async def submit(
         cpu_seconds=0.0,
         cost_micro=0,
         charged_micro=0,
+        admitted=True,
         attempts=0,
         max_attempts=max_attempts,
         fencing_token=0,
