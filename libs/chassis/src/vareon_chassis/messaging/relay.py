@@ -140,9 +140,10 @@ class OutboxRelay:
                     .where(t.c.id == row_id)
                     .values(quarantined_at=func.now(), quarantine_reason=reason[:2000])
                 )
-                log.error("outbox row quarantined", service=self.service, id=row_id, reason=reason)
             await session.execute(update(t).where(t.c.id.in_(sent)).values(sent_at=func.now()))
         PUBLISHED.labels(self.service).inc(len(sent))
+        for row_id, reason in poison.items():  # after the commit: nothing undoes the marks
+            log.error("outbox row quarantined", service=self.service, id=row_id, reason=reason)
         return len(rows)
 
     async def _send(self, rows: Iterable[object]) -> dict[int, str]:
