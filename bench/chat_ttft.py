@@ -5,10 +5,12 @@ Run: ``uv run python bench/chat_ttft.py [--requests 60]``.
 Starts the fake OpenAI server and a real ``vareon up`` (embedded PostgreSQL and broker, every
 service, the gateway) as bench/load.py does, signs one user up, routes the ``bench-fake``
 category to the fake server (a paid rule: admission reserves credits, settlement charges once),
-then sends sequential streamed requests, alternating: a chat completion straight to the fake
-server, and a message to an arcana session through the gateway. Time to first token is from
-sending the request to reading the first content chunk (``data: {...content...}`` directly,
-``event: chunk`` through the platform). Prints p50/p90 of both and what the platform adds.
+then sends sequential streamed requests, interleaved: a chat completion straight to the fake
+server, a message to the arcana session directly (no gateway), the same through the gateway.
+Time to first token is from sending the request to reading the first content chunk
+(``data: {...content...}`` from the fake server, ``event: chunk`` from arcana). Prints p50/p90
+of each and what it adds over the fake server.
+``--profile arcana`` samples a service with py-spy (``PY_SPY`` names the binary).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from load import (  # bench/ is not a package
     free_port,
     free_port_block,
     prepare,
+    profile,
     wait_ready,
 )
 
@@ -87,41 +90,60 @@ async def drive(args: argparse.Namespace, state: dict[str, Any], fake: str, mail
             "max_tokens": 16,
             "messages": [{"role": "user", "content": "hello, how are you?"}],
         }
-        direct, platform = [], []
-        for i in range(args.requests + args.warmup):
-            d = await first_chunk(
-                http,
+        arcana = state["services"]["arcana"]["url"].replace("//localhost:", "//127.0.0.1:")
+        arcana_url = arcana + url.removeprefix(base)
+        targets = {
+            "fake OpenAI server direct": (
                 f"{fake}/v1/chat/completions",
                 b'"content"',
-                json=direct_body,
-                headers={"Authorization": "Bearer bench"},
-            )
-            p = await first_chunk(http, url, b"event: chunk", json=body, headers=user.auth)
-            if i >= args.warmup:
-                direct.append(d * 1000)
-                platform.append(p * 1000)
-    report(direct, platform)
+                direct_body,
+                {"Authorization": "Bearer bench"},
+            ),
+            "arcana direct": (arcana_url, b"event: chunk", body, user.auth),
+            "gateway + arcana": (url, b"event: chunk", body, user.auth),
+        }
+        spies = []
+        results: dict[str, list[float]] = {name: [] for name in targets}
+        for i in range(args.requests + args.warmup):
+            if i == args.warmup:
+                for name in args.profile:
+                    pid = state["services"][name]["pid"]
+                    spies.append(profile(name, pid, args.profile_seconds, args.profile_dir))
+            for name, (target, marker, payload, headers) in targets.items():
+                took = await first_chunk(http, target, marker, json=payload, headers=headers)
+                if i >= args.warmup:
+                    results[name].append(took * 1000)
+        for spy in spies:
+            spy.wait(60)
+    report(results)
 
 
-def report(direct: list[float], platform: list[float]) -> None:
-    def q(values: list[float], p: float) -> float:
-        return statistics.quantiles(values, n=100)[int(p) - 1]
+def report(results: dict[str, list[float]]) -> None:
+    def q(values: list[float], p: int) -> float:
+        return statistics.quantiles(values, n=100)[p - 1]
 
-    print(f"\nchat TTFT, {len(direct)} sequential streamed requests each, alternating (ms)")
-    print(f"{'target':28s} {'p50':>8s} {'p90':>8s} {'mean':>8s}")
-    for name, values in (("fake OpenAI server direct", direct), ("gateway + arcana", platform)):
+    direct = statistics.median(results["fake OpenAI server direct"])
+    n = len(next(iter(results.values())))
+    print(f"\nchat TTFT, {n} sequential streamed requests per target, interleaved (ms)")
+    print(f"{'target':28s} {'p50':>8s} {'p90':>8s} {'mean':>8s} {'added p50':>10s}")
+    for name, values in results.items():
+        p50 = statistics.median(values)
         print(
-            f"{name:28s} {statistics.median(values):8.2f} {q(values, 90):8.2f} "
-            f"{statistics.fmean(values):8.2f}"
+            f"{name:28s} {p50:8.2f} {q(values, 90):8.2f} {statistics.fmean(values):8.2f} "
+            f"{p50 - direct:+10.2f}"
         )
-    added = statistics.median(platform) - statistics.median(direct)
-    print(f"{'added (p50)':28s} {added:+8.2f}    target: <= 5 ms")
+    print("target: gateway + arcana adds <= 5 ms (p50)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument(
+        "--profile", action="append", default=[], help="py-spy this service (repeatable)"
+    )
+    parser.add_argument("--profile-seconds", type=float, default=20.0)
+    parser.add_argument("--profile-dir", type=Path, default=Path("bench/profiles"))
     args = parser.parse_args()
     fake_port = free_port()
     fake_url = f"http://127.0.0.1:{fake_port}"
