@@ -11,7 +11,7 @@ from vareon_chassis.testing.contracts import consumer_record
 from vareon_contracts import Envelope, topics
 from vareon_contracts.events.arcana import UsageRecordedV1
 from vareon_contracts.events.identity import UserRegisteredV1
-from vareon_contracts.events.neosyntis import TrainingUsageRecordedV1
+from vareon_contracts.events.neosyntis import TrainingUsageRecordedV1, charged_training_job
 from vareon_wallet.consumers import build_consumers
 from vareon_wallet.models import Hold, inbox_table, outbox_table
 
@@ -95,6 +95,10 @@ async def test_balance_changes_carry_the_wallet_sequence_and_the_arcana_usage_ma
         (3, 2, BONUS - 200),
         (4, 2, BONUS - 250),
     ]
+    # Neosyntis's admission marker: the training charge names its job.
+    job = charged_training_job(changes[3]["kind"], changes[3]["reason"])
+    assert str(job) == str(training.data["job_id"])
+    assert changes[3]["change"] == -50
 
 
 async def test_every_hold_change_is_announced(client, auth, sessionmaker):
