@@ -30,6 +30,7 @@ from vareon_chassis.observability import (
     configure_logging,
     metrics_endpoint,
 )
+from vareon_chassis.revocations import follow_revocations
 from vareon_chassis.settings import ServiceSettings
 from vareon_chassis.validation import refuse_unstorable
 
@@ -77,11 +78,14 @@ def create_service(
     token_verifier: TokenVerifier | None = None,
     with_database: bool = True,
     resources: Sequence[Resource] = (),
+    follow_session_revocations: bool = True,
 ) -> FastAPI:
     """A Vareon service app. ``with_database=False`` for stateless services (the gateway).
 
     ``resources`` are entered after the database and messaging are set up and left before
     they are torn down: clients to open and close, or ``background(fn)`` tasks to run.
+    An app that checks user tokens also follows identity's session revocations, unless
+    ``follow_session_revocations=False`` (the gateway: the services behind it check).
     """
     messaging = messaging or Messaging()
     check_subscriptions(settings.service_name, messaging.consumers)
@@ -119,7 +123,7 @@ def create_service(
         app.state.producer = producer
         try:
             async with contextlib.AsyncExitStack() as stack:
-                for resource in resources:
+                for resource in _with_revocations(app, resources, follow_session_revocations):
                     await stack.enter_async_context(resource(app))
                 yield
         finally:
@@ -161,6 +165,14 @@ def create_service(
     for router in routers:
         app.include_router(router)
     return app
+
+
+def _with_revocations(app: FastAPI, resources: Sequence[Resource], follow: bool) -> list[Resource]:
+    """Every app that checks user tokens follows identity's session revocations (security by
+    default: a logout or a password change ends a login everywhere in seconds)."""
+    if not follow or getattr(app.state, "token_verifier", None) is None:
+        return list(resources)
+    return [background(follow_revocations), *resources]
 
 
 class UndeclaredSubscription(ValueError):

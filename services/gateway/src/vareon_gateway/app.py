@@ -49,6 +49,7 @@ def create_app(
         token_verifier=token_verifier,
         with_database=False,
         resources=[upstream],
+        follow_session_revocations=False,
     )
     edge = Edge(app, settings)
     return edge

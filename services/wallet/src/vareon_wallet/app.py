@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from vareon_chassis.auth import TokenVerifier
-from vareon_chassis.revocations import follow_revocations
 from vareon_chassis.service import Messaging, background, create_service
 from vareon_chassis.settings import load_settings
 
@@ -31,7 +30,7 @@ def create_app(
         routers=[router],
         token_verifier=token_verifier,
         messaging=Messaging(outbox=OUTBOX, inbox=inbox_table, consumers=build_consumers(policy)),
-        resources=[background(expire_holds), background(follow_revocations)],
+        resources=[background(expire_holds)],
     )
     app.state.wallet_policy = policy
     return app
