@@ -8,6 +8,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vareon_chassis.context import request_id_var
@@ -70,6 +71,16 @@ class ServiceUnavailable(DomainError):
     type = PROBLEM_BASE + "service-unavailable"
     title = "Service unavailable"
     status = 503
+
+
+class Overloaded(ServiceUnavailable):
+    """Busy, not broken: shed with 503 and Retry-After (argon2 queues, a full pool)."""
+
+    type = PROBLEM_BASE + "overloaded"
+    title = "Busy: retry shortly"
+
+    def __init__(self, detail: str, retry_after_s: int = 2) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after_s)})
 
 
 _HTTP_TYPES = {
@@ -154,6 +165,22 @@ def internal_error(path: str | None) -> JSONResponse:
     )
 
 
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """No pooled connection in time, or the database away: a 503 to retry, never a 500."""
+    busy = isinstance(exc, sa_exc.TimeoutError)
+    log.warning("database unavailable", path=request.url.path, error=repr(exc)[:300])
+    return problem(
+        503,
+        Overloaded.type if busy else PROBLEM_BASE + "database-unavailable",
+        Overloaded.title if busy else "Database unavailable",
+        "no database connection free in time; retry shortly"
+        if busy
+        else "the database cannot be reached; retry shortly",
+        instance=request.url.path,
+        headers={"Retry-After": "2"},
+    )
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     """Apps without RequestContextMiddleware (which answers a 500 itself, request id bound)."""
     log.exception("unhandled error", path=request.url.path)
@@ -231,4 +258,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for unavailable in (sa_exc.TimeoutError, sa_exc.OperationalError, sa_exc.InterfaceError):
+        app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected_error)

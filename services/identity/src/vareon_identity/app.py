@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from fastapi import FastAPI
 from vareon_chassis.auth import TokenVerifier
-from vareon_chassis.errors import problem
 from vareon_chassis.service import Messaging, background, create_service
 
 from vareon_identity.addresses import parse_networks
 from vareon_identity.api import router
-from vareon_identity.errors import Overloaded
 from vareon_identity.google import GoogleVerifier
 from vareon_identity.keys import KeyRing
 from vareon_identity.mailer import MailSender
@@ -20,18 +16,6 @@ from vareon_identity.passwords import Passwords
 from vareon_identity.settings import IdentitySettings
 from vareon_identity.throttle import ActionLimit, LoginThrottle
 from vareon_identity.tokens import TokenIssuer
-
-
-async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
-    """No pooled connection in time: the service is busy, not broken (503, never 500)."""
-    return problem(
-        503,
-        Overloaded.type,
-        Overloaded.title,
-        "no database connection free in time; retry shortly",
-        instance=request.url.path,
-        headers={"Retry-After": "2"},
-    )
 
 
 def create_app(settings: IdentitySettings | None = None) -> FastAPI:
@@ -78,7 +62,6 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         "verification mail", settings.resend_verification_limit_per_ip
     )
     app.state.register_limit = ActionLimit("registration", settings.register_limit_per_ip)
-    app.add_exception_handler(PoolTimeout, _pool_exhausted)
     app.state.google_verifier = (
         GoogleVerifier(settings.google_client_id, settings.google_jwks_url)
         if settings.google_client_id

@@ -68,14 +68,6 @@ class TooManyAttempts(DomainError):
         )
 
 
-class Overloaded(ServiceUnavailable):
-    type = PROBLEM_BASE + "overloaded"
-    title = "Busy: retry shortly"
-
-    def __init__(self, detail: str, retry_after_s: int = 2) -> None:
-        super().__init__(detail, headers={"Retry-After": str(retry_after_s)})
-
-
 class SigningKeysMissing(RuntimeError):
     pass
 

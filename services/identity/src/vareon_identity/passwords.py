@@ -10,8 +10,9 @@ from importlib import resources
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from vareon_chassis.errors import Overloaded
 
-from vareon_identity.errors import Overloaded, WeakPassword
+from vareon_identity.errors import WeakPassword
 
 MIN_LENGTH = 10
 MAX_LENGTH = 1024
