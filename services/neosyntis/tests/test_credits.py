@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -99,6 +100,16 @@ async def test_enough_for_one_job_is_not_enough_for_two(client, auth, announce):
     _refused(await _train(client, me))
     body = (await _train(client, me, BUDGET // 2 + 1)).json()
     assert body["required"] == BUDGET // 2 + 1 and body["available"] == BUDGET // 2
+
+
+async def test_concurrent_submissions_are_admitted_one_at_a_time(client, auth, credit):
+    """Credits item 3: the replica row lock serialises a user's admissions."""
+    owner = uuid.uuid4()
+    me = auth(owner)
+    await credit(owner, 2 * BUDGET)
+    await upload(client, me, "known", known_frame())
+    answers = await asyncio.gather(*(_train(client, me) for _ in range(5)))
+    assert sorted(a.status_code for a in answers) == [201, 201, 402, 402, 402]
 
 
 async def test_what_the_wallet_charged_is_not_held_twice(client, auth, announce, db):
