@@ -109,22 +109,34 @@ async def drive(args: argparse.Namespace, state: dict[str, Any], fake: str, mail
                 for name in args.profile:
                     pid = state["services"][name]["pid"]
                     spies.append(profile(name, pid, args.profile_seconds, args.profile_dir))
+            if args.fresh_sessions:  # no history: the fixed cost of a turn, not its context's
+                _, chat = await user.call(
+                    "session",
+                    "POST",
+                    "/api/v1/arcana/sessions",
+                    json={"category": "bench-fake"},
+                    headers=user.auth,
+                )
+                path = f"/api/v1/arcana/sessions/{chat['id']}/messages"
+                targets["arcana direct"] = (arcana + path, *targets["arcana direct"][1:])
+                targets["gateway + arcana"] = (base + path, *targets["gateway + arcana"][1:])
             for name, (target, marker, payload, headers) in targets.items():
                 took = await first_chunk(http, target, marker, json=payload, headers=headers)
                 if i >= args.warmup:
                     results[name].append(took * 1000)
         for spy in spies:
             spy.wait(60)
-    report(results)
+    report(results, args.fresh_sessions)
 
 
-def report(results: dict[str, list[float]]) -> None:
+def report(results: dict[str, list[float]], fresh: bool) -> None:
     def q(values: list[float], p: int) -> float:
         return statistics.quantiles(values, n=100)[p - 1]
 
     direct = statistics.median(results["fake OpenAI server direct"])
     n = len(next(iter(results.values())))
-    print(f"\nchat TTFT, {n} sequential streamed requests per target, interleaved (ms)")
+    history = "a new session each round" if fresh else "one session, its history growing"
+    print(f"\nchat TTFT, {n} sequential streamed requests per target, interleaved, {history} (ms)")
     print(f"{'target':28s} {'p50':>8s} {'p90':>8s} {'mean':>8s} {'added p50':>10s}")
     for name, values in results.items():
         p50 = statistics.median(values)
@@ -139,6 +151,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument(
+        "--fresh-sessions",
+        action="store_true",
+        help="a new session each round (default: one session whose history grows)",
+    )
     parser.add_argument(
         "--profile", action="append", default=[], help="py-spy this service (repeatable)"
     )
