@@ -58,9 +58,9 @@ async def test_an_unexpected_provider_error_still_settles(
     assert "".join(data["delta"] for _, data in events[:-1]) == "w0 w1 w2"
     assert receipt["cost"] == cost(receipt["tokens_in"], receipt["tokens_out"]) > 0
     assert await _reservations(db, user) == []
-    usage = await event_log.all(
-        topics.ARCANA_USAGE, lambda e: e.data["user_id"] == str(user), settle_s=0
-    )
+    mine = lambda e: e.data["user_id"] == str(user)  # noqa: E731
+    await event_log.wait_for(topics.ARCANA_USAGE, mine)  # the relay publishes after the reply
+    usage = await event_log.all(topics.ARCANA_USAGE, mine, settle_s=0)
     assert [e.data["cost"] for e in usage] == [receipt["cost"]]
 
 
