@@ -30,12 +30,10 @@ async def register(client, headers, name, **extra):
 
 async def test_versions_are_immutable_and_announced(client, user, auth, event_log, database_url):
     name = await new_model(client, user)
-    job = uuid.uuid4()
     first = await register(
         client,
         user,
         name,
-        training_job_id=str(job),
         parameters={"lr": 0.1},
         metrics={"accuracy": 0.9},
     )
@@ -62,7 +60,7 @@ async def test_versions_are_immutable_and_announced(client, user, auth, event_lo
             headers=auth(uuid.uuid4()),
             json={"artifact_digest": DIGEST},
         )
-    ).status_code == 403
+    ).status_code == 404  # another user's private model
     assert (
         await client.post(f"{API}/models", json={"name": name}, headers=user)
     ).status_code == 409
@@ -71,7 +69,7 @@ async def test_versions_are_immutable_and_announced(client, user, auth, event_lo
         topics.NEOSYNTIS_MODEL, lambda e: e.data.get("model_name") == name
     )
     assert events[0].type == "vareon.neosyntis.model.version-registered.v1"
-    assert events[0].data["training_job_id"] == str(job)
+    assert events[0].data["version"] == 1
 
 
 async def test_alias_history_answers_at_time_t(client, user, event_log):
@@ -126,3 +124,86 @@ async def test_alias_history_answers_at_time_t(client, user, event_log):
         f"{API}/models/{name}/aliases/champion", params={"at": "yesterday"}, headers=user
     )
     assert bad.status_code == 422
+
+
+async def test_private_models_are_invisible_to_other_users(client, user, auth):
+    """issue 16 item 12: a model is readable by its owner only unless it is public; others get
+    404 on list, get, versions, aliases and compare (before: every user read every version)."""
+    name = await new_model(client, user)
+    await register(client, user, name, parameters={"target": "churn"})
+    moved = await client.put(
+        f"{API}/models/{name}/aliases/champion", json={"version": 1}, headers=user
+    )
+    assert moved.status_code == 200
+    other = auth(uuid.uuid4())
+    listed = await client.get(f"{API}/models", params={"name_prefix": name}, headers=other)
+    assert listed.json()["items"] == []
+    for path in (
+        "",
+        "/versions",
+        "/versions/1",
+        "/aliases/champion",
+        "/aliases/champion/history",
+    ):
+        got = await client.get(f"{API}/models/{name}{path}", headers=other)
+        assert got.status_code == 404, (path, got.text)
+    compared = await client.post(f"{API}/open-lab/compare", headers=other, json={"model": name})
+    assert compared.status_code == 404
+    refused = await client.post(
+        f"{API}/models/{name}/versions", headers=other, json={"artifact_digest": DIGEST}
+    )
+    assert refused.status_code == 404
+    assert (await client.get(f"{API}/models/{name}/versions/1", headers=user)).status_code == 200
+
+
+async def test_publishing_a_model_needs_models_write(client, user, auth):
+    """issue 16 item 12: `models:write` is what lets a model be read by others; a plain user
+    keeps private models (before: the permission was never checked, every model was public)."""
+    name = f"model-{uuid.uuid4().hex[:8]}"
+    body = {"name": name, "visibility": "public"}
+    refused = await client.post(f"{API}/models", json=body, headers=user)
+    assert refused.status_code == 403, refused.text
+    private = await new_model(client, user)
+    patched = await client.patch(
+        f"{API}/models/{private}", json={"visibility": "public"}, headers=user
+    )
+    assert patched.status_code == 403, patched.text
+
+    publisher_id = uuid.uuid4()
+    publisher = auth(publisher_id, "models:write")
+    created = await client.post(f"{API}/models", json=body, headers=publisher)
+    assert created.status_code == 201 and created.json()["visibility"] == "public"
+    await register(client, publisher, name)
+    other = auth(uuid.uuid4())
+    assert (await client.get(f"{API}/models/{name}/versions/1", headers=other)).status_code == 200
+    listed = await client.get(f"{API}/models", params={"name_prefix": name}, headers=other)
+    assert [m["name"] for m in listed.json()["items"]] == [name]
+    # Visible is not writable: only the owner registers versions.
+    assert (
+        await client.post(
+            f"{API}/models/{name}/versions", headers=other, json={"artifact_digest": DIGEST}
+        )
+    ).status_code == 403
+    hidden = await client.patch(
+        f"{API}/models/{name}", json={"visibility": "private"}, headers=publisher
+    )
+    assert hidden.status_code == 200 and hidden.json()["visibility"] == "private"
+    assert (await client.get(f"{API}/models/{name}", headers=other)).status_code == 404
+
+
+async def test_lineage_must_be_the_callers_own(client, user, auth):
+    """issue 16 item 12: `training_job_id` must be a succeeded job of the caller and
+    `dataset_version_id` the caller's dataset version, else 422 (before: an unknown job id
+    was stored and replicated to myntrix with 201)."""
+    name = await new_model(client, user)
+    for lineage in (
+        {"training_job_id": str(uuid.uuid4())},
+        {"dataset_version_id": str(uuid.uuid4())},
+    ):
+        response = await client.post(
+            f"{API}/models/{name}/versions",
+            headers=user,
+            json={"artifact_digest": DIGEST, **lineage},
+        )
+        assert response.status_code == 422, (lineage, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")

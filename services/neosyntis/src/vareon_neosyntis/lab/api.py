@@ -119,4 +119,4 @@ async def operation(op_id: str, session: SessionDep, user: CurrentUser) -> Opera
 
 @router.post("/compare", responses=MISSING)
 async def compare(body: CompareIn, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
-    return await service.compare(session, body.model, body.versions)
+    return await service.compare(session, user.id, body.model, body.versions)

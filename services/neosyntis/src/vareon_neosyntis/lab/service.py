@@ -205,8 +205,10 @@ async def run(
         )
 
 
-async def compare(session: AsyncSession, name: str, versions: list[int] | None) -> dict[str, Any]:
-    model = await registry.get_model(session, name)
+async def compare(
+    session: AsyncSession, viewer: uuid.UUID, name: str, versions: list[int] | None
+) -> dict[str, Any]:
+    model = await registry.get_model(session, name, viewer)
     found = await registry.list_versions(session, model)
     if versions:
         missing = sorted(set(versions) - {v.version for v in found})

@@ -20,6 +20,7 @@ from vareon_neosyntis.registry.schemas import (
     ModelIn,
     ModelOut,
     ModelPage,
+    ModelPatch,
     ModelVersionIn,
     ModelVersionOut,
 )
@@ -34,7 +35,29 @@ router = APIRouter(prefix="/api/v1/neosyntis/models", tags=["models"])
     responses={409: problem_response("A model of that name exists")},
 )
 async def create_model(body: ModelIn, session: SessionDep, user: CurrentUser) -> ModelOut:
-    model = await service.create_model(session, user.id, body.name, body.description)
+    model = await service.create_model(
+        session,
+        user.id,
+        body.name,
+        body.description,
+        visibility=body.visibility,
+        may_publish=user.has(service.PUBLISH),
+    )
+    return ModelOut.model_validate(model)
+
+
+@router.patch("/{name}", response_model=ModelOut)
+async def update_model(
+    name: str, body: ModelPatch, session: SessionDep, user: CurrentUser
+) -> ModelOut:
+    model = await service.update_model(
+        session,
+        user.id,
+        name,
+        description=body.description,
+        visibility=body.visibility,
+        may_publish=user.has(service.PUBLISH),
+    )
     return ModelOut.model_validate(model)
 
 
@@ -51,6 +74,7 @@ async def list_models(
         session,
         limit=limit,
         cursor=cursor,
+        viewer=user.id,
         owner_id=user.id if mine else None,
         name_prefix=name_prefix,
     )
@@ -63,20 +87,23 @@ async def list_models(
 
 @router.get("/{name}", response_model=ModelOut)
 async def get_model(name: str, session: SessionDep, user: CurrentUser) -> ModelOut:
-    return ModelOut.model_validate(await service.get_model(session, name))
+    return ModelOut.model_validate(await service.get_model(session, name, user.id))
 
 
 @router.post("/{name}/versions", status_code=201, response_model=ModelVersionOut)
 async def register_version(
     name: str, body: ModelVersionIn, session: SessionDep, user: CurrentUser
 ) -> ModelVersionOut:
+    await service.check_lineage(
+        session, user.id, body.training_job_id, body.dataset_version_id, body.dataset_digest
+    )
     _, version = await service.register_version(session, user.id, name, **body.model_dump())
     return ModelVersionOut.model_validate(version)
 
 
 @router.get("/{name}/versions", response_model=list[ModelVersionOut])
 async def list_versions(name: str, session: SessionDep, user: CurrentUser) -> list[ModelVersionOut]:
-    model = await service.get_model(session, name)
+    model = await service.get_model(session, name, user.id)
     return [ModelVersionOut.model_validate(v) for v in await service.list_versions(session, model)]
 
 
@@ -84,7 +111,7 @@ async def list_versions(name: str, session: SessionDep, user: CurrentUser) -> li
 async def get_version(
     name: str, version: int, session: SessionDep, user: CurrentUser
 ) -> ModelVersionOut:
-    model = await service.get_model(session, name)
+    model = await service.get_model(session, name, user.id)
     return ModelVersionOut.model_validate(await service.get_version(session, model, version))
 
 
@@ -131,7 +158,7 @@ async def get_alias(
             raise InvalidRequest(f"'at' is not an RFC 3339 time: {at!r}") from None
         if when.tzinfo is None:
             raise InvalidRequest("'at' needs a UTC offset (RFC 3339)")
-    period = await service.alias_at(session, name, alias, when)
+    period = await service.alias_at(session, user.id, name, alias, when)
     return AliasOut(
         model=name,
         alias=alias,
@@ -145,6 +172,5 @@ async def get_alias(
 async def alias_history(
     name: str, alias: str, session: SessionDep, user: CurrentUser
 ) -> list[AliasPeriod]:
-    return [
-        AliasPeriod.model_validate(p) for p in await service.alias_history(session, name, alias)
-    ]
+    history = await service.alias_history(session, user.id, name, alias)
+    return [AliasPeriod.model_validate(p) for p in history]

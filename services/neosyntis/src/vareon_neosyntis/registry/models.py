@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Identity,
@@ -25,12 +26,16 @@ from vareon_neosyntis.db import Base
 
 
 class Model(Base):
+    """Private models are readable by their owner only; public ones by every signed-in user."""
+
     __tablename__ = "models"
+    __table_args__ = (CheckConstraint("visibility IN ('private', 'public')", name="visibility"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(Text, unique=True)
     owner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     description: Mapped[str] = mapped_column(Text, server_default="")
+    visibility: Mapped[str] = mapped_column(Text, server_default="private")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

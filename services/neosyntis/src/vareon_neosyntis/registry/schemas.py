@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+Visibility = Literal["private", "public"]
 
 
 class ModelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(max_length=128)
     description: str = Field(default="", max_length=2000)
+    visibility: Visibility = Field(
+        default="private", description="'public' needs the `models:write` permission"
+    )
+
+
+class ModelPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    description: str | None = Field(default=None, max_length=2000)
+    visibility: Visibility | None = None
 
 
 class ModelOut(BaseModel):
@@ -21,6 +32,7 @@ class ModelOut(BaseModel):
     name: str
     owner_id: uuid.UUID | None
     description: str
+    visibility: Visibility
     created_at: datetime
 
 

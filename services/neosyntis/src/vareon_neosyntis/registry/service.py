@@ -18,19 +18,35 @@ from vareon_neosyntis.datasets import service as datasets
 from vareon_neosyntis.db import OUTBOX
 from vareon_neosyntis.errors import InvalidRequest
 from vareon_neosyntis.registry.models import AliasHistory, Model, ModelVersion
+from vareon_neosyntis.training.models import TrainingJob
+from vareon_neosyntis.training.states import JobState
 
 ALIAS = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+PUBLISH = "models:write"
+
+
+def _check_publish(visibility: str | None, may_publish: bool) -> None:
+    if visibility == "public" and not may_publish:
+        raise Forbidden(f"making a model public needs the {PUBLISH!r} permission")
 
 
 async def create_model(
-    session: AsyncSession, owner_id: uuid.UUID, name: str, description: str
+    session: AsyncSession,
+    owner_id: uuid.UUID,
+    name: str,
+    description: str,
+    *,
+    visibility: str = "private",
+    may_publish: bool = False,
 ) -> Model:
     datasets.check_name(name, "model")
+    _check_publish(visibility, may_publish)
     model = Model(
         id=uuid.uuid4(),
         name=name,
         owner_id=owner_id,
         description=description,
+        visibility=visibility,
         created_at=datetime.now(UTC),
     )
     session.add(model)
@@ -42,10 +58,39 @@ async def create_model(
     return model
 
 
-async def get_model(session: AsyncSession, name: str) -> Model:
-    model = await session.scalar(select(Model).where(Model.name == name))
+def _visible_to(viewer: uuid.UUID) -> Any:
+    return or_(Model.owner_id == viewer, Model.visibility == "public")
+
+
+async def get_model(session: AsyncSession, name: str, viewer: uuid.UUID | None = None) -> Model:
+    """The model named ``name``; with a ``viewer``, only if that user may read it (404 otherwise,
+    so a private model's existence is not revealed). Without one: internal callers only."""
+    query = select(Model).where(Model.name == name)
+    if viewer is not None:
+        query = query.where(_visible_to(viewer))
+    model = await session.scalar(query)
     if model is None:
         raise NotFound(f"no model named {name!r}")
+    return model
+
+
+async def update_model(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    name: str,
+    *,
+    description: str | None,
+    visibility: str | None,
+    may_publish: bool,
+) -> Model:
+    model = await get_model(session, name, user_id)
+    _require_owner(model, user_id)
+    _check_publish(visibility, may_publish)
+    if description is not None:
+        model.description = description
+    if visibility is not None:
+        model.visibility = visibility
+    await session.flush()
     return model
 
 
@@ -59,10 +104,16 @@ async def list_models(
     *,
     limit: int,
     cursor: str | None,
+    viewer: uuid.UUID,
     owner_id: uuid.UUID | None,
     name_prefix: str | None,
 ) -> list[Model]:
-    query = select(Model).order_by(Model.created_at.desc(), Model.id.desc()).limit(limit)
+    query = (
+        select(Model)
+        .where(_visible_to(viewer))
+        .order_by(Model.created_at.desc(), Model.id.desc())
+        .limit(limit)
+    )
     if owner_id is not None:
         query = query.where(Model.owner_id == owner_id)
     if name_prefix:
@@ -74,6 +125,32 @@ async def list_models(
             or_(Model.created_at < created_at, and_(Model.created_at == created_at, Model.id < id_))
         )
     return list(await session.scalars(query))
+
+
+async def check_lineage(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    training_job_id: uuid.UUID | None,
+    dataset_version_id: uuid.UUID | None,
+    dataset_digest: str | None,
+) -> None:
+    """Lineage a client states must be its own: a succeeded job of the caller, consistent
+    with the dataset fields (the dataset version itself is checked in register_version)."""
+    if training_job_id is None:
+        return
+    job = await session.scalar(
+        select(TrainingJob).where(
+            TrainingJob.id == training_job_id,
+            TrainingJob.owner_id == user_id,
+            TrainingJob.state == JobState.SUCCEEDED,
+        )
+    )
+    if job is None:
+        raise InvalidRequest(f"training_job_id {training_job_id} is not a succeeded job of yours")
+    if dataset_version_id is not None and dataset_version_id != job.dataset_version_id:
+        raise InvalidRequest("dataset_version_id is not the training job's dataset version")
+    if dataset_digest is not None and dataset_digest != job.dataset_digest:
+        raise InvalidRequest("dataset_digest is not the training job's dataset digest")
 
 
 async def register_version(
@@ -90,10 +167,17 @@ async def register_version(
     parameters: dict[str, Any],
     metrics: dict[str, float],
 ) -> tuple[Model, ModelVersion]:
-    model = await get_model(session, name)
+    model = await get_model(session, name, user_id)
     _require_owner(model, user_id)
     if dataset_version_id is not None:
-        _, dataset_version = await datasets.get_version_by_id(session, user_id, dataset_version_id)
+        try:
+            _, dataset_version = await datasets.get_version_by_id(
+                session, user_id, dataset_version_id
+            )
+        except NotFound:
+            raise InvalidRequest(
+                f"dataset_version_id {dataset_version_id} is not a dataset version of yours"
+            ) from None
         if dataset_digest is not None and dataset_digest != dataset_version.sha256:
             raise InvalidRequest(
                 "dataset_digest does not match the dataset version's digest",
@@ -166,7 +250,7 @@ async def move_alias(
     """Point ``alias`` at ``version`` (None removes it); closes the current period."""
     if not ALIAS.match(alias):
         raise InvalidRequest(f"invalid alias {alias!r}: lowercase letters, digits, '-', '_'")
-    model = await get_model(session, name)
+    model = await get_model(session, name, user_id)
     _require_owner(model, user_id)
     if version is not None:
         await get_version(session, model, version)
@@ -202,10 +286,10 @@ async def move_alias(
 
 
 async def alias_at(
-    session: AsyncSession, name: str, alias: str, at: datetime | None
+    session: AsyncSession, viewer: uuid.UUID, name: str, alias: str, at: datetime | None
 ) -> AliasHistory:
     """The period of ``alias`` that contains ``at`` (now when None)."""
-    model = await get_model(session, name)
+    model = await get_model(session, name, viewer)
     query = select(AliasHistory).where(
         AliasHistory.model_id == model.id, AliasHistory.alias == alias
     )
@@ -223,8 +307,10 @@ async def alias_at(
     return period
 
 
-async def alias_history(session: AsyncSession, name: str, alias: str) -> list[AliasHistory]:
-    model = await get_model(session, name)
+async def alias_history(
+    session: AsyncSession, viewer: uuid.UUID, name: str, alias: str
+) -> list[AliasHistory]:
+    model = await get_model(session, name, viewer)
     return list(
         await session.scalars(
             select(AliasHistory)
