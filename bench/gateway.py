@@ -11,7 +11,9 @@ targets are per worker). Load comes from ``wrk`` (``apt-get install wrk``); with
 Python load generator in its own process stands in, which saturates long before nginx does,
 so its nginx figures are a floor. For each target: 32 connections (req/s, p50, p99) and one
 connection (p50: the latency each proxy adds over the direct upstream). Rounds alternate
-targets; the table shows the median of the rounds.
+targets; the table shows the median of the rounds. Another server: ``--gateway "-m granian
+--interface asgi --factory --loop uvloop --http 1 --workers 1 --host 127.0.0.1
+vareon_gateway.app:create_app"`` (``pip install granian``; not a dependency).
 """
 
 from __future__ import annotations
