@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -33,14 +32,14 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from load import (  # bench/ is not a package
     FAKE_SERVER,
-    ROOT,
     Mailbox,
     Stats,
     User,
     free_port,
-    free_port_block,
     prepare,
     profile,
+    start_platform,
+    stop_platform,
     wait_ready,
 )
 
@@ -174,25 +173,7 @@ def main() -> None:
             "GATEWAY_RATE_LIMIT_ENABLED": "false",
         }
         state_dir = Path(tmp) / "state"
-        up_log = Path(tempfile.gettempdir()) / "vareon-ttft-up.log"
-        up = subprocess.Popen(  # noqa: S603 - fixed argv
-            [
-                sys.executable,
-                "-m",
-                "vareon_local",
-                "up",
-                "--state-dir",
-                str(state_dir),
-                "--port-offset",
-                str(free_port_block()),
-                "--ready-timeout",
-                "300",
-            ],
-            env=env,
-            stdout=up_log.open("wb"),
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
+        up, up_log = start_platform(env, state_dir, "vareon-ttft-up.log")
         try:
             try:
                 state = wait_ready(state_dir / "state.json", up, timeout_s=330)
@@ -201,11 +182,7 @@ def main() -> None:
                 raise
             asyncio.run(drive(args, state, fake_url, state_dir / "mail"))
         finally:
-            up.send_signal(signal.SIGINT)
-            try:
-                up.wait(60)
-            except subprocess.TimeoutExpired:
-                up.kill()
+            stop_platform(up)
             fake.terminate()
             fake.wait(10)
 

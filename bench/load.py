@@ -399,6 +399,27 @@ def wait_ready(
     raise RuntimeError("vareon up not ready in time")
 
 
+def start_platform(
+    env: dict[str, str], state_dir: Path, log_name: str
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """`vareon up` on its own ports and state directory, its output in a log file."""
+    up_log = Path(tempfile.gettempdir()) / log_name
+    argv = [sys.executable, "-m", "vareon_local", "up", "--state-dir", str(state_dir)]
+    argv += ["--port-offset", str(free_port_block()), "--ready-timeout", "300"]
+    up = subprocess.Popen(  # noqa: S603 - fixed argv
+        argv, env=env, stdout=up_log.open("wb"), stderr=subprocess.STDOUT, cwd=ROOT
+    )
+    return up, up_log
+
+
+def stop_platform(up: subprocess.Popen[bytes]) -> None:
+    up.send_signal(signal.SIGINT)
+    try:
+        up.wait(60)
+    except subprocess.TimeoutExpired:
+        up.kill()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=200)
@@ -425,25 +446,7 @@ def main() -> None:
             "GATEWAY_RATE_LIMIT_ENABLED": "false",
         }
         state_dir = Path(tmp) / "state"
-        up_log = Path(tempfile.gettempdir()) / "vareon-load-up.log"
-        up = subprocess.Popen(  # noqa: S603 - fixed argv
-            [
-                sys.executable,
-                "-m",
-                "vareon_local",
-                "up",
-                "--state-dir",
-                str(state_dir),
-                "--port-offset",
-                str(free_port_block()),
-                "--ready-timeout",
-                "300",
-            ],
-            env=env,
-            stdout=up_log.open("wb"),
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
+        up, up_log = start_platform(env, state_dir, "vareon-load-up.log")
         try:
             started = time.monotonic()
             try:
@@ -454,11 +457,7 @@ def main() -> None:
             print(f"platform ready in {time.monotonic() - started:.1f} s: {state['gateway_url']}")
             asyncio.run(drive(args, state, state_dir / "mail"))
         finally:
-            up.send_signal(signal.SIGINT)
-            try:
-                up.wait(60)
-            except subprocess.TimeoutExpired:
-                up.kill()
+            stop_platform(up)
             fake.terminate()
             fake.wait(10)
 
