@@ -112,9 +112,8 @@ async def follow_revocations(app: FastAPI) -> None:
             log.warning("session revocations not followed; retrying", error=repr(exc))
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
-        finally:  # bounded: a consumer still connecting must not hold up shutdown
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(consumer.stop(), 5.0)
+        finally:  # bounded, and abandoned rather than cancelled: aiokafka's stop may not yield
+            await asyncio.wait([asyncio.ensure_future(consumer.stop())], timeout=5.0)
 
 
 async def _follow(consumer: AIOKafkaConsumer, cache: RevokedSessions, window_s: float) -> None:

@@ -60,10 +60,11 @@ def background(run: Callable[[FastAPI], Coroutine[Any, Any, None]]) -> Resource:
         task = asyncio.create_task(run(app))
         try:
             yield
-        finally:
+        finally:  # bounded: a task stuck in a client's shutdown is abandoned, not awaited
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait([task], timeout=STOP_TIMEOUT_S)
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                log.warning("background task failed", error=repr(task.exception()))
 
     return running
 

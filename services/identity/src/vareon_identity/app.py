@@ -28,6 +28,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         routers=[router],
         messaging=Messaging(outbox=OUTBOX),
         resources=[background(mailer.run)],
+        follow_session_revocations=False,  # identity reads its own sessions table instead
         token_verifier=TokenVerifier(
             keys,
             issuer=settings.token_issuer,
