@@ -29,15 +29,10 @@ async def _reservations(db, user: uuid.UUID) -> list[Reservation]:
         return list(await s.scalars(select(Reservation).where(Reservation.user_id == user)))
 
 
-async def test_an_unexpected_provider_error_still_settles(
-    client, signing_key, publish, db, fake, event_log
-):
-    """Credits item 4: an error that is neither Unanswered nor Broken ends the stream with an
-    error event, bills what was delivered and releases the reservation."""
-    server, _ = fake
+async def _session_on(client, signing_key, publish, db, model: str):
+    """A funded user and a session whose category routes to ``model``: (headers, user, id)."""
     user = uuid.uuid4()
     me = signing_key.headers(user)
-    model = server.behave(f"odd-{uuid.uuid4().hex[:6]}", kind="malformed", die_after=3)
     category = await seed(
         publish,
         db,
@@ -45,7 +40,17 @@ async def test_an_unexpected_provider_error_still_settles(
         available=1_000_000,
         targets=[target(model, price_in=PRICE_IN, price_out=PRICE_OUT)],
     )
-    sid = await new_session(client, me, category)
+    return me, user, await new_session(client, me, category)
+
+
+async def test_an_unexpected_provider_error_still_settles(
+    client, signing_key, publish, db, fake, event_log
+):
+    """Credits item 4: an error that is neither Unanswered nor Broken ends the stream with an
+    error event, bills what was delivered and releases the reservation."""
+    server, _ = fake
+    model = server.behave(f"odd-{uuid.uuid4().hex[:6]}", kind="malformed", die_after=3)
+    me, user, sid = await _session_on(client, signing_key, publish, db, model)
     response = await client.post(
         f"/api/v1/arcana/sessions/{sid}/messages", headers=me, json={"content": "hi"}
     )
@@ -67,17 +72,8 @@ async def test_an_unexpected_provider_error_still_settles(
 async def test_an_unexpected_error_before_any_text_is_a_503(client, signing_key, publish, db, fake):
     """Credits item 4: nothing delivered, nothing billed; the reservation is released."""
     server, _ = fake
-    user = uuid.uuid4()
-    me = signing_key.headers(user)
     model = server.behave(f"odd0-{uuid.uuid4().hex[:6]}", kind="malformed", die_after=0)
-    category = await seed(
-        publish,
-        db,
-        user_id=user,
-        available=1_000_000,
-        targets=[target(model, price_in=PRICE_IN, price_out=PRICE_OUT)],
-    )
-    sid = await new_session(client, me, category)
+    me, user, sid = await _session_on(client, signing_key, publish, db, model)
     response = await client.post(
         f"/api/v1/arcana/sessions/{sid}/messages",
         headers=me,
@@ -94,17 +90,8 @@ async def test_a_call_outliving_the_reservation_ttl_keeps_its_reservation(
     """Credits item 4: a call still streaming past the TTL extends its reservation, so
     the user's spendable balance keeps counting it."""
     server, _ = fake
-    user = uuid.uuid4()
-    me = signing_key.headers(user)
     model = server.behave(f"slow-{uuid.uuid4().hex[:6]}", words=["w"] * 30, delay_s=0.2)
-    category = await seed(
-        publish,
-        db,
-        user_id=user,
-        available=1_000_000,
-        targets=[target(model, price_in=PRICE_IN, price_out=PRICE_OUT)],
-    )
-    sid = await new_session(client, me, category)
+    me, user, sid = await _session_on(client, signing_key, publish, db, model)
     call = asyncio.create_task(
         client.post(
             f"/api/v1/arcana/sessions/{sid}/messages",
