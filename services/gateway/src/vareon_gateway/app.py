@@ -11,11 +11,11 @@ from vareon_chassis.service import create_service
 from vareon_chassis.settings import load_settings
 
 from vareon_gateway.api import router
+from vareon_gateway.clients import create_proxy_session, create_upstream_client
 from vareon_gateway.edge import Edge
 from vareon_gateway.settings import GatewaySettings
 from vareon_gateway.status import CachedStatus
 from vareon_gateway.tokens import VerifiedTokens
-from vareon_gateway.upstream import create_proxy_session, create_upstream_client
 from vareon_gateway.verify_page import router as verify_router
 from vareon_gateway.websocket import router as websocket_router
 

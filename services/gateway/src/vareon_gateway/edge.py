@@ -19,7 +19,7 @@ from vareon_chassis.context import request_id_var
 from vareon_chassis.errors import PROBLEM_JSON, DomainError, Forbidden, Unauthorized
 from vareon_chassis.observability import HTTP_LATENCY, HTTP_REQUESTS
 
-from vareon_gateway import routing
+from vareon_gateway import upstreams
 from vareon_gateway.cors import Cors
 from vareon_gateway.errors import DeviceCredentialRequired
 from vareon_gateway.openapi import ApiDocument
@@ -138,7 +138,7 @@ class Edge:
                     return
                 send = self.cors.wrap(send, origin)
         request_id = new_request_id()
-        route = routing.resolve(scope["path"]) if kind == "http" else None
+        route = upstreams.resolve(scope["path"]) if kind == "http" else None
         if route is None and scope["path"] == "/openapi.json" and kind == "http":
             await self._api_document(send, request_id)
             return
@@ -173,7 +173,7 @@ class Edge:
         scope: Scope,
         receive: Receive,
         send: Send,
-        route: routing.Route,
+        route: upstreams.Route,
         request_id: str,
         client_id: str | None,
     ) -> int:

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from vareon_gateway import routing
+from vareon_gateway import upstreams
 
 COMPONENT_KINDS = ("schemas", "responses", "parameters", "examples", "requestBodies", "headers")
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -60,7 +60,7 @@ def namespaced(service: str, doc: dict[str, Any]) -> tuple[dict[str, Any], dict[
     }
     paths: dict[str, Any] = {}
     for path, item in (doc.get("paths") or {}).items():
-        route = routing.resolve(path)
+        route = upstreams.resolve(path)
         if route is None or route.service != service:
             continue
         item = _rename(item, refs)

@@ -26,8 +26,8 @@ from limits.errors import StorageError
 from limits.storage import storage_from_string
 from vareon_chassis.errors import PROBLEM_BASE, DomainError
 
-from vareon_gateway.routing import API
 from vareon_gateway.settings import GatewaySettings
+from vareon_gateway.upstreams import API
 
 log = structlog.get_logger(__name__)
 STRATEGIES: dict[str, type[RateLimiter]] = {

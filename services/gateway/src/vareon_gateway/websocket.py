@@ -23,7 +23,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
-from vareon_gateway import routing
+from vareon_gateway import upstreams
 from vareon_gateway.settings import GatewaySettings
 
 log = structlog.get_logger(__name__)
@@ -147,11 +147,11 @@ async def proxy_websocket(websocket: WebSocket) -> None:
     settings: GatewaySettings = websocket.app.state.settings
     verifier: TokenVerifier = websocket.app.state.token_verifier
     path = websocket.url.path
-    route = routing.resolve(path)
+    route = upstreams.resolve(path)
     token = _header_token(websocket)
     accepted, first = False, None
     try:
-        if route is None or not routing.is_websocket_path(path):
+        if route is None or not upstreams.is_websocket_path(path):
             raise Refused(CLOSE_NOT_FOUND, f"no WebSocket is served at {path[:100]}")
         if token is None:
             await websocket.accept()

@@ -1,5 +1,5 @@
 import pytest
-from vareon_gateway.routing import Route, is_websocket_path, resolve
+from vareon_gateway.upstreams import Route, is_websocket_path, resolve
 
 
 @pytest.mark.parametrize(
