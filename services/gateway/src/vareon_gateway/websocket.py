@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 
 import structlog
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi.websockets import WebSocketState
 from vareon_chassis.auth import TokenVerifier
 from vareon_chassis.context import request_id_var
 from vareon_chassis.errors import Unauthorized
+from vareon_chassis.websocket import CLOSE_UNAUTHORIZED, bearer_subprotocol, socket_token
+from vareon_chassis.websocket import WebSocketRefused as Refused
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
@@ -28,42 +30,11 @@ from vareon_gateway.settings import GatewaySettings
 
 log = structlog.get_logger(__name__)
 router = APIRouter()
-BEARER = "bearer"
-CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
 CLOSE_TRY_AGAIN = 1013
 CLOSE_BAD_GATEWAY = 1014
 _UNSENDABLE = {1005: 1000, 1006: CLOSE_BAD_GATEWAY, 1015: CLOSE_BAD_GATEWAY}
 """Codes that only report what happened on a connection and may not be sent in a frame."""
-
-
-class Refused(Exception):
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code, self.reason = code, reason
-
-
-def _header_token(websocket: WebSocket) -> str | None:
-    offered = [p.strip() for p in websocket.scope.get("subprotocols") or []]
-    if len(offered) == 2 and offered[0].lower() == BEARER:
-        return offered[1]
-    scheme, _, token = websocket.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == BEARER and token.strip() else None
-
-
-async def _first_message_token(websocket: WebSocket, timeout_s: float) -> tuple[str, str]:
-    try:
-        first = await asyncio.wait_for(websocket.receive_text(), timeout_s)
-    except TimeoutError:
-        raise Refused(CLOSE_UNAUTHORIZED, "no token in time") from None
-    try:
-        message = json.loads(first)
-    except ValueError:
-        message = None
-    token = message.get("token") if isinstance(message, dict) else None
-    if not (message and message.get("type") == "auth" and isinstance(token, str) and token):
-        raise Refused(CLOSE_UNAUTHORIZED, 'first message must be {"type": "auth", "token": ...}')
-    return token, first
 
 
 def _upstream_url(websocket: WebSocket, service: str, settings: GatewaySettings) -> str:
@@ -148,28 +119,25 @@ async def proxy_websocket(websocket: WebSocket) -> None:
     verifier: TokenVerifier = websocket.app.state.token_verifier
     path = websocket.url.path
     route = upstreams.resolve(path)
-    token = _header_token(websocket)
-    accepted, first = False, None
+    first = None
     try:
         if route is None or not upstreams.is_websocket_path(path):
             raise Refused(CLOSE_NOT_FOUND, f"no WebSocket is served at {path[:100]}")
-        if token is None:
-            await websocket.accept()
-            accepted = True
-            token, first = await _first_message_token(websocket, settings.websocket_auth_timeout_s)
+        got = await socket_token(websocket, settings.websocket_auth_timeout_s)
+        token, first = got.token, got.first_message
         try:
             await verifier.verify(token)
         except Unauthorized as exc:
             raise Refused(CLOSE_UNAUTHORIZED, exc.detail) from None
         upstream = await _open_upstream(websocket, route.service, settings)
     except Refused as exc:
-        if not accepted:
-            await websocket.accept(subprotocol=BEARER if token else None)
+        if websocket.client_state == WebSocketState.CONNECTING:
+            await websocket.accept(subprotocol=bearer_subprotocol(websocket))
         await websocket.close(exc.code, exc.reason)
         return
     except WebSocketDisconnect:
         return
-    if not accepted:
+    if websocket.client_state == WebSocketState.CONNECTING:
         await websocket.accept(subprotocol=upstream.subprotocol)
     if first is not None:
         await upstream.send(first)
