@@ -17,9 +17,12 @@ OVERLAYS = ("dev", "prod")
 
 
 def _generator() -> ModuleType:
-    """deploy/k8s/generate.py, importable by the tests as ``vareon_deploy_generate``."""
+    """The deploy/generate package, importable by the tests as ``vareon_deploy_generate``."""
     name = "vareon_deploy_generate"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "deploy" / "k8s" / "generate.py")
+    package = ROOT / "deploy" / "generate"
+    spec = importlib.util.spec_from_file_location(
+        name, package / "__init__.py", submodule_search_locations=[str(package)]
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

@@ -20,7 +20,7 @@ COMPOSE_SCHEMA = Path(__file__).with_name("compose-spec.json")
 
 def test_generated_files_match_the_services() -> None:
     stale = generate.stale(ROOT)
-    assert not stale, "run `uv run python deploy/k8s/generate.py`; out of date: " + ", ".join(
+    assert not stale, "run `uv run python deploy/generate`; out of date: " + ", ".join(
         str(p.relative_to(ROOT)) for p in stale
     )
 
