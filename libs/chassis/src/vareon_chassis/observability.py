@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import time
@@ -16,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vareon_chassis.context import request_id_var
 from vareon_chassis.errors import internal_error
+from vareon_chassis.telemetry import add_trace_ids
 
 log = structlog.get_logger(__name__)
 REQUEST_ID_HEADER = "x-request-id"
@@ -29,13 +31,30 @@ HTTP_LATENCY = Histogram(
 )
 
 
+LOG_FORMAT_ENV = "VAREON_LOG_FORMAT"
+"""``json`` (containers: one JSON object a line) or ``console`` (``make up``: readable
+``key=value``); overrides the service's ``log_json`` setting when set."""
+
+
+def log_as_json(default: bool) -> bool:
+    chosen = os.environ.get(LOG_FORMAT_ENV, "").strip().lower()
+    if chosen in ("console", "text", "kv", "logfmt"):
+        return False
+    if chosen == "json":
+        return True
+    return default
+
+
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     renderer = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if log_as_json(json)
+        else structlog.dev.ConsoleRenderer(colors=False, pad_event_to=0)
     )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            add_trace_ids,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,

@@ -32,6 +32,7 @@ from vareon_chassis.observability import (
 )
 from vareon_chassis.revocations import follow_revocations
 from vareon_chassis.settings import ServiceSettings
+from vareon_chassis.telemetry import instrument_app, instrument_engine
 from vareon_chassis.validation import refuse_unstorable
 
 log = structlog.get_logger(__name__)
@@ -105,6 +106,8 @@ def create_service(
             if with_database
             else None
         )
+        if engine is not None:
+            instrument_engine(engine, settings.service_name)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine) if engine is not None else None
         app.state.started_at = time.time()
@@ -165,6 +168,7 @@ def create_service(
     app.add_api_route("/metrics", metrics_endpoint, include_in_schema=False)
     for router in routers:
         app.include_router(router)
+    instrument_app(app, settings.service_name)
     return app
 
 

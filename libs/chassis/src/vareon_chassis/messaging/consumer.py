@@ -37,6 +37,7 @@ from vareon_contracts.topics import dead_letter_topic
 
 from vareon_chassis.context import causation_id_var, request_id_var
 from vareon_chassis.messaging.suppress import side_effects_suppressed
+from vareon_chassis.telemetry import consume_span
 
 log = structlog.get_logger(__name__)
 P = TypeVar("P", bound=EventPayload)
@@ -186,6 +187,13 @@ class ConsumerRuntime:
         self, record: ConsumerRecord[bytes, bytes], keepalive: KeepAlive | None = None
     ) -> str:
         """Apply one record exactly once; returns the outcome. Never raises for bad input."""
+        with consume_span(self.consumer.name, record) as span:
+            span["outcome"] = await self._process(record, keepalive)
+            return span["outcome"]
+
+    async def _process(
+        self, record: ConsumerRecord[bytes, bytes], keepalive: KeepAlive | None = None
+    ) -> str:
         try:
             envelope = decode_kafka(record.value, list(record.headers or []))
         except MalformedEvent as exc:

@@ -23,6 +23,7 @@ from vareon_contracts import Envelope, EventPayload
 
 from vareon_chassis.context import causation_id_var, request_id_var
 from vareon_chassis.messaging.suppress import is_replaying
+from vareon_chassis.telemetry import inject_trace
 
 NOTIFY_CHANNEL = "vareon_outbox"
 
@@ -94,7 +95,7 @@ class Outbox:
                 topic=payload.topic,
                 key=envelope.key,
                 event_type=envelope.type,
-                headers=envelope.headers(),
+                headers=inject_trace(envelope.headers()),
                 payload=envelope.data,
             )
         )

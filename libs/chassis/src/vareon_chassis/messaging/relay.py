@@ -36,6 +36,7 @@ from sqlalchemy import CursorResult, Table, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vareon_chassis.messaging.outbox import NOTIFY_CHANNEL
+from vareon_chassis.telemetry import publish_headers
 
 log = structlog.get_logger(__name__)
 RELAY_LOCK_ID = 0x7661_7265_6F6E  # "vareon": one publishing relay per service database
@@ -167,7 +168,7 @@ class OutboxRelay:
                 continue
             value = json.dumps(row.payload, separators=(",", ":")).encode()  # type: ignore[attr-defined]
             key = row.key.encode() if row.key is not None else None  # type: ignore[attr-defined]
-            headers = kafka_headers(row.headers)  # type: ignore[attr-defined]
+            headers = kafka_headers(publish_headers(self.service, *where, row.headers))  # type: ignore[attr-defined]
             cost = len(value) + len(key or b"") + RECORD_OVERHEAD_BYTES
             cost += sum(len(k) + len(v) for k, v in headers)
             if futures and size + cost > IN_FLIGHT_BYTES:

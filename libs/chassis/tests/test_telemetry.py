@@ -1,0 +1,85 @@
+"""Trace context through an outbox row, the relay's publish and a consumer; ids in log lines."""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+import structlog
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+from vareon_chassis import telemetry
+from vareon_chassis.observability import configure_logging
+
+
+@pytest.fixture
+def exported():
+    exporter = InMemorySpanExporter()
+    processor = SimpleSpanProcessor(exporter)
+    telemetry.export_to(processor)
+    yield exporter
+    telemetry.stop_exporting(processor)
+
+
+def _record(topic: str, headers: dict[str, str]) -> SimpleNamespace:
+    return SimpleNamespace(
+        topic=topic,
+        partition=0,
+        offset=7,
+        headers=[(k, v.encode()) for k, v in headers.items()],
+    )
+
+
+def test_off_by_default_costs_nothing_and_passes_headers_through():
+    assert not telemetry.enabled()
+    row = {"ce_id": "1", "traceparent": "00-" + "a" * 32 + "-" + "b" * 16 + "-01"}
+    assert telemetry.publish_headers("svc", "t", None, row) is row
+    assert telemetry.inject_trace({"ce_id": "1"}) == {"ce_id": "1"}
+    with telemetry.consume_span("svc.users", _record("t", row)) as result:
+        result["outcome"] = "applied"
+
+
+def test_outbox_row_relay_and_consumer_are_one_trace(exported):
+    tracer = telemetry.tracer("identity")
+    assert tracer is not None
+    with tracer.start_as_current_span("POST /auth/register", kind=SpanKind.SERVER) as request:
+        row = telemetry.inject_trace({"ce_id": "e1", "ce_type": "vareon.x.y.created.v1"})
+    assert row["traceparent"].split("-")[1] == format(request.get_span_context().trace_id, "032x")
+
+    sent = telemetry.publish_headers("identity", "vareon.x", "k1", row)
+    with telemetry.consume_span("wallet.users", _record("vareon.x", sent)) as result:
+        follow_on = telemetry.inject_trace({"ce_id": "e2"})
+        result["outcome"] = "applied"
+
+    spans = {s.name: s for s in exported.get_finished_spans()}
+    publish, consume = spans["publish vareon.x"], spans["process vareon.x"]
+    assert publish.kind is SpanKind.PRODUCER and consume.kind is SpanKind.CONSUMER
+    assert publish.parent.span_id == request.get_span_context().span_id
+    assert consume.parent.span_id == publish.context.span_id
+    assert {s.context.trace_id for s in spans.values()} == {request.get_span_context().trace_id}
+    assert follow_on["traceparent"].split("-")[2] == format(consume.context.span_id, "016x")
+    assert consume.resource.attributes["service.name"] == "vareon-wallet"
+    assert consume.attributes["vareon.outcome"] == "applied"
+
+
+def test_every_log_line_in_a_span_has_its_trace_id(exported, capsys):
+    configure_logging("INFO", json=True)
+    tracer = telemetry.tracer("wallet")
+    assert tracer is not None
+    with tracer.start_as_current_span("work") as span:
+        structlog.get_logger("t").info("inside")
+    structlog.get_logger("t").info("outside")
+    inside, outside = (json.loads(line) for line in capsys.readouterr().err.splitlines())
+    assert inside["trace_id"] == format(span.get_span_context().trace_id, "032x")
+    assert inside["span_id"] == format(span.get_span_context().span_id, "016x")
+    assert "trace_id" not in outside
+    assert not trace.get_current_span().get_span_context().is_valid
+
+
+def test_log_format_env_chooses_readable_lines(monkeypatch, capsys):
+    monkeypatch.setenv("VAREON_LOG_FORMAT", "console")
+    configure_logging("INFO", json=True)
+    structlog.get_logger("t").info("hello", request_id="r1")
+    line = capsys.readouterr().err.strip()
+    assert "hello" in line and "request_id=r1" in line and not line.startswith("{")
