@@ -104,3 +104,14 @@ class InvalidGoogleToken(Unauthorized):
 class GoogleKeysUnavailable(ServiceUnavailable):
     type = PROBLEM_BASE + "google-keys-unavailable"
     title = "Google signing keys unavailable"
+
+
+class ApiKeyNotFound(NotFound):
+    type = PROBLEM_BASE + "api-key-not-found"
+    title = "API key not found"
+
+
+class InvalidApiKeyLimits(DomainError):
+    type = PROBLEM_BASE + "invalid-api-key-limits"
+    title = "Invalid API key settings"
+    status = 422

@@ -113,3 +113,59 @@ class SessionOut(BaseModel):
     user_agent: str | None
     ip: str | None
     current: bool
+
+
+ApiKeyScope = Literal["chat", "models:read"]
+ApiKeyName = Annotated[
+    str, Field(min_length=1, max_length=100), AfterValidator(str.strip), AfterValidator(_no_nul)
+]
+Credits = Annotated[int, Field(ge=0, le=10**15, description="Micro-credits.")]
+
+
+class ApiKeyCreate(Strict):
+    name: ApiKeyName
+    scopes: Annotated[list[ApiKeyScope], Field(min_length=1, max_length=8)] = [
+        "chat",
+        "models:read",
+    ]
+    expires_at: datetime | None = Field(None, description="Omit for a key that never expires.")
+    budget_total: Credits | None = Field(None, description="Lifetime spending limit.")
+    budget_period: Literal["day", "month"] | None = None
+    budget_per_period: Credits | None = Field(
+        None, description="Spending limit per `budget_period` (UTC day or month)."
+    )
+    rpm_limit: Annotated[int, Field(ge=1, le=100_000)] | None = Field(
+        None, description="Requests per minute."
+    )
+
+
+class ApiKeyRename(Strict):
+    name: ApiKeyName
+
+
+class ApiKeyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    user_id: UUID
+    name: str
+    prefix: str = Field(description="The key's first characters, to tell keys apart.")
+    scopes: list[str]
+    expires_at: datetime | None
+    budget_total: int | None
+    budget_period: str | None
+    budget_per_period: int | None
+    rpm_limit: int | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The secret: shown this once, never again.")
+
+
+class ApiKeyPage(BaseModel):
+    items: list[ApiKeyOut]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last page."
+    )

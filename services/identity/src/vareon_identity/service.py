@@ -19,6 +19,7 @@ from vareon_contracts.events.identity import (
     UserUpdatedV1,
 )
 
+from vareon_identity import api_keys
 from vareon_identity.errors import (
     EmailNotVerified,
     EmailTaken,
@@ -337,6 +338,7 @@ async def delete_user(session: AsyncSession, user: User) -> None:
     user.preferences = {}
     user.roles = []
     await logout_all(session, user.id, reason="user-deleted")
+    await api_keys.revoke_all(session, user.id, reason="user-deleted")
     for linked in (GoogleIdentity, EmailVerification):
         await session.execute(delete(linked).where(linked.user_id == user.id))
     await session.flush()

@@ -9,36 +9,19 @@ that the user still exists and that the token's login was not revoked.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
-from uuid import UUID
+from typing import Annotated
 
-import jwt
-from fastapi import (
-    APIRouter,
-    BackgroundTasks,
-    Depends,
-    Form,
-    Query,
-    Request,
-    Response,
-    status,
-)
-from fastapi.security import OAuth2PasswordBearer
+from fastapi import APIRouter, BackgroundTasks, Form, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
-from vareon_chassis.auth import CurrentUser, Principal
 from vareon_chassis.db import SessionDep
-from vareon_chassis.errors import Forbidden, Unauthorized, problem_response
-from vareon_chassis.pagination import Cursor
+from vareon_chassis.errors import problem_response
 
 from vareon_identity import google, service, verification
-from vareon_identity.addresses import client_address
+from vareon_identity.api.deps import Caller, CallerDep, client_of, passwords_of, settings_of
 from vareon_identity.errors import GoogleSignInDisabled, RecentLoginRequired, RefreshTokenReused
-from vareon_identity.keys import KeyRing
 from vareon_identity.mailer import MailSender
 from vareon_identity.models import User
-from vareon_identity.passwords import Passwords
 from vareon_identity.schemas import (
     AccountDeletion,
     GoogleSignInRequest,
@@ -50,80 +33,12 @@ from vareon_identity.schemas import (
     SessionOut,
     TokenResponse,
     UserOut,
-    UserPage,
     VerifyEmailRequest,
 )
-from vareon_identity.settings import IdentitySettings
 from vareon_identity.throttle import ActionLimit, LoginThrottle
 from vareon_identity.tokens import TokenIssuer
 
-TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 (a path)
-_oauth2 = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)  # Swagger's Authorize
-
-router = APIRouter(tags=["identity"])
-auth = APIRouter(prefix="/api/v1/auth")
-users = APIRouter(prefix="/api/v1/users")
-
-
-@dataclass(frozen=True)
-class Caller:
-    principal: Principal
-    user: User
-    session_id: UUID | None
-
-
-def _session_id(request: Request) -> UUID | None:
-    # The chassis verified this token already; only read the login (sid) it carries.
-    token = request.headers["authorization"].split(" ", 1)[1]
-    sid = jwt.decode(token, options={"verify_signature": False}).get("sid")
-    return UUID(sid) if sid else None
-
-
-async def _caller(
-    request: Request,
-    principal: CurrentUser,
-    session: SessionDep,
-    _: Annotated[str | None, Depends(_oauth2)],
-) -> Caller:
-    user = await service.active_user(session, principal.id)
-    if user is None:
-        raise Unauthorized("the account no longer exists")
-    sid = _session_id(request)
-    if sid is not None and await service.family_revoked(session, sid):
-        raise Unauthorized("this session was signed out")
-    return Caller(principal, user, sid)
-
-
-CallerDep = Annotated[Caller, Depends(_caller)]
-
-
-def requires(permission: str) -> Any:
-    """The caller's current roles in this database decide, not the token (it may predate a
-    demotion by up to its lifetime)."""
-
-    async def check(caller: CallerDep) -> Caller:
-        if permission not in caller.user.permission_names:
-            raise Forbidden(f"missing permission {permission!r}")
-        return caller
-
-    return Depends(check)
-
-
-def _settings(request: Request) -> IdentitySettings:
-    return request.app.state.settings
-
-
-def _passwords(request: Request) -> Passwords:
-    return request.app.state.passwords
-
-
-def _client(request: Request) -> tuple[str | None, str | None]:
-    """The user agent and the client's address (the gateway's X-Forwarded-For, if trusted)."""
-    peer = request.client.host if request.client else None
-    ip = client_address(
-        peer, request.headers.get("x-forwarded-for"), request.app.state.trusted_proxies
-    )
-    return request.headers.get("user-agent"), ip
+router = APIRouter(prefix="/api/v1/auth")
 
 
 async def _tokens_for(
@@ -146,12 +61,14 @@ async def _login(
     request: Request, session: AsyncSession, email: str, password: str
 ) -> TokenResponse:
     throttle: LoginThrottle = request.app.state.login_throttle
-    user_agent, ip = _client(request)
+    user_agent, ip = client_of(request)
     email = service.normalise_email(email)  # the throttle's key is the account's
     attempt = throttle.attempt(email, ip)
-    user = await service.authenticate(session, _passwords(request), email=email, password=password)
+    user = await service.authenticate(
+        session, passwords_of(request), email=email, password=password
+    )
     throttle.succeeded(attempt)
-    ttl_s = _settings(request).refresh_token_ttl_s
+    ttl_s = settings_of(request).refresh_token_ttl_s
     issued = await service.start_session(session, user, ttl_s=ttl_s, user_agent=user_agent, ip=ip)
     return await _tokens_for(request, session, user, issued)
 
@@ -159,7 +76,7 @@ async def _login(
 async def _send_verification(
     request: Request, session: AsyncSession, user: User, tasks: BackgroundTasks
 ) -> None:
-    settings = _settings(request)
+    settings = settings_of(request)
     await verification.send_verification(
         session,
         user,
@@ -170,7 +87,7 @@ async def _send_verification(
     tasks.add_task(mailer.wake)  # background tasks run after the commit
 
 
-@auth.post(
+@router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
     response_model=UserOut,
@@ -185,10 +102,10 @@ async def register(
 ) -> User:
     """Create an account and mail a verification link to its address."""
     register_limit: ActionLimit = request.app.state.register_limit
-    register_limit.hit(_client(request)[1] or "unknown")
+    register_limit.hit(client_of(request)[1] or "unknown")
     user = await service.register(
         session,
-        _passwords(request),
+        passwords_of(request),
         email=body.email,
         password=body.password,
         display_name=body.display_name,
@@ -197,7 +114,7 @@ async def register(
     return user
 
 
-@auth.post(
+@router.post(
     "/verify-email",
     response_model=UserOut,
     responses={400: problem_response("Unknown, used or expired token")},
@@ -207,7 +124,7 @@ async def verify_email(body: VerifyEmailRequest, session: SessionDep) -> User:
     return await verification.verify_email(session, body.token)
 
 
-@auth.post(
+@router.post(
     "/resend-verification",
     status_code=status.HTTP_202_ACCEPTED,
     responses={
@@ -220,14 +137,14 @@ async def resend_verification(
 ) -> Response:
     """Mail a new verification link (earlier ones stay valid until they expire)."""
     per_ip: ActionLimit = request.app.state.resend_limit_per_ip
-    per_ip.hit(_client(request)[1] or "unknown")
+    per_ip.hit(client_of(request)[1] or "unknown")
     limit: ActionLimit = request.app.state.resend_limit
     limit.hit(str(caller.user.id))
     await _send_verification(request, session, caller.user, tasks)
     return Response(status_code=status.HTTP_202_ACCEPTED)
 
 
-@auth.post(
+@router.post(
     "/google",
     response_model=TokenResponse,
     responses={
@@ -244,13 +161,13 @@ async def google_sign_in(
         raise GoogleSignInDisabled("Google sign-in is not configured (IDENTITY_GOOGLE_CLIENT_ID)")
     account = await verifier.verify(body.id_token)
     user = await google.sign_in(session, account)
-    user_agent, ip = _client(request)
-    ttl_s = _settings(request).refresh_token_ttl_s
+    user_agent, ip = client_of(request)
+    ttl_s = settings_of(request).refresh_token_ttl_s
     issued = await service.start_session(session, user, ttl_s=ttl_s, user_agent=user_agent, ip=ip)
     return await _tokens_for(request, session, user, issued)
 
 
-@auth.post(
+@router.post(
     "/login",
     response_model=TokenResponse,
     responses={
@@ -263,7 +180,7 @@ async def login(body: LoginRequest, request: Request, session: SessionDep) -> To
     return await _login(request, session, body.email, body.password)
 
 
-@auth.post(
+@router.post(
     "/token",
     response_model=TokenResponse,
     responses={
@@ -282,21 +199,21 @@ async def token(
     return await _login(request, session, username, password)
 
 
-@auth.post(
+@router.post(
     "/refresh",
     response_model=TokenResponse,
     responses={401: problem_response("Unknown, revoked or expired refresh token")},
 )
 async def refresh(body: RefreshRequest, request: Request, session: SessionDep) -> TokenResponse:
-    user_agent, ip = _client(request)
+    user_agent, ip = client_of(request)
     try:
         user, issued = await service.rotate(
             session,
             body.refresh_token,
             user_agent=user_agent,
             ip=ip,
-            ttl_s=_settings(request).refresh_token_ttl_s,
-            max_lifetime_s=_settings(request).refresh_session_max_lifetime_s,
+            ttl_s=settings_of(request).refresh_token_ttl_s,
+            max_lifetime_s=settings_of(request).refresh_session_max_lifetime_s,
         )
     except RefreshTokenReused:
         await session.commit()  # the family's revocation must outlive this rejected request
@@ -304,24 +221,24 @@ async def refresh(body: RefreshRequest, request: Request, session: SessionDep) -
     return await _tokens_for(request, session, user, issued)
 
 
-@auth.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(body: RefreshRequest, caller: CallerDep, session: SessionDep) -> Response:
     await service.logout(session, caller.user.id, body.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@auth.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/logout-all", status_code=status.HTTP_204_NO_CONTENT)
 async def logout_all(caller: CallerDep, session: SessionDep) -> Response:
     await service.logout_all(session, caller.user.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@auth.get("/me", response_model=UserOut)
+@router.get("/me", response_model=UserOut)
 async def me(caller: CallerDep) -> User:
     return caller.user
 
 
-@auth.patch("/me", response_model=UserOut)
+@router.patch("/me", response_model=UserOut)
 async def update_me(body: ProfileUpdate, caller: CallerDep, session: SessionDep) -> User:
     changes = body.model_dump(mode="json", exclude_unset=True)
     if changes.get("display_name") is None:
@@ -336,13 +253,13 @@ async def _reauthenticate(request: Request, caller: Caller, password: str) -> No
     not become a way to guess it)."""
     throttle: LoginThrottle = request.app.state.login_throttle
     assert caller.user.email is not None
-    attempt = throttle.attempt(caller.user.email, _client(request)[1])
-    await service.check_password(_passwords(request), caller.user, password)
+    attempt = throttle.attempt(caller.user.email, client_of(request)[1])
+    await service.check_password(passwords_of(request), caller.user, password)
     throttle.succeeded(attempt)
 
 
 async def _recent_login(request: Request, caller: Caller, session: AsyncSession) -> None:
-    max_age = timedelta(seconds=_settings(request).reauthentication_max_age_s)
+    max_age = timedelta(seconds=settings_of(request).reauthentication_max_age_s)
     started = (
         await service.login_started_at(session, caller.session_id) if caller.session_id else None
     )
@@ -350,7 +267,7 @@ async def _recent_login(request: Request, caller: Caller, session: AsyncSession)
         raise RecentLoginRequired("sign in again (at most a few minutes ago) to do this")
 
 
-@auth.delete("/me", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/me", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_me(
     body: AccountDeletion, request: Request, caller: CallerDep, session: SessionDep
 ) -> Response:
@@ -365,7 +282,7 @@ async def delete_me(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@auth.post("/password", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
 async def change_password(
     body: PasswordChange, request: Request, caller: CallerDep, session: SessionDep
 ) -> Response:
@@ -373,7 +290,7 @@ async def change_password(
     await _reauthenticate(request, caller, body.current_password)
     await service.change_password(
         session,
-        _passwords(request),
+        passwords_of(request),
         caller.user,
         new=body.new_password,
         keep_family=caller.session_id,
@@ -381,42 +298,7 @@ async def change_password(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@auth.get("/sessions", response_model=list[SessionOut])
+@router.get("/sessions", response_model=list[SessionOut])
 async def sessions(caller: CallerDep, session: SessionDep) -> list[SessionOut]:
     rows = await service.active_sessions(session, caller.user.id)
     return [SessionOut(**row, current=row["id"] == caller.session_id) for row in rows]
-
-
-@users.get("", response_model=UserPage)
-async def list_users(
-    session: SessionDep,
-    _: Caller = requires("users:read"),
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Cursor = None,
-) -> UserPage:
-    found, next_cursor = await service.list_users(session, limit=limit, cursor=cursor)
-    return UserPage(items=[UserOut.model_validate(u) for u in found], next_cursor=next_cursor)
-
-
-@users.post("/{user_id}/roles/{role}", response_model=UserOut)
-async def grant_role(
-    user_id: UUID, role: str, session: SessionDep, _: Caller = requires("users:write")
-) -> User:
-    return await service.grant_role(session, user_id, role)
-
-
-@users.delete("/{user_id}/roles/{role}", response_model=UserOut)
-async def revoke_role(
-    user_id: UUID, role: str, session: SessionDep, _: Caller = requires("users:write")
-) -> User:
-    return await service.revoke_role(session, user_id, role)
-
-
-@router.get("/.well-known/jwks.json")
-async def jwks(request: Request) -> dict[str, Any]:
-    keys: KeyRing = request.app.state.key_ring
-    return keys.public_jwks()
-
-
-router.include_router(auth)
-router.include_router(users)
