@@ -1,18 +1,25 @@
 """Text analysis: the fixed analyses, the instructions that ask a model for them as JSON, the
-model that validates its answer, and the deterministic analysis the offline provider gives.
+model that validates its answer, asking (with one stricter retry), and the deterministic
+analysis the offline provider gives.
 
 The user's text only ever travels as the user message; the instructions are fixed templates.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+import uuid
 from collections import Counter
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from vareon_arcana.calls import Caller, Calls, Receipt
+from vareon_arcana.errors import InvalidModelAnswer
 
 
 class Kind(StrEnum):
@@ -89,6 +96,53 @@ def parse(raw: str, kinds: list[Kind]) -> Analysis:
     if missing:
         raise InvalidAnswer(f"missing: {', '.join(missing)}")
     return found
+
+
+@dataclass(frozen=True)
+class Analyzed:
+    analysis: Analysis
+    attempts: int
+    receipts: list[Receipt]
+    """One per model call: a retry is a second call, charged too."""
+    rule: str | None
+
+
+async def analyze(
+    calls: Calls,
+    caller: Caller,
+    text: str,
+    kinds: list[Kind],
+    *,
+    category: str | None,
+    max_tokens: int,
+) -> Analyzed:
+    """Ask for the analyses as JSON; an invalid answer is asked once more, more strictly;
+    InvalidModelAnswer (502) when the second is invalid too."""
+    receipts: list[Receipt] = []
+    problems = []
+    options = calls.options(max_tokens, json_mode=True)
+    for attempt in (1, 2):
+        asked = messages(text, kinds, retry=attempt > 1)
+        reply = await calls.ask(caller, asked, category=category, options=options)
+        if reply.end.receipt is not None:
+            receipts.append(reply.end.receipt)
+        try:
+            found = parse(reply.text, kinds)
+        except InvalidAnswer as exc:
+            problems.append(str(exc))
+            continue
+        return Analyzed(found, attempt, receipts, reply.rule)
+    raise InvalidModelAnswer(
+        f"the model answered twice without valid JSON ({'; '.join(problems)})",
+        attempts=2,
+        receipts=[_json(r) for r in receipts],
+    )
+
+
+def _json(receipt: Receipt) -> dict[str, object]:
+    return {
+        k: str(v) if isinstance(v, uuid.UUID) else v for k, v in dataclasses.asdict(receipt).items()
+    }
 
 
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")

@@ -13,7 +13,14 @@ from collections.abc import AsyncIterator
 import structlog
 from vareon_contracts.events.cognisys import ModelTarget
 
-from vareon_arcana.providers import Piece, ProviderRejected, Providers, ProviderUnavailable, Text
+from vareon_arcana.providers import (
+    Options,
+    Piece,
+    ProviderRejected,
+    Providers,
+    ProviderUnavailable,
+    Text,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -30,10 +37,9 @@ async def answer(
     providers: Providers,
     targets: list[ModelTarget],
     messages: list[dict[str, str]],
-    max_tokens: int,
+    options: Options,
     *,
     retry_after_cap_s: float,
-    json_mode: bool = False,
 ) -> AsyncIterator[tuple[ModelTarget, Piece]]:
     failures: list[str] = []
     for target in targets:
@@ -44,9 +50,7 @@ async def answer(
         for attempt in (1, 2):
             started = False
             try:
-                async for piece in provider.stream(
-                    target.model, messages, max_tokens, json_mode=json_mode
-                ):
+                async for piece in provider.stream(target.model, messages, options):
                     started = started or isinstance(piece, Text)
                     yield target, piece
                 return

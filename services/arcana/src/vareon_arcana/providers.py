@@ -2,14 +2,15 @@
 
 One factory gives the provider of a routing target. A target whose provider has no API key
 is skipped; when no target is usable at all, the offline provider answers (deterministic,
-free, and it says so).
+free, and it says so). Providers know nothing of arcana's features: what the offline provider
+answers when JSON is asked for is given to it (the analysis feature's, wired in app.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -17,7 +18,7 @@ import openai
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from vareon_contracts.events.cognisys import ModelTarget
 
-from vareon_arcana import analysis, tokens
+from vareon_arcana import tokens
 from vareon_arcana.settings import ArcanaSettings
 
 OFFLINE = ModelTarget(
@@ -32,8 +33,22 @@ class Text:
 
 @dataclass(frozen=True)
 class Usage:
+    """Tokens as the provider reports them for one call."""
+
     tokens_in: int
     tokens_out: int
+
+
+@dataclass(frozen=True)
+class Options:
+    """How the model should answer: sent with every attempt, whichever target answers."""
+
+    max_tokens: int
+    json_mode: bool = False
+    """Ask for one JSON object (``response_format``) where the endpoint supports it."""
+    temperature: float | None = None
+    """None: the provider's default (not sent)."""
+    stop: tuple[str, ...] = ()
 
 
 Piece = Text | Usage
@@ -55,12 +70,7 @@ class Provider(Protocol):
     name: str
 
     def stream(
-        self,
-        model: str,
-        messages: list[dict[str, str]],
-        max_tokens: int,
-        *,
-        json_mode: bool = False,
+        self, model: str, messages: list[dict[str, str]], options: Options
     ) -> AsyncIterator[Piece]: ...
 
 
@@ -83,22 +93,21 @@ class OpenAICompatible:
         """Whether the endpoint accepts response_format={"type": "json_object"}."""
 
     async def stream(
-        self,
-        model: str,
-        messages: list[dict[str, str]],
-        max_tokens: int,
-        *,
-        json_mode: bool = False,
+        self, model: str, messages: list[dict[str, str]], options: Options
     ) -> AsyncIterator[Piece]:
         body: dict[str, Any] = {
             "model": model,
             "messages": messages,
-            "max_tokens": max_tokens,
+            "max_tokens": options.max_tokens,
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        if json_mode and self.json_mode:
+        if options.json_mode and self.json_mode:
             body["response_format"] = {"type": "json_object"}
+        if options.temperature is not None:
+            body["temperature"] = options.temperature
+        if options.stop:
+            body["stop"] = list(options.stop)
         try:
             # The SDK's own `chat.completions.create` walks every message through its
             # TypedDict transform first: ~0.7 ms a message here, 27 ms for a 40-message
@@ -138,27 +147,29 @@ class OpenAICompatible:
             raise
 
 
+OfflineJSON = Callable[[str], object]
+"""The JSON the offline provider answers for a user message when JSON is asked for."""
+
+
 class Offline:
     """Answers without any model: used when no provider has an API key."""
 
     name = "offline"
 
+    def __init__(self, json_answer: OfflineJSON | None = None) -> None:
+        self.json_answer = json_answer
+
     async def stream(
-        self,
-        model: str,
-        messages: list[dict[str, str]],
-        max_tokens: int,
-        *,
-        json_mode: bool = False,
+        self, model: str, messages: list[dict[str, str]], options: Options
     ) -> AsyncIterator[Piece]:
         asked = " ".join(messages[-1]["content"].split())
-        if json_mode:  # only analysis asks for JSON: answer with the deterministic one
-            reply = json.dumps(analysis.offline(messages[-1]["content"]))
+        if options.json_mode and self.json_answer is not None:
+            reply = json.dumps(self.json_answer(messages[-1]["content"]))
         else:
             reply = tokens.truncate(
                 "Vareon is offline: no model provider is configured, so this is a fixed answer "
                 f"and nothing was charged. You asked: {asked}",
-                max_tokens,
+                options.max_tokens,
             )
         words = reply.split(" ")
         for i, word in enumerate(words):
@@ -170,10 +181,12 @@ class Offline:
 class Providers:
     """The factory: one SDK client per configured provider, created on first use."""
 
-    def __init__(self, settings: ArcanaSettings) -> None:
+    def __init__(
+        self, settings: ArcanaSettings, *, offline_json: OfflineJSON | None = None
+    ) -> None:
         self.settings = settings
         self._clients: dict[str, OpenAICompatible] = {}
-        self.offline = Offline()
+        self.offline = Offline(offline_json)
 
     def configured(self, name: str) -> bool:
         config = self.settings.providers.get(name)
@@ -191,7 +204,7 @@ class Providers:
                 base_url=config.base_url,
                 timeout=self.settings.provider_timeout_s,
                 max_retries=0,
-            )  # fallback and Retry-After are ours (chat.py)
+            )  # fallback and Retry-After are ours (fallback.py)
             self._clients[name] = OpenAICompatible(name, client, json_mode=config.json_mode)
         return self._clients[name]
 

@@ -82,3 +82,13 @@ async def apply_balance(
 
 async def forget_balance(session: AsyncSession, user_id: uuid.UUID) -> None:
     await session.execute(delete(BalanceReplica).where(BalanceReplica.user_id == user_id))
+
+
+async def rule_count(session: AsyncSession) -> int:
+    """Live rules in the replica (tombstones not counted)."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(RoutingRuleReplica)
+        .where(RoutingRuleReplica.deleted.is_(False))
+    )
+    return int(count or 0)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vareon_arcana.analysis import Analysis, Kind
 from vareon_arcana.content import ContentType, Tone
+
+if TYPE_CHECKING:
+    from vareon_arcana.calls import Receipt
 
 MAX_MESSAGE_CHARS = 32_000
 
@@ -75,6 +78,10 @@ class ReceiptOut(BaseModel):
     cost: int
     """Micro-credits charged."""
     status: str
+
+    @classmethod
+    def of(cls, receipt: Receipt | None) -> ReceiptOut | None:
+        return None if receipt is None else cls(**vars(receipt))
 
 
 class ReplyOut(BaseModel):

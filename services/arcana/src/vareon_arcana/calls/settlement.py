@@ -1,0 +1,136 @@
+"""Settling a call, on every exit: release the reservation, record what was produced and what
+it cost, publish ``UsageRecordedV1``; one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from vareon_contracts.events.arcana import UsageRecordedV1
+from vareon_contracts.events.cognisys import ModelTarget
+
+from vareon_arcana import credits, pricing, tokens
+from vareon_arcana.calls.admission import Turn
+from vareon_arcana.models import OUTBOX, ChatSession, Message, UsageRecord
+from vareon_arcana.providers import Usage
+
+
+@dataclass(frozen=True)
+class Receipt:
+    message_id: uuid.UUID | None
+    usage_id: uuid.UUID | None
+    provider: str
+    model: str
+    tokens_in: int
+    tokens_out: int
+    cost: int
+    status: str
+
+
+async def settle(
+    session: AsyncSession,
+    turn: Turn,
+    target: ModelTarget | None,
+    text: str,
+    usage: Usage | None,
+    status: str,
+) -> Receipt | None:
+    """The receipt of what ``target`` produced (None when no target produced anything).
+
+    Tokens are the provider's reported usage; without it (a failure, a disconnect) they are
+    counted here. Only flushes."""
+    await credits.release(session, turn.reservation_id)
+    if target is None:
+        return None
+    tokens_in = (usage.tokens_in if usage else None) or turn.prompt_tokens
+    tokens_out = usage.tokens_out if usage else tokens.count(text)
+    cost = pricing.cost(target, tokens_in, tokens_out)
+    usage_id = uuid.uuid4() if cost > 0 else None
+    message_id = await _store_reply(
+        session, turn, target, text, status, tokens_in, tokens_out, cost, usage_id
+    )
+    if usage_id is not None:
+        await _record_usage(session, turn, target, usage_id, tokens_in, tokens_out, cost)
+    return Receipt(
+        message_id, usage_id, target.provider, target.model, tokens_in, tokens_out, cost, status
+    )
+
+
+async def _store_reply(
+    session: AsyncSession,
+    turn: Turn,
+    target: ModelTarget,
+    text: str,
+    status: str,
+    tokens_in: int,
+    tokens_out: int,
+    cost: int,
+    usage_id: uuid.UUID | None,
+) -> uuid.UUID | None:
+    """The assistant message in the turn's chat session, when it has one still there."""
+    chat = await session.get(ChatSession, turn.session_id) if turn.session_id else None
+    if chat is None:
+        return None
+    message_id = uuid.uuid4()
+    session.add(
+        Message(
+            id=message_id,
+            session_id=chat.id,
+            role="assistant",
+            content=text,
+            status=status,
+            provider=target.provider,
+            model=target.model,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            cost=cost,
+            usage_id=usage_id,
+        )
+    )
+    chat.updated_at = datetime.now(UTC)
+    return message_id
+
+
+async def _record_usage(
+    session: AsyncSession,
+    turn: Turn,
+    target: ModelTarget,
+    usage_id: uuid.UUID,
+    tokens_in: int,
+    tokens_out: int,
+    cost: int,
+) -> None:
+    user_id = turn.caller.user_id
+    seq = await credits.next_usage_seq(session, user_id)
+    session.add(
+        UsageRecord(
+            id=usage_id,
+            seq=seq,
+            user_id=user_id,
+            session_id=turn.session_id,
+            provider=target.provider,
+            model=target.model,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            cost=cost,
+        )
+    )
+    await session.flush()
+    await OUTBOX.publish(
+        session,
+        UsageRecordedV1(
+            usage_id=usage_id,
+            user_id=user_id,
+            session_id=turn.session_id,
+            request_id=turn.caller.request_id,
+            provider=target.provider,
+            model=target.model,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            cost=cost,
+            recorded_at=datetime.now(UTC),
+            seq=seq,
+        ),
+    )
