@@ -11,8 +11,8 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vareon_chassis.db import create_engine, create_sessionmaker
 from vareon_chassis.testing.tokens import TestSigningKey
+from vareon_wallet.accounts import Policy
 from vareon_wallet.app import create_app
-from vareon_wallet.service import Policy
 from vareon_wallet.settings import WalletSettings
 
 ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"

@@ -4,7 +4,7 @@ import asyncio
 import uuid
 
 from sqlalchemy import select, text
-from vareon_wallet import ledger, service
+from vareon_wallet import accounts, billing, holds, ledger, ledger_audit, transfers, wallets
 from vareon_wallet.errors import InsufficientFundsProblem
 from vareon_wallet.ledger import TransferKind
 
@@ -13,8 +13,8 @@ from .conftest import BONUS
 
 async def _open(sessionmaker, policy, user):
     async with sessionmaker.begin() as session:
-        wallet, _ = await service.open_wallet(session, policy, user)
-        revenue = await service.platform_account(session, ledger.USAGE_REVENUE)
+        wallet, _ = await wallets.open_wallet(session, policy, user)
+        revenue = await accounts.platform_account(session, ledger.USAGE_REVENUE)
         return wallet.id, revenue.id
 
 
@@ -25,7 +25,7 @@ async def test_200_concurrent_debits_end_at_the_exact_balance(sessionmaker, poli
     async def debit(i: int) -> bool:
         try:
             async with sessionmaker.begin() as session:
-                await service.post_transfer(
+                await transfers.post_transfer(
                     session,
                     policy,
                     debit=wallet_id,
@@ -46,7 +46,7 @@ async def test_200_concurrent_debits_end_at_the_exact_balance(sessionmaker, poli
             text("SELECT balance FROM accounts WHERE id = :id"), {"id": wallet_id}
         )
         assert balance == 0
-        assert (await service.verify_ledger(session)).ok
+        assert (await ledger_audit.verify_ledger(session)).ok
 
 
 async def test_concurrent_usage_charges_are_never_refused(sessionmaker, policy):
@@ -55,7 +55,7 @@ async def test_concurrent_usage_charges_are_never_refused(sessionmaker, policy):
 
     async def charge(i: int) -> None:
         async with sessionmaker.begin() as session:
-            await service.charge_usage(
+            await billing.charge_usage(
                 session,
                 policy,
                 user_id=user,
@@ -67,10 +67,10 @@ async def test_concurrent_usage_charges_are_never_refused(sessionmaker, policy):
 
     await asyncio.gather(*(charge(i) for i in range(60)))
     async with sessionmaker() as session:
-        wallet = await service.require_wallet(session, user)
+        wallet = await accounts.require_wallet(session, user)
         assert wallet.balance == BONUS - 60 * (BONUS // 40)
         assert wallet.floor == wallet.balance  # only usage may take a wallet below zero
-        assert (await service.verify_ledger(session)).ok
+        assert (await ledger_audit.verify_ledger(session)).ok
 
 
 async def test_concurrent_holds_cannot_overspend(sessionmaker, policy):
@@ -80,7 +80,7 @@ async def test_concurrent_holds_cannot_overspend(sessionmaker, policy):
     async def hold() -> bool:
         try:
             async with sessionmaker.begin() as session:
-                await service.place_hold(
+                await holds.place_hold(
                     session, policy, user_id=user, amount=BONUS // 10, reason="chat"
                 )
             return True
@@ -90,24 +90,22 @@ async def test_concurrent_holds_cannot_overspend(sessionmaker, policy):
     outcomes = await asyncio.gather(*(hold() for _ in range(30)))
     assert sum(outcomes) == 10
     async with sessionmaker() as session:
-        wallet = await service.require_wallet(session, user)
+        wallet = await accounts.require_wallet(session, user)
         assert (wallet.balance, wallet.pending) == (BONUS, BONUS)
-        assert (await service.verify_ledger(session)).ok
+        assert (await ledger_audit.verify_ledger(session)).ok
 
 
 async def test_expired_holds_are_swept(sessionmaker, policy):
     user = uuid.uuid4()
     await _open(sessionmaker, policy, user)
     async with sessionmaker.begin() as session:
-        hold = await service.place_hold(
-            session, policy, user_id=user, amount=5, reason="x", ttl_s=1
-        )
+        hold = await holds.place_hold(session, policy, user_id=user, amount=5, reason="x", ttl_s=1)
     async with sessionmaker.begin() as session:
         await session.execute(text("UPDATE holds SET expires_at = now() - interval '1 second'"))
     async with sessionmaker.begin() as session:
-        assert await service.expire_holds(session, policy) == 1
+        assert await holds.expire_holds(session, policy) == 1
     async with sessionmaker() as session:
         from vareon_wallet.models import Hold
 
         assert await session.scalar(select(Hold.status).where(Hold.id == hold.id)) == "expired"
-        assert (await service.require_wallet(session, user)).pending == 0
+        assert (await accounts.require_wallet(session, user)).pending == 0

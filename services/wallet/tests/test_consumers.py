@@ -12,7 +12,7 @@ from vareon_contracts import Envelope, encode_kafka, topics
 from vareon_contracts.events.arcana import UsageRecordedV1
 from vareon_contracts.events.identity import UserDeletedV1, UserRegisteredV1
 from vareon_contracts.events.neosyntis import TrainingUsageRecordedV1
-from vareon_wallet import service
+from vareon_wallet import accounts, ledger_audit
 from vareon_wallet.consumers import build_consumers
 from vareon_wallet.models import Transfer, inbox_table, outbox_table
 
@@ -58,7 +58,7 @@ async def test_registration_on_the_broker_pays_the_bonus_once(
         count=2,
     )
     async with sessionmaker() as session:
-        wallet = await service.require_wallet(session, user)
+        wallet = await accounts.require_wallet(session, user)
         assert wallet.balance == BONUS
         bonuses = await session.scalar(
             select(func.count())
@@ -103,7 +103,7 @@ async def test_a_redelivered_usage_record_is_charged_once(settings, sessionmaker
         assert await charges.process(consumer_record(event, topics.ARCANA_USAGE, 7)) == "duplicate"
 
         async with sessionmaker() as session:
-            wallet = await service.require_wallet(session, user)
+            wallet = await accounts.require_wallet(session, user)
             assert wallet.balance == THRESHOLD - 1
             types = list(
                 await session.scalars(select(outbox_table.c.event_type).order_by(outbox_table.c.id))
@@ -123,9 +123,9 @@ async def test_a_redelivered_usage_record_is_charged_once(settings, sessionmaker
             == "applied"
         )
         async with sessionmaker() as session:
-            wallet = await service.require_wallet(session, user)
+            wallet = await accounts.require_wallet(session, user)
             assert (wallet.status, wallet.balance) == ("closed", 0)
-            assert (await service.verify_ledger(session)).ok
+            assert (await ledger_audit.verify_ledger(session)).ok
     finally:
         await producer.stop()
 
@@ -157,8 +157,8 @@ async def test_training_compute_is_charged_once_per_usage_event(settings, sessio
             await charges.process(consumer_record(event, topics.NEOSYNTIS_TRAINING_JOB, offset))
 
         async with sessionmaker() as session:
-            wallet = await service.require_wallet(session, user)
+            wallet = await accounts.require_wallet(session, user)
             assert wallet.balance == BONUS - 200_000
-            assert (await service.verify_ledger(session)).ok
+            assert (await ledger_audit.verify_ledger(session)).ok
     finally:
         await producer.stop()

@@ -4,9 +4,9 @@ from pathlib import Path
 from typing import Any
 
 from vareon_chassis.testing.contracts import ServiceContracts
+from vareon_wallet.accounts import Policy
 from vareon_wallet.consumers import build_consumers
 from vareon_wallet.models import OUTBOX, inbox_table
-from vareon_wallet.service import Policy
 
 CONTRACTS = ServiceContracts(
     "wallet",

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 from vareon_chassis.db import create_engine, create_sessionmaker
-from vareon_wallet import ledger, service
+from vareon_wallet import billing, holds, ledger, ledger_audit, wallets
 from vareon_wallet.errors import DomainError
 from vareon_wallet.ledger import Balances
 
@@ -45,15 +45,15 @@ def test_crossing_and_formatting():
 
 async def test_verify_catches_a_tampered_balance(sessionmaker, policy):
     async with sessionmaker.begin() as session:
-        await service.open_wallet(session, policy, uuid.uuid4())
+        await wallets.open_wallet(session, policy, uuid.uuid4())
     async with sessionmaker() as session:
-        assert (await service.verify_ledger(session)).ok
+        assert (await ledger_audit.verify_ledger(session)).ok
     async with sessionmaker.begin() as session:
         await session.execute(
             text("UPDATE accounts SET balance = balance + 1 WHERE code = 'platform:grants'")
         )
     async with sessionmaker() as session:
-        report = await service.verify_ledger(session)
+        report = await ledger_audit.verify_ledger(session)
         assert not report.ok
         assert report.balance_mismatches == {"platform:grants": (1, 0)}
 
@@ -69,7 +69,7 @@ operations = st.lists(
 )
 
 
-async def _apply(url: str, policy, users, ops) -> service.LedgerReport:
+async def _apply(url: str, policy, users, ops) -> ledger_audit.LedgerReport:
     engine = create_engine(url, pool_size=2, max_overflow=0)
     sm = create_sessionmaker(engine)
     try:
@@ -78,7 +78,7 @@ async def _apply(url: str, policy, users, ops) -> service.LedgerReport:
             try:
                 async with sm.begin() as s:
                     if op == "grant":
-                        await service.grant(
+                        await billing.grant(
                             s,
                             policy,
                             admin_id=uuid.uuid4(),
@@ -89,7 +89,7 @@ async def _apply(url: str, policy, users, ops) -> service.LedgerReport:
                             request_hash="h",
                         )
                     elif op == "usage":
-                        await service.charge_usage(
+                        await billing.charge_usage(
                             s,
                             policy,
                             user_id=user,
@@ -99,19 +99,19 @@ async def _apply(url: str, policy, users, ops) -> service.LedgerReport:
                             reference=None,
                         )
                     elif op in ("hold", "capture"):
-                        hold = await service.place_hold(
+                        hold = await holds.place_hold(
                             s, policy, user_id=user, amount=amount, reason="h"
                         )
                         if op == "capture":
-                            await service.capture_hold(
+                            await holds.capture_hold(
                                 s, policy, user_id=user, hold_id=hold.id, amount=amount // 2 + 1
                             )
                     else:
-                        await service.close_wallet(s, policy, user)
+                        await wallets.close_wallet(s, policy, user)
             except DomainError:
                 pass  # refused changes roll back whole
         async with sm() as s:
-            return await service.verify_ledger(s)
+            return await ledger_audit.verify_ledger(s)
     finally:
         await engine.dispose()
 
@@ -125,7 +125,7 @@ def users(database_url, policy):
         try:
             async with create_sessionmaker(engine).begin() as s:
                 for user in ids:
-                    await service.open_wallet(s, policy, user)
+                    await wallets.open_wallet(s, policy, user)
         finally:
             await engine.dispose()
 

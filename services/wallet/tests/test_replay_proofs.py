@@ -17,9 +17,10 @@ from vareon_contracts import Envelope, encode_kafka
 from vareon_contracts.events.arcana import UsageRecordedV1
 from vareon_contracts.events.identity import UserDeletedV1, UserRegisteredV1
 from vareon_wallet.app import create_app
+from vareon_wallet.billing import grant
 from vareon_wallet.consumers import build_consumers, reset_ledger
 from vareon_wallet.models import inbox_table, outbox_table
-from vareon_wallet.service import grant, open_wallet
+from vareon_wallet.wallets import open_wallet
 
 
 def projection_of(users):

@@ -14,7 +14,7 @@ from vareon_chassis.db import SessionDep
 from vareon_chassis.errors import problem_response
 from vareon_chassis.pagination import Cursor, decode_cursor, encode_cursor
 
-from vareon_wallet import service
+from vareon_wallet import accounts, billing, holds, transfers, wallets
 from vareon_wallet.ledger import TransferKind, credits
 from vareon_wallet.schemas import (
     CaptureIn,
@@ -32,13 +32,13 @@ READ_ANY_PERMISSION = "wallet:read-any"
 router = APIRouter(prefix="/api/v1/wallet", tags=["wallet"])
 
 
-def _policy(request: Request) -> service.Policy:
+def _policy(request: Request) -> accounts.Policy:
     return request.app.state.wallet_policy
 
 
 @router.get("", responses={404: problem_response("The caller has no wallet yet")})
 async def get_wallet(session: SessionDep, user: CurrentUser) -> WalletOut:
-    return WalletOut.of(await service.require_wallet(session, user.id))
+    return WalletOut.of(await accounts.require_wallet(session, user.id))
 
 
 @router.post("", responses={201: {"model": WalletOut}})
@@ -46,7 +46,7 @@ async def open_wallet(
     request: Request, response: Response, session: SessionDep, user: CurrentUser
 ) -> WalletOut:
     """Get or create the caller's wallet: 201 when created, 200 when it already existed."""
-    wallet, created = await service.open_wallet(session, _policy(request), user.id)
+    wallet, created = await wallets.open_wallet(session, _policy(request), user.id)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return WalletOut.of(wallet)
 
@@ -61,9 +61,9 @@ async def list_transactions(
     since: Annotated[datetime | None, Query(description="created at or after")] = None,
     until: Annotated[datetime | None, Query(description="created before")] = None,
 ) -> TransactionPage:
-    wallet = await service.require_wallet(session, user.id)
+    wallet = await accounts.require_wallet(session, user.id)
     after = decode_cursor(cursor, int)
-    rows = await service.list_transactions(
+    rows = await transfers.list_transactions(
         session,
         wallet.id,
         limit=limit,
@@ -101,7 +101,7 @@ async def grant_credits(
     fingerprint = hashlib.sha256(
         json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
     ).hexdigest()
-    posted = await service.grant(
+    posted = await billing.grant(
         session,
         _policy(request),
         admin_id=admin.id,
@@ -136,7 +136,7 @@ async def grant_credits(
 async def place_hold(
     request: Request, session: SessionDep, user: CurrentUser, body: HoldIn
 ) -> HoldOut:
-    hold = await service.place_hold(
+    hold = await holds.place_hold(
         session,
         _policy(request),
         user_id=user.id,
@@ -158,7 +158,7 @@ async def capture_hold(
     hold_id: uuid.UUID,
     body: CaptureIn | None = None,
 ) -> HoldOut:
-    hold = await service.capture_hold(
+    hold = await holds.capture_hold(
         session,
         _policy(request),
         user_id=user.id,
@@ -175,9 +175,7 @@ async def capture_hold(
 async def release_hold(
     request: Request, session: SessionDep, user: CurrentUser, hold_id: uuid.UUID
 ) -> HoldOut:
-    released = await service.release_hold(
-        session, _policy(request), user_id=user.id, hold_id=hold_id
-    )
+    released = await holds.release_hold(session, _policy(request), user_id=user.id, hold_id=hold_id)
     return HoldOut.of(released)
 
 
@@ -187,4 +185,4 @@ async def get_user_wallet(
     user_id: uuid.UUID,
     admin: Principal = require_permission(READ_ANY_PERMISSION),
 ) -> WalletOut:
-    return WalletOut.of(await service.require_wallet(session, user_id))
+    return WalletOut.of(await accounts.require_wallet(session, user_id))

@@ -7,10 +7,10 @@ from vareon_chassis.auth import TokenVerifier
 from vareon_chassis.service import Messaging, background, create_service
 from vareon_chassis.settings import load_settings
 
+from vareon_wallet.accounts import Policy
 from vareon_wallet.api import router
 from vareon_wallet.consumers import build_consumers
 from vareon_wallet.models import OUTBOX, inbox_table
-from vareon_wallet.service import Policy
 from vareon_wallet.settings import WalletSettings
 from vareon_wallet.sweeper import sweep_holds
 

@@ -13,7 +13,7 @@ from vareon_contracts.events.arcana import UsageRecordedV1
 from vareon_contracts.events.identity import UserDeletedV1, UserRegisteredV1
 from vareon_contracts.events.neosyntis import TrainingUsageRecordedV1, training_charge_reason
 
-from vareon_wallet import service
+from vareon_wallet import accounts, billing, wallets
 from vareon_wallet.ledger import TransferKind
 from vareon_wallet.models import Account, Entry, Hold, Transfer
 
@@ -42,7 +42,7 @@ async def reset_ledger(session: AsyncSession) -> None:
     await session.execute(update(Account).values(balance=0, pending=0))
 
 
-def build_consumers(policy: service.Policy) -> list[EventConsumer]:
+def build_consumers(policy: accounts.Policy) -> list[EventConsumer]:
     users = EventConsumer(name="wallet.users", topics=(topics.IDENTITY_USER,), reset=reset_ledger)
     usage = EventConsumer(
         name="wallet.usage", topics=(topics.ARCANA_USAGE, topics.NEOSYNTIS_TRAINING_JOB)
@@ -52,11 +52,11 @@ def build_consumers(policy: service.Policy) -> list[EventConsumer]:
     async def user_registered(
         session: AsyncSession, event: UserRegisteredV1, envelope: Envelope
     ) -> None:
-        await service.open_wallet(session, policy, event.user_id)
+        await wallets.open_wallet(session, policy, event.user_id)
 
     @users.on(UserDeletedV1)
     async def user_deleted(session: AsyncSession, event: UserDeletedV1, envelope: Envelope) -> None:
-        await service.close_wallet(session, policy, event.user_id)
+        await wallets.close_wallet(session, policy, event.user_id)
 
     async def charge(
         session: AsyncSession,
@@ -66,7 +66,7 @@ def build_consumers(policy: service.Policy) -> list[EventConsumer]:
     ) -> None:
         if event.cost < 0:
             raise DeadLetter(f"negative cost {event.cost} for usage {event.usage_id}")
-        await service.charge_usage(
+        await billing.charge_usage(
             session,
             policy,
             user_id=event.user_id,

@@ -7,19 +7,19 @@ import asyncio
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from vareon_wallet import service
+from vareon_wallet import accounts, holds
 
 log = structlog.get_logger(__name__)
 
 
 async def sweep_holds(
-    sessionmaker: async_sessionmaker[AsyncSession], policy: service.Policy, interval_s: float
+    sessionmaker: async_sessionmaker[AsyncSession], policy: accounts.Policy, interval_s: float
 ) -> None:
     while True:
         try:
             while True:
                 async with sessionmaker.begin() as session:
-                    expired = await service.expire_holds(session, policy)
+                    expired = await holds.expire_holds(session, policy)
                 if expired:
                     log.info("holds expired", count=expired)
                 if expired < 200:
