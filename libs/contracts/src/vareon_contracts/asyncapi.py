@@ -66,7 +66,7 @@ def _headers(event_type: str) -> dict[str, Any]:
         "properties": {
             "ce_specversion": {"type": "string", "const": SPEC_VERSION},
             "ce_id": {**text, "description": "Unique per event; consumers deduplicate on it."},
-            "ce_source": {**text, "description": "The producing service, e.g. /identity."},
+            "ce_source": {**text, "description": "The producing service, e.g. vareon-identity."},
             "ce_type": {"type": "string", "const": event_type},
             "ce_subject": {**text, "description": "The Kafka key (the aggregate id)."},
             "ce_time": {"type": "string", "format": "date-time"},

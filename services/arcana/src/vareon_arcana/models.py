@@ -21,12 +21,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from vareon_chassis.db import new_metadata
-from vareon_chassis.messaging import Outbox, define_inbox, define_outbox
+from vareon_chassis.tables import service_tables
 
-metadata = new_metadata()
-OUTBOX = Outbox(define_outbox(metadata), source="vareon-arcana")
-INBOX = define_inbox(metadata)
+TABLES = service_tables("arcana", inbox=True)
+metadata, OUTBOX, INBOX = TABLES.metadata, TABLES.outbox, TABLES.inbox
 
 
 class Base(DeclarativeBase):

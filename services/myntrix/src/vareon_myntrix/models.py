@@ -22,13 +22,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from vareon_chassis.db import new_metadata
-from vareon_chassis.messaging import Outbox, define_inbox, define_outbox
+from vareon_chassis.tables import service_tables
 
-metadata = new_metadata()
-OUTBOX = Outbox(define_outbox(metadata), source="vareon-myntrix")
+TABLES = service_tables("myntrix", inbox=True)
+metadata, OUTBOX, inbox_table = TABLES.metadata, TABLES.outbox, TABLES.inbox
 outbox_table = OUTBOX.table
-inbox_table = define_inbox(metadata)
 
 
 class Base(DeclarativeBase):

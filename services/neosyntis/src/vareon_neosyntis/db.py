@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from sqlalchemy.orm import DeclarativeBase
-from vareon_chassis.db import new_metadata
-from vareon_chassis.messaging import Outbox, define_inbox, define_outbox
+from vareon_chassis.tables import service_tables
 
-metadata = new_metadata()
-OUTBOX = Outbox(define_outbox(metadata), source="vareon-neosyntis")
-inbox_table = define_inbox(metadata)
+TABLES = service_tables("neosyntis", inbox=True)
+metadata, OUTBOX, inbox_table = TABLES.metadata, TABLES.outbox, TABLES.inbox
 
 
 class Base(DeclarativeBase):

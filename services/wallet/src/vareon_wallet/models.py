@@ -20,10 +20,11 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from vareon_chassis.db import new_metadata
-from vareon_chassis.messaging import Outbox, define_inbox, define_outbox
+from vareon_chassis.tables import service_tables
 
-metadata = new_metadata()
+TABLES = service_tables("wallet", inbox=True)
+metadata, OUTBOX, inbox_table = TABLES.metadata, TABLES.outbox, TABLES.inbox
+outbox_table = OUTBOX.table
 
 
 class Base(DeclarativeBase):
@@ -140,8 +141,3 @@ class Hold(Base):
     created_at: Mapped[datetime] = _now()
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-outbox_table = define_outbox(metadata)
-inbox_table = define_inbox(metadata)
-OUTBOX = Outbox(outbox_table, source="/wallet")
