@@ -24,11 +24,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from vareon_chassis.db import new_metadata
-from vareon_chassis.messaging import Outbox, define_outbox
+from vareon_chassis.tables import service_tables
 
-metadata = new_metadata()
-OUTBOX = Outbox(define_outbox(metadata), source="vareon-identity")
+TABLES = service_tables("identity", inbox=False)
+metadata, OUTBOX = TABLES.metadata, TABLES.outbox
 
 
 class Base(DeclarativeBase):
