@@ -50,7 +50,13 @@ SERVICES: dict[str, ServiceContract] = {
             "vareon.identity.user.deleted.v1",
         },
     ),
-    "cognisys": ServiceContract(publishes=defined_in(cognisys)),
+    "cognisys": ServiceContract(
+        publishes=defined_in(cognisys),
+        consumes={
+            "vareon.arcana.routing-sample.recorded.v1",
+            "vareon.identity.user.deleted.v1",
+        },
+    ),
     "myntrix": ServiceContract(
         publishes=defined_in(myntrix),
         consumes={

@@ -2,11 +2,11 @@
 
 IDENTITY_USER = "vareon.identity.user"
 IDENTITY_SESSION = "vareon.identity.session"
-IDENTITY_API_KEY = "vareon.identity.api-key"
 WALLET_WALLET = "vareon.wallet.wallet"
 WALLET_BALANCE = "vareon.wallet.balance"
 ARCANA_USAGE = "vareon.arcana.usage"
 ARCANA_SESSION = "vareon.arcana.session"
+ARCANA_ROUTING_SAMPLE = "vareon.arcana.routing-sample"
 COGNISYS_ROUTING_RULE = "vareon.cognisys.routing-rule"
 MYNTRIX_AGENT = "vareon.myntrix.agent"
 MYNTRIX_DEVICE = "vareon.myntrix.device"

@@ -16,9 +16,11 @@ from vareon_chassis.db import SessionDep
 from vareon_chassis.errors import problem_response
 from vareon_chassis.pagination import Cursor
 
-from vareon_cognisys import service
+from vareon_cognisys import dryrun, service
 from vareon_cognisys.models import RoutingRule
 from vareon_cognisys.schemas import (
+    DryRunIn,
+    DryRunOut,
     EvaluateIn,
     Evaluation,
     PassedOver,
@@ -77,6 +79,18 @@ async def update_rule(
 async def delete_rule(rule_id: UUID, session: SessionDep, _: Writer) -> Response:
     await service.delete_rule(session, rule_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/routing-rules/dry-run", response_model=DryRunOut)
+async def dry_run(body: DryRunIn, session: SessionDep, _: Writer) -> DryRunOut:
+    """Proposed rule changes replayed over recorded traffic; nothing is changed.
+
+    Each call arcana routed in the window is routed again under today's rules and under the
+    rules as the changes would leave them: what moves, what it would cost at the targets'
+    prices, the fallbacks to expect and the calls no rule takes. Needs ``routing:write``:
+    the answer is about every user's traffic.
+    """
+    return await dryrun.dry_run(session, body)
 
 
 @router.post(

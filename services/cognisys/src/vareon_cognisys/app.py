@@ -8,7 +8,8 @@ from vareon_chassis.service import Messaging, create_service
 from vareon_chassis.settings import load_settings
 
 from vareon_cognisys.api import router
-from vareon_cognisys.models import OUTBOX
+from vareon_cognisys.consumers import build_consumers
+from vareon_cognisys.models import INBOX, OUTBOX
 from vareon_cognisys.settings import CognisysSettings
 
 
@@ -21,5 +22,5 @@ def create_app(
         title="Vareon cognisys",
         routers=[router],
         token_verifier=token_verifier,
-        messaging=Messaging(outbox=OUTBOX),
+        messaging=Messaging(outbox=OUTBOX, inbox=INBOX, consumers=build_consumers()),
     )

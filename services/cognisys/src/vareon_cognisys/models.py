@@ -1,4 +1,4 @@
-"""Cognisys's tables: routing rules and the outbox."""
+"""Cognisys's tables: routing rules, the outbox/inbox, and the traffic sample for dry-runs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Identity,
     Index,
     Integer,
     Text,
@@ -21,11 +22,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from vareon_chassis.db import new_metadata
-from vareon_chassis.messaging import Outbox, define_outbox
+from vareon_chassis.messaging import Outbox, define_inbox, define_outbox
 from vareon_routing import PRIORITY_MAX, PRIORITY_MIN
 
 metadata = new_metadata()
 OUTBOX = Outbox(define_outbox(metadata), source="vareon-cognisys")
+INBOX = define_inbox(metadata)
 DEFAULT_RULE_ID = uuid.UUID("00000000-0000-0000-0000-000000000001")
 """The seeded default rule's id, the same in every installation."""
 
@@ -64,3 +66,58 @@ class RoutingRule(Base):
     """Bumped by every change; the event carries it so consumers keep the newest state."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class RoutingSample(Base):
+    """One call arcana routed (RoutingSampleRecordedV1): the rules' inputs, never the text."""
+
+    __tablename__ = "routing_samples"
+    __table_args__ = (
+        Index("ix_routing_samples_recorded", "recorded_at"),
+        Index("ix_routing_samples_user", "user_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    category: Mapped[str | None] = mapped_column(Text)
+    roles: Mapped[list[str]] = mapped_column(JSONB)
+    length: Mapped[int] = mapped_column(Integer)
+    terms: Mapped[list[str]] = mapped_column(JSONB)
+    text_complete: Mapped[bool] = mapped_column(Boolean)
+    rule_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    first_provider: Mapped[str | None] = mapped_column(Text)
+    first_model: Mapped[str | None] = mapped_column(Text)
+    provider: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(Text)
+    fell_back: Mapped[bool] = mapped_column(Boolean)
+    tokens_in: Mapped[int] = mapped_column(BigInteger)
+    tokens_out: Mapped[int] = mapped_column(BigInteger)
+    cost: Mapped[int] = mapped_column(BigInteger)
+
+
+class ErasedUser(Base):
+    """Users identity deleted: a sample arriving after the erasure is dropped, not stored."""
+
+    __tablename__ = "erased_users"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class RoutingTerm(Base):
+    """When a keyword or pattern (``vareon_routing.samples`` terms) was in the rules.
+
+    A sample recorded while a term was in no rule says nothing about that term: dry-runs read
+    these spans to tell "not in the message" from "not looked for".
+    """
+
+    __tablename__ = "routing_terms"
+    __table_args__ = (
+        Index("uq_routing_terms_open", "term", unique=True, postgresql_where=text("until IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    term: Mapped[str] = mapped_column(Text)
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

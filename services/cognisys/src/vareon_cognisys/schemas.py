@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -11,6 +11,7 @@ from vareon_contracts.events.cognisys import ModelTarget, RuleConditions
 from vareon_routing import PRIORITY_MAX, PRIORITY_MIN, condition_errors
 from vareon_routing.rules import MAX_TARGETS
 
+MAX_WINDOW_DAYS = 31
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Priority = Annotated[int, Field(ge=PRIORITY_MIN, le=PRIORITY_MAX)]
 
@@ -137,3 +138,97 @@ class Evaluation(BaseModel):
     category: str | None
     roles: list[str]
     now: datetime
+
+
+class CreateChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    op: Literal["create"]
+    rule: RuleIn
+
+
+class UpdateChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    op: Literal["update"]
+    rule_id: UUID
+    changes: RulePatch
+
+
+class DeleteChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    op: Literal["delete"]
+    rule_id: UUID
+
+
+Change = Annotated[CreateChange | UpdateChange | DeleteChange, Field(discriminator="op")]
+
+
+class DryRunIn(BaseModel):
+    """Proposed changes (applied in order, in memory only) and the traffic window to replay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    changes: list[Change] = Field(default_factory=list, max_length=50)
+    days: int = Field(default=7, ge=1, le=MAX_WINDOW_DAYS)
+    """The window: the last ``days`` days up to ``until``."""
+    until: AwareDatetime | None = None
+    """The window's end (exclusive); now when omitted."""
+
+
+class SideOut(BaseModel):
+    calls: int
+    cost: int
+    """Projected micro-credits: each call's recorded tokens at its first target's prices."""
+    unmatched: int
+    """Calls no rule but the default took."""
+    no_route: int
+    """Calls no rule took at all (no default)."""
+    expected_fallbacks: float
+    """Each call adds the fallback rate its first target showed in the window."""
+    unobserved: int
+    """Calls whose first target has no fallback rate in the window (never tried first)."""
+    single_target: int
+    """Calls routed to a rule with no fallback target."""
+
+
+class RuleDryRun(BaseModel):
+    rule_id: UUID
+    """A created rule's id is made up for this answer only."""
+    name: str
+    change: Literal["unchanged", "created", "updated", "deleted"]
+    current: SideOut
+    proposed: SideOut
+    moved_in: int
+    moved_out: int
+    retargeted: int
+    """Calls that stay with the rule but would be answered by another first target."""
+
+
+class FallbackRate(BaseModel):
+    provider: str
+    model: str
+    tried_first: int
+    fell_back: int
+
+
+class DryRunOut(BaseModel):
+    since: datetime
+    until: datetime
+    calls: int
+    truncated: bool
+    """More calls were in the window than a dry-run replays; the newest were used."""
+    moved: int
+    """Calls the proposal routes to another rule or another first target."""
+    undetermined: int
+    """Calls whose route depends on a keyword or pattern the rules did not have when the
+    call was recorded (routed as if it did not match)."""
+    recorded_cost: int
+    """What the calls actually cost."""
+    current: SideOut
+    proposed: SideOut
+    cost_difference: int
+    """proposed.cost - current.cost."""
+    rules: list[RuleDryRun]
+    fallback_rates: list[FallbackRate]

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vareon_chassis.pagination import decode_cursor, encode_cursor
 from vareon_contracts.events.cognisys import ModelTarget, RoutingRuleChangedV1, RuleConditions
 
+from vareon_cognisys import terms
 from vareon_cognisys.errors import (
     DefaultRuleProtected,
     InvalidRoutingRule,
@@ -98,6 +99,7 @@ async def create_rule(session: AsyncSession, data: RuleIn) -> RoutingRule:
     session.add(row)
     await session.flush()
     await OUTBOX.publish(session, changed_event(row))
+    await _sync_terms(session, now)
     return row
 
 
@@ -126,6 +128,7 @@ async def update_rule(session: AsyncSession, rule_id: UUID, changes: dict[str, A
     row.updated_at = _now()
     await session.flush()
     await OUTBOX.publish(session, changed_event(row))
+    await _sync_terms(session, row.updated_at)
     return row
 
 
@@ -143,6 +146,15 @@ async def delete_rule(session: AsyncSession, rule_id: UUID) -> None:
     await session.delete(row)
     await session.flush()
     await OUTBOX.publish(session, event)
+    await _sync_terms(session, row.updated_at)
+
+
+async def all_rules(session: AsyncSession) -> list[routing.RoutingRule]:
+    return [as_rule(row) for row in (await session.scalars(select(RoutingRule))).all()]
+
+
+async def _sync_terms(session: AsyncSession, now: datetime) -> None:
+    await terms.sync(session, all_rules, now)
 
 
 async def list_rules(
@@ -176,7 +188,7 @@ async def list_rules(
 
 async def evaluate(session: AsyncSession, request: routing.RoutingRequest) -> routing.Decision:
     """Which rule and targets ``request`` would get now, and why (nothing is changed)."""
-    rules = [as_rule(row) for row in (await session.scalars(select(RoutingRule))).all()]
+    rules = await all_rules(session)
     try:
         # Patterns may run up to their timeout each: keep them off the event loop.
         return await asyncio.to_thread(routing.choose, rules, request)

@@ -58,3 +58,40 @@ class ChatSessionDeletedV1(EventPayload):
     session_id: UUID
     user_id: UUID
     deleted_at: datetime
+
+
+@register
+class RoutingSampleRecordedV1(EventPayload):
+    """One routed call's routing inputs and what it used (key: user id), for rule dry-runs.
+
+    The message text is not carried: only which of the rules' keywords (``keyword_term``) and
+    patterns (``pattern_term``, a digest) it contained when the call was routed, in ``terms``.
+    """
+
+    event_type = "vareon.arcana.routing-sample.recorded.v1"
+    topic = topics.ARCANA_ROUTING_SAMPLE
+    key_field = "user_id"
+
+    sample_id: UUID
+    user_id: UUID
+    recorded_at: datetime
+    """When the call was routed (rules' time windows read it)."""
+    category: str | None = None
+    roles: list[str] = []
+    length: int
+    """The routed message's length in characters."""
+    terms: list[str] = []
+    text_complete: bool = True
+    """False when not every term could be checked in the routing budget."""
+    rule_id: UUID | None = None
+    """The rule that chose the targets (None: no rule matched)."""
+    first_provider: str | None = None
+    first_model: str | None = None
+    """The target tried first."""
+    provider: str | None = None
+    model: str | None = None
+    """The target that answered (None: none did)."""
+    fell_back: bool = False
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: int = 0
