@@ -2,6 +2,7 @@
 
 IDENTITY_USER = "vareon.identity.user"
 IDENTITY_SESSION = "vareon.identity.session"
+IDENTITY_API_KEY = "vareon.identity.api-key"
 WALLET_WALLET = "vareon.wallet.wallet"
 WALLET_BALANCE = "vareon.wallet.balance"
 ARCANA_USAGE = "vareon.arcana.usage"

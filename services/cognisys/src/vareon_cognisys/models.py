@@ -21,13 +21,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from vareon_chassis.db import new_metadata
-from vareon_chassis.messaging import Outbox, define_inbox, define_outbox
+from vareon_chassis.tables import service_tables
 from vareon_routing import PRIORITY_MAX, PRIORITY_MIN
 
-metadata = new_metadata()
-OUTBOX = Outbox(define_outbox(metadata), source="vareon-cognisys")
-INBOX = define_inbox(metadata)
+TABLES = service_tables("cognisys", inbox=True)
+metadata, OUTBOX, INBOX = TABLES.metadata, TABLES.outbox, TABLES.inbox
 DEFAULT_RULE_ID = uuid.UUID("00000000-0000-0000-0000-000000000001")
 """The seeded default rule's id, the same in every installation."""
 
