@@ -14,10 +14,12 @@ import aiohttp
 import structlog
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
+from vareon_chassis.api_keys import hash_api_key, looks_like_api_key
 from vareon_chassis.auth import Principal
 from vareon_chassis.context import request_id_var
 from vareon_chassis.errors import PROBLEM_JSON, DomainError, Forbidden, Unauthorized
 from vareon_chassis.observability import HTTP_LATENCY, HTTP_REQUESTS
+from vareon_chassis.openai_errors import openai_error
 
 from vareon_gateway import upstreams
 from vareon_gateway.cors import Cors
@@ -70,6 +72,16 @@ def _device_credential(authorization: bytes | None) -> None:
         )
 
 
+def _api_key(authorization: bytes | None) -> str | None:
+    """An API key sent as a bearer (not a JWT): the edge lets it through, arcana checks it
+    against its replica of identity's keys (docs/architecture.md D30)."""
+    scheme, _, credential = (authorization or b"").decode("latin-1").partition(" ")
+    credential = credential.strip()
+    if scheme.lower() == "bearer" and looks_like_api_key(credential):
+        return credential
+    return None
+
+
 def _requests_method(scope: Scope) -> bool:
     return any(k == b"access-control-request-method" for k, _ in scope["headers"])
 
@@ -81,6 +93,7 @@ async def send_problem(
     instance: str,
     request_id: str,
     extra_headers: list[tuple[bytes, bytes]] = (),  # type: ignore[assignment]
+    openai: bool = False,
 ) -> None:
     body = {
         "type": exc.type,
@@ -91,15 +104,20 @@ async def send_problem(
         "request_id": request_id,
         **exc.extensions,
     }
+    content_type = PROBLEM_JSON
+    status = exc.status
+    if openai:
+        status, body = openai_error(body)
+        content_type = "application/json"
     payload = json.dumps(body).encode()
     headers = [
-        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-type", content_type.encode()),
         (b"content-length", str(len(payload)).encode()),
         (b"x-request-id", request_id.encode()),
         *((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in exc.headers.items()),
         *extra_headers,
     ]
-    await send({"type": "http.response.start", "status": exc.status, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
 
@@ -188,12 +206,15 @@ class Edge:
                 chunked = True
         try:
             principal = None
+            api_key = _api_key(authorization) if route.openai else None
             if route.device:
                 _device_credential(authorization)
-            elif not route.public and scope["method"] != "OPTIONS":
+            elif not route.public and api_key is None and scope["method"] != "OPTIONS":
                 principal = await self._authenticate(authorization)
             if self.limiter is not None:
                 who = f"user:{principal.id}" if principal else f"ip:{self._client_ip(scope)}"
+                if api_key is not None:
+                    who = f"key:{hash_api_key(api_key)[:32]}"
                 await self.limiter.check(scope["path"], route.public, who)
             try:
                 length = int(content_length) if content_length is not None else None
@@ -216,7 +237,9 @@ class Edge:
         except DomainError as exc:
             if exc.status >= 500:
                 log.warning("proxy refused", service=route.service, problem=exc.type)
-            await send_problem(send, exc, instance=scope["path"], request_id=request_id)
+            await send_problem(
+                send, exc, instance=scope["path"], request_id=request_id, openai=route.openai
+            )
             return exc.status
 
     async def _api_document(self, send: Send, request_id: str) -> None:

@@ -35,7 +35,7 @@ STRATEGIES: dict[str, type[RateLimiter]] = {
     "sliding-window-counter": SlidingWindowCounterRateLimiter,
     "moving-window": MovingWindowRateLimiter,
 }
-AI_PREFIXES = (f"{API}/arcana/chat", f"{API}/arcana/ai")
+AI_PREFIXES = (f"{API}/arcana/chat", f"{API}/arcana/ai", "/v1/chat")
 
 
 class TooManyRequests(DomainError):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from vareon_chassis.openai_errors import is_openai_path
+
 API = "/api/v1"
 
 # (path prefix, owning service), matched on whole segments: "/api/v1/wallet" owns
@@ -18,6 +20,7 @@ OWNERS: tuple[tuple[str, str], ...] = (
     (f"{API}/cognisys", "cognisys"),
     (f"{API}/myntrix", "myntrix"),
     (f"{API}/neosyntis", "neosyntis"),
+    ("/v1", "arcana"),  # the OpenAI-compatible API (docs/openai-api.md)
 )
 
 # Ways in for someone who has no token yet (or is refreshing one), the keys that verify
@@ -47,6 +50,9 @@ class Route:
     service: str
     public: bool
     device: bool = False
+    openai: bool = False
+    """An OpenAI-compatible path: errors in OpenAI's shape, and an API key may stand in for a
+    token (arcana checks it)."""
 
 
 def _under(path: str, prefix: str) -> bool:
@@ -83,7 +89,7 @@ def _resolve(path: str) -> Route | None:
             )
             if DEVICE_PATHS.match(normalized):
                 return Route(service, public=False, device=True)
-            return Route(service, public)
+            return Route(service, public, openai=is_openai_path(normalized))
     return None
 
 
