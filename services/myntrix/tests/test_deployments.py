@@ -6,7 +6,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select
 from vareon_contracts import Envelope, encode_kafka, topics
 from vareon_contracts.events.neosyntis import ModelVersionRegisteredV1
-from vareon_myntrix import deployments
+from vareon_myntrix import model_replica
 from vareon_myntrix.models import ModelVersion
 
 from .conftest import API, heartbeat, register_device
@@ -25,7 +25,7 @@ def _registered(version: int, model: str = "llama") -> ModelVersionRegisteredV1:
 async def _replicate(sessionmaker, *versions: int, model: str = "llama") -> None:
     async with sessionmaker.begin() as session:
         for v in versions:
-            await deployments.replicate_version(session, _registered(v, model))
+            await model_replica.replicate_version(session, _registered(v, model))
 
 
 async def test_a_registration_produced_twice_to_the_broker_makes_one_replica_row(

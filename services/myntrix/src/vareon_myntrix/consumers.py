@@ -13,7 +13,7 @@ from vareon_contracts.events.neosyntis import (
     ModelVersionRegisteredV1,
 )
 
-from vareon_myntrix import agents, deployments, devices, workflow_requests
+from vareon_myntrix import agents, deployments, devices, model_replica, workflow_requests
 from vareon_myntrix.settings import MyntrixSettings
 
 
@@ -28,13 +28,13 @@ def build_consumers(settings: MyntrixSettings | None = None) -> list[EventConsum
     async def version_registered(
         session: AsyncSession, event: ModelVersionRegisteredV1, envelope: Envelope
     ) -> None:
-        await deployments.replicate_version(session, event)
+        await model_replica.replicate_version(session, event)
 
     @models.on(ModelAliasMovedV1)
     async def alias_moved(
         session: AsyncSession, event: ModelAliasMovedV1, envelope: Envelope
     ) -> None:
-        await deployments.replicate_alias(session, event)
+        await model_replica.replicate_alias(session, event)
 
     @users.on(UserDeletedV1)
     async def user_deleted(session: AsyncSession, event: UserDeletedV1, envelope: Envelope) -> None:

@@ -1,5 +1,5 @@
-"""Deployment use cases: request, advance (applying the rollout machine), abort, rollback,
-and the replica of neosyntis's model registry they check against."""
+"""Deployment use cases: request (or refuse), read, advance, abort, roll back; the rollout
+machine's effects are in rollout_effects, the model registry replica in model_replica."""
 
 from __future__ import annotations
 
@@ -9,21 +9,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from vareon_chassis.pagination import decode_cursor
 from vareon_contracts.events.myntrix import (
-    DeploymentAbortedV1,
-    DeploymentFailedV1,
-    DeploymentProgressedV1,
     DeploymentRequestedV1,
-    DeploymentSucceededV1,
     SkippedDevice,
 )
-from vareon_contracts.events.neosyntis import ModelAliasMovedV1, ModelVersionRegisteredV1
 
-from vareon_myntrix import rollout
-from vareon_myntrix.connectivity import AdminState
+from vareon_myntrix import rollout, rollout_effects
 from vareon_myntrix.devices import Policy, active_and_online
 from vareon_myntrix.errors import (
     DeploymentConflict,
@@ -50,38 +43,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def replicate_version(session: AsyncSession, event: ModelVersionRegisteredV1) -> None:
-    await session.execute(
-        insert(ModelVersion)
-        .values(
-            model_name=event.model_name,
-            version=event.version,
-            model_id=event.model_id,
-            artifact_digest=event.artifact_digest,
-            artifact_uri=event.artifact_uri,
-            framework=event.framework,
-            registered_at=event.registered_at,
-        )
-        .on_conflict_do_nothing()
-    )
-
-
-async def replicate_alias(session: AsyncSession, event: ModelAliasMovedV1) -> None:
-    stmt = insert(ModelAlias).values(
-        model_name=event.model_name,
-        alias=event.alias,
-        version=event.version,
-        moved_at=event.moved_at,
-    )
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[ModelAlias.model_name, ModelAlias.alias],
-            set_={"version": stmt.excluded.version, "moved_at": stmt.excluded.moved_at},
-            where=ModelAlias.moved_at < stmt.excluded.moved_at,
-        )
-    )
-
-
 async def resolve_version(
     session: AsyncSession, model_name: str, version: int | None, alias: str | None
 ) -> int:
@@ -99,15 +60,6 @@ async def resolve_version(
     if known is None:
         raise UnknownModelVersion(f"{model_name} version {version} is not registered")
     return version
-
-
-def _report(device: Device, model_name: str, policy: Policy, now: datetime) -> rollout.DeviceReport:
-    return rollout.DeviceReport(
-        running_version=device.running_models.get(model_name),
-        connectivity=policy.connectivity(device, now),
-        admin_state=AdminState(device.admin_state),
-        pinned_version=device.pinned_models.get(model_name),
-    )
 
 
 async def _busy(
@@ -184,7 +136,9 @@ async def request(
     skipped = []
     for position, device_id in enumerate(ids):
         device = devices[device_id]
-        reason = rollout.skip_reason(_report(device, model_name, policy, now), version)
+        reason = rollout.skip_reason(
+            rollout_effects.device_report(device, model_name, policy, now), version
+        )
         session.add(
             DeploymentTarget(
                 deployment_id=deployment.id,
@@ -221,7 +175,8 @@ async def eligible_devices(
     candidates = [
         d.id
         for d in await active_and_online(session, policy, now)
-        if rollout.skip_reason(_report(d, model_name, policy, now), version) is None
+        if rollout.skip_reason(rollout_effects.device_report(d, model_name, policy, now), version)
+        is None
     ]
     busy = set(await _busy(session, model_name, candidates))
     return [i for i in candidates if i not in busy]
@@ -257,7 +212,7 @@ async def refuse(
         updated_at=now,
     )
     session.add(deployment)
-    await _finish(
+    await rollout_effects.finish(
         session, deployment, [], rollout.Finish(DeploymentState.FAILED, reason), now, None
     )
     await session.flush()
@@ -302,166 +257,6 @@ async def page(
     return list(await session.scalars(query.limit(limit + 1)))
 
 
-def _set_desired(device: Device, model_name: str, version: int | None) -> None:
-    desired = dict(device.desired_models)
-    if version is None:
-        desired.pop(model_name, None)
-    else:
-        desired[model_name] = version
-    device.desired_models = desired
-
-
-async def _apply(
-    session: AsyncSession,
-    deployment: Deployment,
-    rows: list[DeploymentTarget],
-    actions: Sequence[rollout.RolloutAction],
-    now: datetime,
-    aborted_by: uuid.UUID | None = None,
-) -> None:
-    by_device = {t.device_id: t for t in rows}
-    devices = {
-        d.id: d
-        for d in await session.scalars(
-            select(Device).where(Device.id.in_(by_device)).order_by(Device.id).with_for_update()
-        )
-    }
-    changed = False
-    for action in actions:
-        if isinstance(action, rollout.WaitUntil):
-            deployment.next_batch_at = action.at
-            continue
-        if isinstance(action, rollout.Finish):
-            await _finish(session, deployment, rows, action, now, aborted_by)
-            continue
-        target, changed = by_device[action.device_id], True
-        device = devices[action.device_id]
-        if isinstance(action, rollout.Start):
-            target.state, target.started_at = str(TargetState.IN_PROGRESS), now
-            _set_desired(device, deployment.model_name, deployment.version)
-            continue
-        target.finished_at = now
-        if isinstance(action, rollout.Succeed):
-            target.state = str(TargetState.SUCCEEDED)
-            _set_desired(device, deployment.model_name, deployment.version)
-        elif isinstance(action, rollout.Fail):
-            target.state, target.reason = str(TargetState.FAILED), action.reason
-            _set_desired(device, deployment.model_name, target.previous_version)
-        elif isinstance(action, rollout.Skip):
-            target.state, target.reason = str(TargetState.SKIPPED), action.reason
-        elif isinstance(action, rollout.Cancel):
-            if target.state == TargetState.IN_PROGRESS:  # sent back to what it ran before
-                _set_desired(device, deployment.model_name, target.previous_version)
-            target.state = str(TargetState.CANCELLED)
-    deployment.updated_at = now
-    await session.flush()
-    if changed and deployment.state == DeploymentState.ROLLING_OUT:
-        counts = Counter(t.state for t in rows)
-        await OUTBOX.publish(
-            session,
-            DeploymentProgressedV1(
-                deployment_id=deployment.id,
-                model_name=deployment.model_name,
-                version=deployment.version,
-                pending=counts["pending"],
-                in_progress=counts["in_progress"],
-                succeeded=counts["succeeded"],
-                failed=counts["failed"],
-                skipped=counts["skipped"],
-                progressed_at=now,
-            ),
-        )
-
-
-async def _finish(
-    session: AsyncSession,
-    deployment: Deployment,
-    rows: list[DeploymentTarget],
-    action: rollout.Finish,
-    now: datetime,
-    aborted_by: uuid.UUID | None,
-) -> None:
-    deployment.state, deployment.reason, deployment.finished_at = (
-        str(action.state),
-        action.reason,
-        now,
-    )
-    counts = Counter(t.state for t in rows)
-    common = {
-        "deployment_id": deployment.id,
-        "model_name": deployment.model_name,
-        "version": deployment.version,
-        "finished_at": now,
-    }
-    if action.state is DeploymentState.SUCCEEDED:
-        await OUTBOX.publish(
-            session,
-            DeploymentSucceededV1(
-                **common,
-                succeeded=counts["succeeded"],
-                failed=counts["failed"],
-                skipped=counts["skipped"],
-            ),
-        )
-    elif action.state is DeploymentState.FAILED:
-        await OUTBOX.publish(
-            session,
-            DeploymentFailedV1(
-                **common,
-                reason=action.reason or "failed",
-                succeeded=counts["succeeded"],
-                failed=counts["failed"],
-                cancelled=counts["cancelled"],
-            ),
-        )
-    else:
-        await OUTBOX.publish(
-            session,
-            DeploymentAbortedV1(
-                **common,
-                aborted_by=aborted_by,
-                succeeded=counts["succeeded"],
-                cancelled=counts["cancelled"],
-            ),
-        )
-
-
-def _plan(d: Deployment) -> rollout.Plan:
-    return rollout.Plan(
-        model_name=d.model_name,
-        version=d.version,
-        state=DeploymentState(d.state),
-        batch_size=d.batch_size,
-        pause_s=d.pause_s,
-        failure_threshold=d.failure_threshold,
-        device_timeout_s=d.device_timeout_s,
-        next_batch_at=d.next_batch_at,
-    )
-
-
-def _targets(rows: Sequence[DeploymentTarget]) -> list[rollout.Target]:
-    return [
-        rollout.Target(t.device_id, t.position, TargetState(t.state), t.started_at) for t in rows
-    ]
-
-
-async def advance(
-    session: AsyncSession, policy: Policy, deployment: Deployment, now: datetime
-) -> list[rollout.RolloutAction]:
-    rows = await targets(session, deployment.id)
-    devices = {
-        d.id: d
-        for d in await session.scalars(
-            select(Device).where(Device.id.in_([t.device_id for t in rows]))
-        )
-    }
-    reports = {i: _report(d, deployment.model_name, policy, now) for i, d in devices.items()}
-    actions = rollout.advance(_plan(deployment), _targets(rows), reports, now)
-    if actions:
-        await _apply(session, deployment, rows, actions, now)
-    return actions
-
-
 async def advance_all(session: AsyncSession, policy: Policy, now: datetime, limit: int = 50) -> int:
     """One step of every active rollout; replicas share the work (SKIP LOCKED)."""
     active = list(
@@ -474,7 +269,8 @@ async def advance_all(session: AsyncSession, policy: Policy, now: datetime, limi
         )
     )
     for deployment in active:
-        await advance(session, policy, deployment, now)
+        rows = await targets(session, deployment.id)
+        await rollout_effects.advance(session, policy, deployment, rows, now)
     return len(active)
 
 
@@ -485,7 +281,9 @@ async def abort(
     if deployment.state != DeploymentState.ROLLING_OUT:
         raise DeploymentFinished(f"the deployment is already {deployment.state}")
     rows = await targets(session, deployment.id)
-    await _apply(session, deployment, rows, rollout.abort(_targets(rows)), _now(), by)
+    await rollout_effects.apply_actions(
+        session, deployment, rows, rollout.abort(rollout_effects.machine_targets(rows)), _now(), by
+    )
     return deployment
 
 
