@@ -242,3 +242,22 @@ def add_trace_ids(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Any:
         event_dict.setdefault("trace_id", ids[0])
         event_dict.setdefault("span_id", ids[1])
     return event_dict
+
+
+@contextlib.contextmanager
+def server_span(tracer_: trace.Tracer, scope: Any, name: str) -> Iterator[trace.Span]:
+    """A SERVER span for a raw ASGI request, child of the client's ``traceparent`` if any
+    (the gateway's edge: no Starlette middleware runs on its proxied path)."""
+    carrier = {
+        key.decode("latin-1"): value.decode("latin-1")
+        for key, value in scope["headers"]
+        if key in (b"traceparent", b"tracestate")
+    }
+    method = scope.get("method", "GET")
+    with tracer_.start_as_current_span(
+        f"{method} {name}",
+        context=propagate.extract(carrier) if carrier else otel_context.Context(),
+        kind=SpanKind.SERVER,
+        attributes={"http.request.method": method, "url.path": scope.get("path", "")},
+    ) as span:
+        yield span

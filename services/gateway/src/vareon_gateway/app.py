@@ -16,6 +16,7 @@ from vareon_gateway.edge import Edge
 from vareon_gateway.settings import GatewaySettings
 from vareon_gateway.status import CachedStatus
 from vareon_gateway.tokens import VerifiedTokens
+from vareon_gateway.tracing import create_edge
 from vareon_gateway.verify_page import router as verify_router
 from vareon_gateway.websocket import router as websocket_router
 
@@ -51,5 +52,5 @@ def create_app(
         resources=[upstream],
         follow_session_revocations=False,
     )
-    edge = Edge(app, settings)
+    edge = create_edge(app, settings)
     return edge

@@ -1,0 +1,46 @@
+"""The edge with a SERVER span per proxied request, built only while tracing is on: with it
+off the gateway is the plain ``Edge`` and its hot path never touches OpenTelemetry (a
+client's ``traceparent`` still goes upstream with the other headers)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from opentelemetry.trace import Status, StatusCode, Tracer
+from starlette.types import Message, Receive, Scope, Send
+from vareon_chassis import telemetry
+
+from vareon_gateway import upstreams
+from vareon_gateway.edge import Edge
+from vareon_gateway.settings import GatewaySettings
+
+
+class TracedEdge(Edge):
+    def __init__(self, app: FastAPI, settings: GatewaySettings, tracer: Tracer) -> None:
+        super().__init__(app, settings)
+        self.tracer = tracer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = upstreams.resolve(scope["path"]) if scope["type"] == "http" else None
+        if route is None:  # the gateway's own routes: the chassis' FastAPI spans cover them
+            await super().__call__(scope, receive, send)
+            return
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        with telemetry.server_span(self.tracer, scope, f"proxy {route.service}") as span:
+            try:
+                await super().__call__(scope, receive, sending)
+            finally:
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    span.set_status(Status(StatusCode.ERROR))
+
+
+def create_edge(app: FastAPI, settings: GatewaySettings) -> Edge:
+    tracer = telemetry.tracer("gateway")
+    return Edge(app, settings) if tracer is None else TracedEdge(app, settings, tracer)
