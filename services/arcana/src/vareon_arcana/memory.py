@@ -81,6 +81,13 @@ def fold(summary: str, dropped: list[Turn], budget: int) -> str:
 
 
 def remember(facts: list[str], user_message: str) -> list[str]:
-    found = [s.strip() for s in _SENTENCE.split(user_message) if _FACT.search(s)]
-    merged = [f for f in facts if f not in found] + [tokens.truncate(f, LINE_TOKENS) for f in found]
+    """``facts`` with the message's fact sentences added as the newest (a fact said again
+    moves to the end, once; each is stored as its first ``LINE_TOKENS`` tokens)."""
+    found = [
+        tokens.truncate(s.strip(), LINE_TOKENS)
+        for s in _SENTENCE.split(user_message)
+        if _FACT.search(s)
+    ]
+    found = list(dict.fromkeys(found))
+    merged = [f for f in facts if f not in found] + found
     return merged[-MAX_FACTS:]
