@@ -11,13 +11,12 @@ from vareon_chassis.db import create_engine, create_sessionmaker
 from vareon_chassis.messaging import EventConsumer, Outbox
 from vareon_chassis.service import Messaging, UndeclaredSubscription, create_service
 from vareon_chassis.settings import ServiceSettings
-from vareon_chassis.testing.contracts import (
-    PublishedEventsWatch,
+from vareon_chassis.testing.consumer_checks import (
     assert_consumer_accepts_examples,
     assert_unknown_version_dead_lettered,
-    check_outbox,
     dead_letter_producer,
 )
+from vareon_chassis.testing.producer_checks import PublishedEventsWatch, check_outbox
 from vareon_contracts import topics
 from vareon_contracts.events.cognisys import RoutingRuleChangedV1
 from vareon_contracts.events.identity import UserDeletedV1

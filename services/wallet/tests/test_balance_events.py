@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from vareon_chassis.messaging.broker import create_producer
 from vareon_chassis.messaging.consumer import ConsumerRuntime
-from vareon_chassis.testing.contracts import consumer_record
+from vareon_chassis.testing.consumer_checks import consumer_record
 from vareon_contracts import Envelope, topics
 from vareon_contracts.events.arcana import UsageRecordedV1
 from vareon_contracts.events.identity import UserRegisteredV1

@@ -353,7 +353,7 @@ def published_events_match_contracts(request: pytest.FixtureRequest) -> Iterator
     if "infrastructure" not in request.fixturenames:
         yield
         return
-    from vareon_chassis.testing.contracts import PublishedEventsWatch
+    from vareon_chassis.testing.producer_checks import PublishedEventsWatch
 
     infra: Infrastructure = request.getfixturevalue("infrastructure")
     watch = request.config.stash.setdefault(_WATCH, PublishedEventsWatch(infra.migrated))

@@ -23,7 +23,7 @@ from vareon_contracts.topics import dead_letter_topic
 
 from vareon_chassis.messaging import offsets, replay
 from vareon_chassis.messaging.consumer import ConsumerRuntime, EventConsumer
-from vareon_chassis.testing.contracts import consumer_record
+from vareon_chassis.testing.consumer_checks import consumer_record
 
 Projection = str | Any
 """A SELECT (SQL text or a SQLAlchemy select) whose rows are the state to compare."""
