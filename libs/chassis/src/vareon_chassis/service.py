@@ -25,6 +25,7 @@ from vareon_chassis.messaging.consumer import ConsumerRuntime, EventConsumer
 from vareon_chassis.messaging.outbox import Outbox
 from vareon_chassis.messaging.relay import OutboxRelay
 from vareon_chassis.messaging.status import StatusCache
+from vareon_chassis.metrics import sample_messaging
 from vareon_chassis.observability import (
     RequestContextMiddleware,
     configure_logging,
@@ -127,6 +128,8 @@ def create_service(
         app.state.producer = producer
         try:
             async with contextlib.AsyncExitStack() as stack:
+                if messaging.outbox is not None or messaging.consumers:
+                    await stack.enter_async_context(background(sample_messaging)(app))
                 for resource in _with_revocations(app, resources, follow_session_revocations):
                     await stack.enter_async_context(resource(app))
                 yield

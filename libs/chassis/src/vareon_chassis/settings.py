@@ -63,6 +63,8 @@ class ServiceSettings(BaseSettings):
     """Request bodies over this are refused with 413 while they stream (BodyLimitMiddleware)."""
     body_limit_exempt: tuple[str, ...] = ()
     """Path prefixes that take large uploads and enforce their own limit."""
+    metrics_interval_s: float = 15.0
+    """How often the outbox backlog and consumer lag gauges are measured (0: never)."""
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -37,6 +37,7 @@ from vareon_contracts.topics import dead_letter_topic
 
 from vareon_chassis.context import causation_id_var, request_id_var
 from vareon_chassis.messaging.suppress import side_effects_suppressed
+from vareon_chassis.metrics import CONSUMER_RETRIES, DEAD_LETTERS
 from vareon_chassis.telemetry import consume_span
 
 log = structlog.get_logger(__name__)
@@ -241,6 +242,7 @@ class ConsumerRuntime:
                 self._outage_over()
                 if attempt >= self.max_attempts:
                     return await self._dead_letter(record, "handler-failed", repr(exc), keepalive)
+                CONSUMER_RETRIES.labels(self.consumer.name, envelope.type).inc()
                 log.warning(
                     "event handler failed; retrying",
                     consumer=self.consumer.name,
@@ -362,6 +364,7 @@ class ConsumerRuntime:
             offset=record.offset,
         )
         CONSUMED.labels(self.consumer.name, "?", "dead-lettered").inc()
+        DEAD_LETTERS.labels(self.consumer.name, record.topic, reason).inc()
         return "dead-lettered"
 
     async def _dead_letter_producer(self) -> AIOKafkaProducer:

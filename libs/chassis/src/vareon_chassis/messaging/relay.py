@@ -36,6 +36,7 @@ from sqlalchemy import CursorResult, Table, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vareon_chassis.messaging.outbox import NOTIFY_CHANNEL
+from vareon_chassis.metrics import RELAY_BATCHES, RELAY_ERRORS
 from vareon_chassis.telemetry import publish_headers
 
 log = structlog.get_logger(__name__)
@@ -143,6 +144,7 @@ class OutboxRelay:
                 )
             await session.execute(update(t).where(t.c.id.in_(sent)).values(sent_at=func.now()))
         PUBLISHED.labels(self.service).inc(len(sent))
+        RELAY_BATCHES.labels(self.service).inc()
         for row_id, reason in poison.items():  # after the commit: nothing undoes the marks
             log.error("outbox row quarantined", service=self.service, id=row_id, reason=reason)
         return len(rows)
@@ -265,6 +267,7 @@ class OutboxRelay:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # broker or database away: keep the rows, retry
+                    RELAY_ERRORS.labels(self.service).inc()
                     log.warning(
                         "outbox relay failed; will retry", error=repr(exc), retry_in_s=backoff
                     )
