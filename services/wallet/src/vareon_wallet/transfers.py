@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from vareon_chassis.metrics import after_commit
 
 from vareon_wallet import ledger
 from vareon_wallet.accounts import (
@@ -26,6 +27,7 @@ from vareon_wallet.errors import (
     WalletClosed,
 )
 from vareon_wallet.ledger import TransferKind
+from vareon_wallet.metrics import TRANSFERRED_MICRO, TRANSFERS
 from vareon_wallet.models import Entry, Transfer
 
 
@@ -91,6 +93,8 @@ async def post_transfer(
     )
     session.add(transfer)
     await session.flush()
+    after_commit(session, TRANSFERS.labels(str(kind)).inc)
+    after_commit(session, lambda: TRANSFERRED_MICRO.labels(str(kind)).inc(amount))
     store_balances(source, source_after)
     store_balances(target, target_after)
     session.add_all(
