@@ -24,8 +24,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from vareon_chassis.metrics import after_commit
 
 from vareon_arcana.errors import InsufficientCredits
+from vareon_arcana.metrics import ADMISSIONS
 from vareon_arcana.models import BalanceReplica, Reservation, UsageCounter, UsageRecord
 
 
@@ -69,16 +71,19 @@ async def admit(
 ) -> uuid.UUID | None:
     """Reserve ``amount`` for one call (None when it is free); 402 when it does not fit."""
     if amount <= 0:
+        ADMISSIONS.labels("free").inc()
         return None
     balance = await session.scalar(
         select(BalanceReplica).where(BalanceReplica.user_id == user_id).with_for_update()
     )
     if balance is None:
+        ADMISSIONS.labels("no-balance").inc()
         raise InsufficientCredits(
             "no wallet balance is known for you yet", required=amount, available=0
         )
     left = await spendable(session, balance)
     if left < amount:
+        ADMISSIONS.labels("insufficient").inc()
         raise InsufficientCredits(
             f"this call may cost up to {amount} micro-credits; {max(left, 0)} are available",
             required=amount,
@@ -92,6 +97,7 @@ async def admit(
     )
     session.add(reservation)
     await session.flush()
+    after_commit(session, ADMISSIONS.labels("admitted").inc)
     return reservation.id
 
 

@@ -8,11 +8,13 @@ caller a failure is final (``Broken``): the client already saw that model's word
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import structlog
 from vareon_contracts.events.cognisys import ModelTarget
 
+from vareon_arcana.metrics import FALLBACKS, TOKENS, TTFT
 from vareon_arcana.providers import (
     Options,
     Piece,
@@ -20,6 +22,7 @@ from vareon_arcana.providers import (
     Providers,
     ProviderUnavailable,
     Text,
+    Usage,
 )
 
 log = structlog.get_logger(__name__)
@@ -46,12 +49,18 @@ async def answer(
         provider = providers.get(target.provider)
         if provider is None:
             failures.append(f"{target.provider}/{target.model}: not configured")
+            FALLBACKS.labels(target.model).inc()
             continue
         for attempt in (1, 2):
-            started = False
+            started, sent = False, time.perf_counter()
             try:
                 async for piece in provider.stream(target.model, messages, options):
-                    started = started or isinstance(piece, Text)
+                    if not started and isinstance(piece, Text):
+                        started = True
+                        TTFT.labels(target.model).observe(time.perf_counter() - sent)
+                    elif isinstance(piece, Usage):
+                        TOKENS.labels(target.model, "prompt").inc(piece.tokens_in)
+                        TOKENS.labels(target.model, "completion").inc(piece.tokens_out)
                     yield target, piece
                 return
             except ProviderUnavailable as exc:
@@ -69,6 +78,7 @@ async def answer(
                     await asyncio.sleep(wait)
                     continue
                 failures.append(f"{target.provider}/{target.model}: {exc}")
+                FALLBACKS.labels(target.model).inc()
                 break
             except ProviderRejected as exc:
                 if started:
