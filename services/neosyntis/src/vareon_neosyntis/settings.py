@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic_settings import SettingsConfigDict
 from vareon_chassis.settings import ServiceSettings
 
-from vareon_neosyntis.datasets.ingest import ParquetLimits
+from vareon_neosyntis.datasets.inspection import ParquetLimits
 
 MIB = 1024 * 1024
 

@@ -18,13 +18,12 @@ from vareon_chassis.errors import NotFound
 from vareon_chassis.pagination import decode_cursor
 from vareon_contracts.events.neosyntis import DatasetDeletedV1, DatasetVersionRegisteredV1
 
-from vareon_neosyntis.datasets.ingest import (
-    FORMATS,
+from vareon_neosyntis.datasets.ingest import FORMATS, inspector_for
+from vareon_neosyntis.datasets.inspection import (
     Inspection,
     InvalidContent,
     ParquetLimits,
     UncompressedTooLarge,
-    inspector_for,
 )
 from vareon_neosyntis.datasets.models import Dataset, DatasetVersion
 from vareon_neosyntis.db import OUTBOX
