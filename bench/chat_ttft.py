@@ -30,18 +30,9 @@ from typing import Any
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import (  # bench/ is not a package
-    FAKE_SERVER,
-    Mailbox,
-    Stats,
-    User,
-    free_port,
-    prepare,
-    profile,
-    start_platform,
-    stop_platform,
-    wait_ready,
-)
+from harness.measures import Stats, profile  # bench/ is not a package
+from harness.platform import FAKE_SERVER, free_port, start_platform, stop_platform, wait_ready
+from harness.users import Mailbox, User, prepare
 
 
 async def first_chunk(http: aiohttp.ClientSession, url: str, marker: bytes, **kwargs: Any) -> float:

@@ -1,0 +1,1 @@
+"""What the benches share (a package, so `make bench`, which runs bench/*.py, does not run it)."""
