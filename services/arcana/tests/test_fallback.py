@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from vareon_arcana import tokens
 from vareon_arcana.fallback import Broken, Unanswered, answer
-from vareon_arcana.providers import Options, Providers, Text, Usage
+from vareon_arcana.providers import OFFLINE, Finish, Options, Providers, Text, Usage
 from vareon_arcana.settings import ArcanaSettings, ProviderSettings
 from vareon_chassis.testing.fake_openai import PROMPT_TOKENS, FakeOpenAI
 
@@ -57,7 +58,12 @@ async def test_the_first_target_answers_with_text_then_usage(providers, fake) ->
     server, _ = fake
     first, second = _name(server, words=["a", "b"]), _name(server)
     pieces = await _walk(providers, first, second)
-    assert pieces == [(first, Text("a")), (first, Text(" b")), (first, Usage(PROMPT_TOKENS, 2))]
+    assert pieces == [
+        (first, Text("a")),
+        (first, Text(" b")),
+        (first, Finish("stop")),
+        (first, Usage(PROMPT_TOKENS, 2)),
+    ]
     assert second not in server.calls
 
 
@@ -148,3 +154,11 @@ async def test_options_reach_the_provider(providers, fake) -> None:
     await _walk(providers, plain)
     sent = next(r for r in server.requests if r["model"] == plain)
     assert "temperature" not in sent and "stop" not in sent and "response_format" not in sent
+
+
+async def test_the_offline_model_says_why_it_stopped(providers) -> None:
+    cut = [p async for _, p in _answer(providers, [OFFLINE], Options(max_tokens=3))]
+    assert [p for p in cut if isinstance(p, Finish)] == [Finish("length")]
+    assert tokens.count("".join(p.text for p in cut if isinstance(p, Text))) == 3
+    whole = [p async for _, p in _answer(providers, [OFFLINE], Options(max_tokens=500))]
+    assert [p for p in whole if isinstance(p, Finish)] == [Finish("stop")]

@@ -51,7 +51,15 @@ class Options:
     stop: tuple[str, ...] = ()
 
 
-Piece = Text | Usage
+@dataclass(frozen=True)
+class Finish:
+    """Why the model stopped: ``stop`` (done, or a stop sequence), ``length`` (max_tokens),
+    or what else the provider says (``content_filter``, ...)."""
+
+    reason: str
+
+
+Piece = Text | Usage | Finish
 
 
 class ProviderUnavailable(Exception):
@@ -127,6 +135,8 @@ class OpenAICompatible:
                     for choice in chunk.choices:
                         if choice.delta and choice.delta.content:
                             yield Text(choice.delta.content)
+                        if choice.finish_reason:
+                            yield Finish(choice.finish_reason)
         except openai.RateLimitError as exc:
             raise ProviderUnavailable(
                 f"{self.name}: rate limited", _retry_after(exc.response)
@@ -163,18 +173,21 @@ class Offline:
         self, model: str, messages: list[dict[str, str]], options: Options
     ) -> AsyncIterator[Piece]:
         asked = " ".join(messages[-1]["content"].split())
+        finish = "stop"
         if options.json_mode and self.json_answer is not None:
             reply = json.dumps(self.json_answer(messages[-1]["content"]))
         else:
-            reply = tokens.truncate(
+            whole = (
                 "Vareon is offline: no model provider is configured, so this is a fixed answer "
-                f"and nothing was charged. You asked: {asked}",
-                options.max_tokens,
+                f"and nothing was charged. You asked: {asked}"
             )
+            reply = tokens.truncate(whole, options.max_tokens)
+            finish = "stop" if reply == whole else "length"
         words = reply.split(" ")
         for i, word in enumerate(words):
             yield Text(word if i == 0 else " " + word)
             await asyncio.sleep(0)
+        yield Finish(finish)
         yield Usage(tokens.count_messages(messages), tokens.count(reply))
 
 

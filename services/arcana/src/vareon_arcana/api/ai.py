@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+
 from vareon_arcana import analysis, content
 from vareon_arcana.api.deps import CallerDep, CallsDep
 from vareon_arcana.schemas import (

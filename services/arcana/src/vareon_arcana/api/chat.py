@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
+from vareon_chassis.auth import CurrentUser
+from vareon_chassis.db import SessionDep
+from vareon_chassis.errors import problem_response
+
 from vareon_arcana import credits, memory, replicas, sessions
 from vareon_arcana.api.deps import CallerDep, CallsDep
 from vareon_arcana.api.replies import PAID_TURN, reply_out
 from vareon_arcana.calls import Caller
 from vareon_arcana.errors import TooManyRequests
 from vareon_arcana.schemas import ChatRequest, ReplyOut, StatusOut
-from vareon_chassis.auth import CurrentUser
-from vareon_chassis.db import SessionDep
-from vareon_chassis.errors import problem_response
 
 router = APIRouter(prefix="/api/v1/arcana", tags=["arcana"])
 

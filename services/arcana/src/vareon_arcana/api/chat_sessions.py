@@ -6,6 +6,10 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
+from vareon_chassis.auth import CurrentUser
+from vareon_chassis.db import SessionDep
+from vareon_chassis.pagination import Cursor
+
 from vareon_arcana import chat, sessions
 from vareon_arcana.api.deps import CallerDep, CallsDep
 from vareon_arcana.api.replies import PAID_TURN, event_stream, reply_out
@@ -19,9 +23,6 @@ from vareon_arcana.schemas import (
     SessionOut,
     SessionPage,
 )
-from vareon_chassis.auth import CurrentUser
-from vareon_chassis.db import SessionDep
-from vareon_chassis.pagination import Cursor
 
 router = APIRouter(prefix="/api/v1/arcana", tags=["arcana"])
 Limit = Annotated[int, Query(ge=1, le=100)]

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends
 from starlette.requests import HTTPConnection
-from vareon_arcana.calls import Caller, Calls
 from vareon_chassis.auth import CurrentUser
+
+from vareon_arcana.calls import Caller, Calls
 
 
 def _calls(connection: HTTPConnection) -> Calls:

@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi.responses import StreamingResponse
+from vareon_chassis.errors import problem_response
+
 from vareon_arcana.calls import End, Reply, Stream
 from vareon_arcana.schemas import ReceiptOut, ReplyOut
-from vareon_chassis.errors import problem_response
 
 PAID_TURN: dict[int | str, dict[str, Any]] = {
     402: problem_response("The balance cannot cover the call"),

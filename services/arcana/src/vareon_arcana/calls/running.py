@@ -34,6 +34,8 @@ class End:
     """completed, failed (broke mid-stream), disconnected, or unanswered (nothing produced)."""
     receipt: Receipt | None
     error: str | None = None
+    finish_reason: str | None = None
+    """The model's own reason to stop (``stop``, ``length``, ...), when it gave one."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class Run:
         target: ModelTarget | None = None
         parts: list[str] = []
         usage: Usage | None = None
+        finish: str | None = None
         status, error = "completed", None
         keeper = None
         if self.turn.reservation_id is not None:
@@ -103,8 +106,10 @@ class Run:
                 if isinstance(piece, Text):
                     parts.append(piece.text)
                     self.queue.put_nowait(piece.text)
-                else:
+                elif isinstance(piece, Usage):
                     usage = piece
+                else:
+                    finish = piece.reason
         except asyncio.CancelledError:
             status = "disconnected"
             current = asyncio.current_task()
@@ -138,7 +143,7 @@ class Run:
         except Exception as exc:  # the reader must still get an end
             log.exception("settling a call failed")
             status, error = "failed", f"could not record the answer: {type(exc).__name__}"
-        self.queue.put_nowait(End(status, receipt, error))
+        self.queue.put_nowait(End(status, receipt, error, finish))
 
 
 class Stream:
