@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from vareon_chassis.auth import TokenVerifier
-from vareon_chassis.service import Messaging, background, create_service
+from vareon_chassis.service import Messaging, create_service
+from vareon_chassis.settings import load_settings
 
 from vareon_identity.addresses import parse_networks
 from vareon_identity.api import router
@@ -19,7 +20,7 @@ from vareon_identity.tokens import TokenIssuer
 
 
 def create_app(settings: IdentitySettings | None = None) -> FastAPI:
-    settings = settings or IdentitySettings()
+    settings = settings or load_settings(IdentitySettings)
     keys = KeyRing(settings.signing_keys_dir)  # fails here, naming the variable, without keys
     mailer = MailSender(settings)
     app = create_service(
@@ -27,7 +28,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         title="Vareon identity",
         routers=[router],
         messaging=Messaging(outbox=OUTBOX),
-        resources=[background(mailer.run)],
+        resources=[mailer.loop()],
         follow_session_revocations=False,  # identity reads its own sessions table instead
         token_verifier=TokenVerifier(
             keys,

@@ -1,6 +1,7 @@
 """The mail sender: delivers `mail_outbox` rows over SMTP, after the transaction that wrote them.
 
-It runs as a background task of the app. Rows are claimed with FOR UPDATE SKIP LOCKED (so
+It runs as a periodic step of the app (``vareon_chassis.periodic``), woken after a commit
+that queued mail. Rows are claimed with FOR UPDATE SKIP LOCKED (so
 replicas never send one twice), deleted once the SMTP server accepted them (the body holds a
 live token: it is not kept), and retried with exponential backoff otherwise; after
 ``mail_max_attempts`` the row is marked failed and left for an operator.
@@ -9,7 +10,6 @@ live token: it is not kept), and retried with exponential backoff otherwise; aft
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -19,6 +19,8 @@ import structlog
 from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from vareon_chassis.periodic import periodic
+from vareon_chassis.service import Resource
 
 from vareon_identity.models import OutgoingMail
 from vareon_identity.settings import IdentitySettings
@@ -36,30 +38,26 @@ class MailSender:
     def __init__(self, settings: IdentitySettings) -> None:
         self.settings = settings
         self._wakeup = asyncio.Event()
+        self._warned = False
 
     def wake(self) -> None:
         """Called after a commit that queued mail, so it leaves now rather than at the next poll."""
         self._wakeup.set()
 
-    async def run(self, app: FastAPI) -> None:
+    def loop(self) -> Resource:
+        """The app's sender: every ``mail_poll_interval_s``, or at once when woken."""
+        return periodic(
+            "mail-sender", self.step, every_s=self.settings.mail_poll_interval_s, wake=self._wakeup
+        )
+
+    async def step(self, app: FastAPI) -> bool:
+        """Send one batch of due mail; True when the batch was full (more may be due)."""
         if not self.settings.smtp_host:
-            log.warning("IDENTITY_SMTP_HOST is not set: mails wait in mail_outbox, unsent")
-            return
-        sessionmaker: async_sessionmaker[AsyncSession] = app.state.sessionmaker
-        task = asyncio.current_task()
-        while True:
-            if task is not None and task.cancelling():
-                # a library swallowed the shutdown's cancellation mid-send: honour it here
-                raise asyncio.CancelledError
-            self._wakeup.clear()
-            try:
-                claimed = await self.send_due(sessionmaker)
-            except Exception:
-                log.exception("mail sender failed; retrying")
-                claimed = 0
-            if claimed < BATCH:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self.settings.mail_poll_interval_s)
+            if not self._warned:
+                log.warning("IDENTITY_SMTP_HOST is not set: mails wait in mail_outbox, unsent")
+                self._warned = True
+            return False
+        return await self.send_due(app.state.sessionmaker) >= BATCH
 
     async def send_due(self, sessionmaker: async_sessionmaker[AsyncSession]) -> int:
         async with sessionmaker() as session, session.begin():

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from vareon_chassis.auth import TokenVerifier
-from vareon_chassis.service import Messaging, background, create_service
+from vareon_chassis.periodic import periodic
+from vareon_chassis.service import Messaging, create_service
 from vareon_chassis.settings import load_settings
 
 from vareon_myntrix.api import routers
 from vareon_myntrix.consumers import build_consumers
 from vareon_myntrix.models import OUTBOX, inbox_table
 from vareon_myntrix.settings import MyntrixSettings
-from vareon_myntrix.sweeper import every, roll_out, sweep
+from vareon_myntrix.sweeper import roll_out, sweep
 
 
 def create_app(
@@ -21,12 +22,10 @@ def create_app(
     policy = settings.device_policy()
 
     async def sweeper(app: FastAPI) -> None:
-        sm = app.state.sessionmaker
-        await every(settings.sweep_interval_s, lambda: sweep(sm, policy), "sweep")
+        await sweep(app.state.sessionmaker, policy)
 
     async def rollouts(app: FastAPI) -> None:
-        sm = app.state.sessionmaker
-        await every(settings.rollout_interval_s, lambda: roll_out(sm, policy), "rollout")
+        await roll_out(app.state.sessionmaker, policy)
 
     app = create_service(
         settings,
@@ -38,7 +37,10 @@ def create_app(
             inbox=inbox_table,
             consumers=build_consumers(settings) if settings.run_consumers else (),
         ),
-        resources=[background(sweeper), background(rollouts)],
+        resources=[
+            periodic("sweep", sweeper, every_s=settings.sweep_interval_s),
+            periodic("rollout", rollouts, every_s=settings.rollout_interval_s),
+        ],
     )
     app.state.device_policy = policy
     return app

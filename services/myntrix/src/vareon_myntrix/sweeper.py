@@ -1,9 +1,7 @@
-"""Background loops of the app lifespan. Each step is a plain function testable alone."""
+"""The steps the app runs periodically (``vareon_chassis.periodic``), each testable alone."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import structlog
@@ -37,14 +35,3 @@ async def roll_out(
     """Advance every active deployment by one step (one transaction)."""
     async with sessionmaker.begin() as session:
         return await deployments.advance_all(session, policy, now or datetime.now(UTC))
-
-
-async def every(interval_s: float, step: Callable[[], Awaitable[object]], name: str) -> None:
-    while True:
-        try:
-            await step()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the database may be away for a while: try again later
-            log.warning("background step failed", step=name, error=repr(exc))
-        await asyncio.sleep(interval_s)

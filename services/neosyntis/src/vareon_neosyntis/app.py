@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from vareon_chassis.auth import TokenVerifier
-from vareon_chassis.service import Messaging, background, create_service
+from vareon_chassis.periodic import periodic
+from vareon_chassis.service import Messaging, create_service
 from vareon_chassis.settings import load_settings
 
 from vareon_neosyntis.consumers import build_consumers
@@ -33,6 +34,20 @@ def create_app(
 ) -> FastAPI:
     settings = settings or load_settings(NeosyntisSettings)
     storage = storage or build_storage(settings)
+    readers = Readers(settings.reader_memory_bytes, settings.reader_processes)
+    lab_tasks: set[asyncio.Task[None]] = set()
+
+    @contextlib.asynccontextmanager
+    async def lab(app: FastAPI) -> AsyncIterator[None]:
+        """Open-lab runs and their reader processes end before the database is disposed of."""
+        try:
+            yield
+        finally:
+            for task in lab_tasks:
+                task.cancel()
+            await asyncio.gather(*lab_tasks, return_exceptions=True)
+            readers.close()
+
     app = create_service(
         settings,
         title="Vareon neosyntis",
@@ -41,24 +56,23 @@ def create_app(
         messaging=Messaging(
             outbox=OUTBOX, inbox=inbox_table, consumers=build_consumers(storage, settings)
         ),
-        resources=[background(retry_due_steps), background(sweep_expired)],
+        resources=[
+            lab,
+            periodic(
+                "workflow-retries",
+                retry_due_steps,
+                every_s=settings.workflow_retry_poll_s,
+                first_delay_s=settings.workflow_retry_poll_s,
+            ),
+            periodic(
+                "lease-sweep",
+                sweep_expired,
+                every_s=settings.training_sweep_interval_s,
+                first_delay_s=settings.training_sweep_interval_s,
+            ),
+        ],
     )
     app.state.storage = storage
-    app.state.lab_tasks = set()
-    app.state.readers = Readers(settings.reader_memory_bytes, settings.reader_processes)
-    chassis_lifespan = app.router.lifespan_context
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with chassis_lifespan(app):
-            try:
-                yield
-            finally:
-                tasks: set[asyncio.Task[None]] = app.state.lab_tasks
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-                app.state.readers.close()
-
-    app.router.lifespan_context = lifespan
+    app.state.lab_tasks = lab_tasks
+    app.state.readers = readers
     return app

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from vareon_chassis.auth import TokenVerifier
-from vareon_chassis.service import Messaging, background, create_service
+from vareon_chassis.periodic import periodic
+from vareon_chassis.service import Messaging, create_service
 from vareon_chassis.settings import load_settings
 
 from vareon_wallet.accounts import Policy
@@ -12,7 +13,7 @@ from vareon_wallet.api import router
 from vareon_wallet.consumers import build_consumers
 from vareon_wallet.models import OUTBOX, inbox_table
 from vareon_wallet.settings import WalletSettings
-from vareon_wallet.sweeper import sweep_holds
+from vareon_wallet.sweeper import expire_due_holds
 
 
 def create_app(
@@ -21,8 +22,8 @@ def create_app(
     settings = settings or load_settings(WalletSettings)
     policy = Policy.from_settings(settings)
 
-    async def expire_holds(app: FastAPI) -> None:
-        await sweep_holds(app.state.sessionmaker, policy, settings.hold_sweep_interval_s)
+    async def expire_holds(app: FastAPI) -> bool:
+        return await expire_due_holds(app.state.sessionmaker, policy)
 
     app = create_service(
         settings,
@@ -30,7 +31,7 @@ def create_app(
         routers=[router],
         token_verifier=token_verifier,
         messaging=Messaging(outbox=OUTBOX, inbox=inbox_table, consumers=build_consumers(policy)),
-        resources=[background(expire_holds)],
+        resources=[periodic("hold-sweep", expire_holds, every_s=settings.hold_sweep_interval_s)],
     )
     app.state.wallet_policy = policy
     return app

@@ -1,8 +1,6 @@
-"""Background task that expires holds past their time (one short transaction per batch)."""
+"""The hold sweep the app runs periodically: holds past their time expire, one batch a step."""
 
 from __future__ import annotations
-
-import asyncio
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -10,22 +8,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vareon_wallet import accounts, holds
 
 log = structlog.get_logger(__name__)
+BATCH = 200
 
 
-async def sweep_holds(
-    sessionmaker: async_sessionmaker[AsyncSession], policy: accounts.Policy, interval_s: float
-) -> None:
-    while True:
-        try:
-            while True:
-                async with sessionmaker.begin() as session:
-                    expired = await holds.expire_holds(session, policy)
-                if expired:
-                    log.info("holds expired", count=expired)
-                if expired < 200:
-                    break
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the database may be away for a while: try again later
-            log.warning("hold sweep failed", error=repr(exc))
-        await asyncio.sleep(interval_s)
+async def expire_due_holds(
+    sessionmaker: async_sessionmaker[AsyncSession], policy: accounts.Policy
+) -> bool:
+    """Expire one batch (one short transaction); True when the batch was full (more wait)."""
+    async with sessionmaker.begin() as session:
+        expired = await holds.expire_holds(session, policy, limit=BATCH)
+    if expired:
+        log.info("holds expired", count=expired)
+    return expired >= BATCH

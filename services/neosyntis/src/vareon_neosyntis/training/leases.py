@@ -34,6 +34,7 @@ from vareon_neosyntis.training.models import TrainingJob, TrainingJobLog
 from vareon_neosyntis.training.states import ACTIVE, JobState, check
 
 Sessions = async_sessionmaker[AsyncSession]
+SWEEP_BATCH = 100
 
 
 def cost_of(cpu_seconds: float, price_micro_per_cpu_s: int, budget_micro: int) -> int:
@@ -304,7 +305,7 @@ class Fence:
         return await self._write(change, "finished") is not None
 
 
-async def sweep(sessions: Sessions, limit: int = 100) -> int:
+async def sweep(sessions: Sessions, limit: int = SWEEP_BATCH) -> int:
     """Jobs whose lease expired: a cancelling one is cancelled; a running one crashed and is
     queued again while attempts remain (else it fails). Returns how many were swept."""
     async with sessions.begin() as session:
@@ -358,16 +359,7 @@ async def _crash(session: AsyncSession, job: TrainingJob) -> None:
         )
 
 
-async def sweep_expired(app: Any) -> None:
-    """The service app's sweeper (``background``): expired leases are noticed even when
-    every worker is gone."""
-    import asyncio
-
-    while True:
-        await asyncio.sleep(app.state.settings.training_sweep_interval_s)
-        try:
-            await sweep(app.state.sessionmaker)
-        except Exception:
-            import structlog
-
-            structlog.get_logger(__name__).exception("lease sweep failed")
+async def sweep_expired(app: Any) -> bool:
+    """The app's periodic lease sweep: expired leases are noticed even when every worker is
+    gone. True when a full batch was swept (more may wait)."""
+    return await sweep(app.state.sessionmaker) >= SWEEP_BATCH

@@ -8,7 +8,6 @@ that finishes publishes ``WorkflowStepChangedV1``; consuming it advances the run
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,6 +34,7 @@ log = structlog.get_logger(__name__)
 
 
 DEPLOYMENTS_WRITE = "deployments:write"
+RETRY_BATCH = 100
 
 
 def _definition(raw_steps: list[Any]) -> list[dict[str, Any]]:
@@ -331,25 +331,21 @@ async def on_deployment_outcome(
     await step_finished(session, step, outputs=outputs, error=error)
 
 
-async def retry_due_steps(app: Any) -> None:
-    """Background task: steps whose retry delay passed go back to pending (and the event
-    that says so makes the engine run them again)."""
-    while True:
-        await asyncio.sleep(app.state.settings.workflow_retry_poll_s)
-        try:
-            async with app.state.sessionmaker.begin() as session:
-                due = list(
-                    await session.scalars(
-                        select(WorkflowRunStep)
-                        .where(
-                            WorkflowRunStep.state == "retrying",
-                            WorkflowRunStep.next_attempt_at <= func.now(),
-                        )
-                        .limit(100)
-                        .with_for_update(skip_locked=True)
-                    )
+async def retry_due_steps(app: Any) -> bool:
+    """The app's periodic step: steps whose retry delay passed go back to pending (and the
+    event that says so makes the engine run them again). True when a full batch was due."""
+    async with app.state.sessionmaker.begin() as session:
+        due = list(
+            await session.scalars(
+                select(WorkflowRunStep)
+                .where(
+                    WorkflowRunStep.state == "retrying",
+                    WorkflowRunStep.next_attempt_at <= func.now(),
                 )
-                for step in due:
-                    await _set_step(session, step, "pending")
-        except Exception:
-            log.exception("workflow retry tick failed")
+                .limit(RETRY_BATCH)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        for step in due:
+            await _set_step(session, step, "pending")
+    return len(due) >= RETRY_BATCH
