@@ -11,7 +11,7 @@ from vareon_contracts.events.identity import UserDeletedV1
 from vareon_contracts.events.wallet import BalanceChangedV1
 from vareon_routing import InvalidRule, RoutingRule
 
-from vareon_arcana import replicas, sessions
+from vareon_arcana import replicas, routing_samples, sessions
 
 
 def build_consumers() -> list[EventConsumer]:
@@ -40,5 +40,6 @@ def build_consumers() -> list[EventConsumer]:
     async def user_deleted(session: AsyncSession, event: UserDeletedV1, envelope: Envelope) -> None:
         await sessions.erase_user(session, event.user_id)
         await replicas.forget_balance(session, event.user_id)
+        await routing_samples.erase_user(session, event.user_id)
 
     return [rules, balances, users]

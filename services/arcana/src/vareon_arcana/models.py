@@ -1,4 +1,5 @@
-"""Arcana's tables: chat sessions and messages, usage, replicas, reservations, outbox/inbox."""
+"""Arcana's tables: chat sessions and messages, usage, replicas, reservations, outbox/inbox,
+routing samples, personas."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Identity,
     Index,
@@ -182,3 +184,98 @@ class ShellCommand(Base):
     usage_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     cost: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class RoutingSample(Base):
+    """One routed call's routing inputs (never its text) and what it used; see
+    routing_samples.py. Erased with the user."""
+
+    __tablename__ = "routing_samples"
+    __table_args__ = (Index("ix_routing_samples_user", "user_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    category: Mapped[str | None] = mapped_column(Text)
+    roles: Mapped[list[str]] = mapped_column(JSONB)
+    length: Mapped[int] = mapped_column(Integer)
+    terms: Mapped[list[str]] = mapped_column(JSONB)
+    text_complete: Mapped[bool] = mapped_column(Boolean)
+    rule_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    first_provider: Mapped[str | None] = mapped_column(Text)
+    first_model: Mapped[str | None] = mapped_column(Text)
+    provider: Mapped[str | None] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(Text)
+    fell_back: Mapped[bool] = mapped_column(Boolean)
+    tokens_in: Mapped[int] = mapped_column(BigInteger)
+    tokens_out: Mapped[int] = mapped_column(BigInteger)
+    cost: Mapped[int] = mapped_column(BigInteger)
+
+
+class ErasedUser(Base):
+    """Users identity deleted: a call of theirs settling afterwards records no sample."""
+
+    __tablename__ = "erased_users"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Persona(Base):
+    """A saved assistant; what it says and how is in its versions (the newest is current)."""
+
+    __tablename__ = "personas"
+    __table_args__ = (
+        Index("uq_personas_owner_slug", "owner_id", "slug", unique=True),
+        # persona:<slug> names one shared persona for everyone.
+        Index(
+            "uq_personas_shared_slug",
+            "slug",
+            unique=True,
+            postgresql_where=text("visibility = 'shared'"),
+        ),
+        Index("ix_personas_owner_created", "owner_id", "created_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    owner_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    slug: Mapped[str] = mapped_column(Text)
+    visibility: Mapped[str] = mapped_column(Text)
+    """private (its owner only) or shared (every user)."""
+    version: Mapped[int] = mapped_column(Integer)
+    """The current version's number."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PersonaVersion(Base):
+    """One version of a persona, never changed: an edit adds the next."""
+
+    __tablename__ = "persona_versions"
+
+    persona_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("personas.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text)
+    system_prompt: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(Text)
+    """A model a routing rule's targets name; None: the category's rule decides."""
+    temperature: Mapped[float | None] = mapped_column(Float)
+    max_tokens: Mapped[int | None] = mapped_column(Integer)
+    starters: Mapped[list[str]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PersonaSession(Base):
+    """A chat session created with a persona, and the version it was created with."""
+
+    __tablename__ = "persona_sessions"
+
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("chat_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    persona_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    version: Mapped[int] = mapped_column(Integer)

@@ -15,11 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vareon_chassis.auth import Principal
 from vareon_chassis.context import request_id_var
 from vareon_contracts.events.cognisys import ModelTarget
-from vareon_routing import MATCH_BUDGET_S, NoRoute, RoutingRequest, choose
+from vareon_routing import MATCH_BUDGET_S, RoutingRequest
 
-from vareon_arcana import credits, pricing, replicas, tokens
+from vareon_arcana import credits, pricing, replicas, routing_samples, tokens
 from vareon_arcana.errors import EmailNotVerified
 from vareon_arcana.providers import OFFLINE, Options, Providers
+from vareon_arcana.routing_samples import RoutingInputs
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ class Caller:
 class Route:
     rule: str | None
     targets: list[ModelTarget]
+    inputs: RoutingInputs | None = None
+    """What the rules read, recorded as a routing sample at settlement (routed calls only)."""
 
 
 @dataclass(frozen=True)
@@ -96,12 +99,13 @@ async def route(
     otherwise stall every request this process serves)."""
     rules = await replicas.rules(session)
     asked = RoutingRequest(category=category, roles=roles, text=text, now=datetime.now(UTC))
-    try:
-        decision = await asyncio.to_thread(choose, rules, asked, budget_s=budget_s)
-    except NoRoute:
-        return Route(None, [OFFLINE])
+    decision, inputs = await asyncio.to_thread(
+        routing_samples.choose_and_observe, rules, asked, budget_s
+    )
+    if decision is None:
+        return Route(None, [OFFLINE], inputs)
     usable = [t for t in decision.targets if providers.configured(t.provider)]
-    return Route(decision.rule.name, usable or [OFFLINE])
+    return Route(decision.rule.name, usable or [OFFLINE], inputs)
 
 
 async def admit(

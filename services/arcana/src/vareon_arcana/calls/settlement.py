@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vareon_contracts.events.arcana import UsageRecordedV1
 from vareon_contracts.events.cognisys import ModelTarget
 
-from vareon_arcana import credits, pricing, tokens
+from vareon_arcana import credits, pricing, routing_samples, tokens
 from vareon_arcana.calls.admission import Turn
 from vareon_arcana.models import OUTBOX, ChatSession, Message, UsageRecord
 from vareon_arcana.providers import Usage
@@ -43,10 +43,12 @@ async def settle(
     counted here. Only flushes."""
     await credits.release(session, turn.reservation_id)
     if target is None:
+        await _sample(session, turn, None, turn.prompt_tokens, 0, 0)
         return None
     tokens_in = (usage.tokens_in if usage else None) or turn.prompt_tokens
     tokens_out = usage.tokens_out if usage else tokens.count(text)
     cost = pricing.cost(target, tokens_in, tokens_out)
+    await _sample(session, turn, target, tokens_in, tokens_out, cost)
     usage_id = uuid.uuid4() if cost > 0 else None
     message_id = await _store_reply(
         session, turn, target, text, status, tokens_in, tokens_out, cost, usage_id
@@ -56,6 +58,28 @@ async def settle(
     return Receipt(
         message_id, usage_id, target.provider, target.model, tokens_in, tokens_out, cost, status
     )
+
+
+async def _sample(
+    session: AsyncSession,
+    turn: Turn,
+    target: ModelTarget | None,
+    tokens_in: int,
+    tokens_out: int,
+    cost: int,
+) -> None:
+    inputs = turn.route.inputs
+    if inputs is not None and turn.caller.user_id.int != 0:
+        await routing_samples.record(
+            session,
+            turn.caller.user_id,
+            inputs,
+            turn.route.targets,
+            target,
+            tokens_in,
+            tokens_out,
+            cost,
+        )
 
 
 async def _store_reply(
