@@ -24,6 +24,7 @@ from vareon_chassis.openai_errors import openai_error
 from vareon_gateway import upstreams
 from vareon_gateway.cors import Cors
 from vareon_gateway.errors import DeviceCredentialRequired
+from vareon_gateway.metrics import UPSTREAM_ERRORS
 from vareon_gateway.openapi import ApiDocument
 from vareon_gateway.proxy import forward, request_headers
 from vareon_gateway.ratelimit import EdgeLimiter
@@ -236,6 +237,7 @@ class Edge:
             )
         except DomainError as exc:
             if exc.status >= 500:
+                UPSTREAM_ERRORS.labels(route.service, exc.type.rsplit("/", 1)[-1]).inc()
                 log.warning("proxy refused", service=route.service, problem=exc.type)
             await send_problem(
                 send, exc, instance=scope["path"], request_id=request_id, openai=route.openai

@@ -26,6 +26,7 @@ from limits.errors import StorageError
 from limits.storage import storage_from_string
 from vareon_chassis.errors import PROBLEM_BASE, DomainError
 
+from vareon_gateway.metrics import RATE_LIMITED
 from vareon_gateway.settings import GatewaySettings
 from vareon_gateway.upstreams import API
 
@@ -92,6 +93,7 @@ class EdgeLimiter:
             except StorageError as exc:
                 log.warning("rate limit storage failed; letting through", error=str(exc))
                 return
+            RATE_LIMITED.labels(policy.name).inc()
             retry_after = max(1, math.ceil(stats.reset_time - time.time()))
             window = item.get_expiry()
             raise TooManyRequests(

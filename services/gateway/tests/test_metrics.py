@@ -1,0 +1,43 @@
+"""The edge counts what it refuses itself: upstream failures by service and problem, and
+rate-limit refusals by route class."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from prometheus_client import REGISTRY
+from vareon_gateway.app import create_app
+
+from .conftest import gateway_settings
+
+LOGIN = "/api/v1/auth/login"
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_upstream_errors_by_service_and_problem(
+    gateway: httpx.AsyncClient, token: Callable[..., str]
+) -> None:
+    labels = {"service": "neosyntis", "problem": "upstream-unavailable"}
+    before = sample("vareon_gateway_upstream_errors_total", **labels)
+    bearer = {"Authorization": f"Bearer {token()}"}
+    response = await gateway.get("/api/v1/neosyntis/datasets", headers=bearer)
+    assert response.status_code == 503
+    assert sample("vareon_gateway_upstream_errors_total", **labels) == before + 1
+
+
+async def test_rate_limit_refusals_by_route_class(
+    running: Callable[..., Any], upstream: tuple[Any, str]
+) -> None:
+    before = sample("vareon_gateway_rate_limited_total", policy="auth")
+    url = str(await running(create_app(gateway_settings(upstream[1], rate_limit_auth="1/minute"))))
+    async with httpx.AsyncClient(base_url=url) as client:
+        statuses = [
+            (await client.post("/api/v1/auth/login", json={})).status_code for _ in range(3)
+        ]
+    assert statuses == [200, 429, 429]
+    assert sample("vareon_gateway_rate_limited_total", policy="auth") == before + 2
