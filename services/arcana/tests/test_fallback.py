@@ -85,22 +85,20 @@ async def test_a_short_retry_after_is_waited_for_once_on_the_same_target(provide
     assert server.calls.count(limited) == 2 and spare not in server.calls
 
 
-async def test_a_long_retry_after_moves_on_at_once(providers, fake) -> None:
+@pytest.mark.parametrize(
+    ("retry_after", "times", "attempts"),
+    [(CAP_S * 10, 1, 1), (CAP_S / 2, None, 2)],
+    ids=["a long Retry-After moves on at once", "a short one is retried only once"],
+)
+async def test_a_rate_limited_target_gives_way(
+    providers, fake, retry_after: float, times: int | None, attempts: int
+) -> None:
     server, _ = fake
-    limited = _name(server, "rate-limit", retry_after=CAP_S * 10, times=1)
+    limited = _name(server, "rate-limit", retry_after=retry_after, times=times)
     spare = _name(server, words=["ok"])
     pieces = await _walk(providers, limited, spare)
     assert {model for model, _ in pieces} == {spare}
-    assert server.calls.count(limited) == 1
-
-
-async def test_a_short_retry_after_is_retried_only_once(providers, fake) -> None:
-    server, _ = fake
-    limited = _name(server, "rate-limit", retry_after=CAP_S / 2)
-    spare = _name(server, words=["ok"])
-    pieces = await _walk(providers, limited, spare)
-    assert {model for model, _ in pieces} == {spare}
-    assert server.calls.count(limited) == 2
+    assert server.calls.count(limited) == attempts
 
 
 async def test_a_failure_after_text_is_final(providers, fake) -> None:

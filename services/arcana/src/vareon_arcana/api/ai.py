@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from vareon_arcana import analysis, content
 from vareon_arcana.api.deps import CallerDep, CallsDep
+from vareon_arcana.api.replies import reply_out
 from vareon_arcana.schemas import (
     AnalyzeOut,
     AnalyzeRequest,
@@ -24,15 +25,8 @@ async def generate_content(body: GenerateRequest, caller: CallerDep, calls: Call
     messages = content.messages(body.prompt, body.content_type, body.tone, body.max_length)
     options = calls.options(body.max_length)
     reply = await calls.ask(caller, messages, category=body.category, options=options)
-    end = reply.end
     return GenerateOut(
-        content=reply.text,
-        content_type=body.content_type,
-        tone=body.tone,
-        status=end.status,
-        receipt=ReceiptOut.of(end.receipt),
-        rule=reply.rule,
-        error=end.error,
+        content_type=body.content_type, tone=body.tone, **reply_out(reply).model_dump()
     )
 
 
