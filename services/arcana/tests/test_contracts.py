@@ -3,6 +3,7 @@
 from pathlib import Path
 from typing import Any
 
+from vareon_arcana import api_keys
 from vareon_arcana.consumers import build_consumers
 from vareon_arcana.models import INBOX, OUTBOX
 from vareon_chassis.testing.contracts import ServiceContracts
@@ -18,7 +19,7 @@ CONTRACTS = ServiceContracts(
 
 
 def consumers() -> list[Any]:
-    return build_consumers()
+    return [*build_consumers(), *api_keys.build_consumers()]
 
 
 async def test_publishes_what_it_declares(infrastructure: Any) -> None:

@@ -49,10 +49,11 @@ def openai_error(problem: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     else:
         kind, code = "invalid_request_error", slug
     detail = problem.get("detail") or problem.get("title") or "error"
-    if problem.get("errors") and _param(problem):
+    param = problem.get("param") or _param(problem)
+    if problem.get("errors") and param:
         first = problem["errors"][0]
-        detail = f"{detail} {_param(problem)}: {first.get('msg', '')}".strip()
-    error = {"message": detail, "type": kind, "code": code, "param": _param(problem)}
+        detail = f"{detail} {param}: {first.get('msg', '')}".strip()
+    error = {"message": detail, "type": kind, "code": code, "param": param}
     return status, {"error": {**error, "problem": problem}}
 
 

@@ -48,6 +48,10 @@ SERVICES: dict[str, ServiceContract] = {
             "vareon.cognisys.routing-rule.changed.v1",
             "vareon.wallet.balance.changed.v1",
             "vareon.identity.user.deleted.v1",
+            "vareon.identity.user.updated.v1",
+            "vareon.identity.api-key.created.v1",
+            "vareon.identity.api-key.renamed.v1",
+            "vareon.identity.api-key.revoked.v1",
         },
     ),
     "cognisys": ServiceContract(

@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from vareon_chassis.auth import TokenVerifier
+from vareon_chassis.openai_errors import OpenAIErrors
 from vareon_chassis.service import Messaging, Resource, create_service
 
-from vareon_arcana import analysis
-from vareon_arcana.api import ai, chat, chat_sessions
+from vareon_arcana import analysis, api_keys
+from vareon_arcana.api import ai, chat, chat_sessions, openai, usage
 from vareon_arcana.calls import Calls
 from vareon_arcana.consumers import build_consumers
 from vareon_arcana.demo import DemoLimiter
@@ -27,12 +28,24 @@ def create_app(
     app = create_service(
         settings,
         title="Vareon arcana",
-        routers=[chat_sessions.router, chat.router, ai.router, socket.router],
-        messaging=Messaging(outbox=OUTBOX, inbox=INBOX, consumers=build_consumers()),
+        routers=[
+            chat_sessions.router,
+            chat.router,
+            ai.router,
+            socket.router,
+            openai.router,
+            usage.router,
+        ],
+        messaging=Messaging(
+            outbox=OUTBOX,
+            inbox=INBOX,
+            consumers=[*build_consumers(), *api_keys.build_consumers()],
+        ),
         token_verifier=token_verifier,
         resources=[_calls(settings)],
     )
     app.state.demo_limiter = DemoLimiter(settings.demo_limit)
+    app.add_middleware(OpenAIErrors)  # /v1 errors in OpenAI's shape
     return app
 
 

@@ -279,3 +279,81 @@ class PersonaSession(Base):
     )
     persona_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     version: Mapped[int] = mapped_column(Integer)
+
+
+class ApiKeyReplica(Base):
+    """identity's API keys (from their events): what a ``vk-`` bearer is checked against.
+    The row is also the key's admission lock (budget and rpm, see key_budgets.py)."""
+
+    __tablename__ = "api_keys"
+
+    key_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    name: Mapped[str] = mapped_column(Text)
+    prefix: Mapped[str] = mapped_column(Text)
+    key_hash: Mapped[str] = mapped_column(Text, unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSONB)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    budget_total: Mapped[int | None] = mapped_column(BigInteger)
+    budget_period: Mapped[str | None] = mapped_column(Text)
+    budget_per_period: Mapped[int | None] = mapped_column(BigInteger)
+    rpm_limit: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ApiKeyOwner(Base):
+    """A key owner's roles (routing rules match on them), newest by identity's clock."""
+
+    __tablename__ = "api_key_owners"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    roles: Mapped[list[str]] = mapped_column(JSONB)
+    as_of: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApiKeyHold(Base):
+    """The part of an open reservation that counts against a key's budget; it goes with the
+    reservation when the call settles (or the reservation expires)."""
+
+    __tablename__ = "api_key_holds"
+
+    reservation_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("reservations.id", ondelete="CASCADE"), primary_key=True
+    )
+    key_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class ApiKeySpend(Base):
+    """One settled call made with a key: the per-key side of its usage record."""
+
+    __tablename__ = "api_key_spend"
+    __table_args__ = (
+        Index("ix_api_key_spend_key_recorded", "key_id", "recorded_at"),
+        Index("ix_api_key_spend_user_recorded", "user_id", "recorded_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    key_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    usage_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True)
+    """The usage record (what the wallet charges); None for a free call."""
+    provider: Mapped[str] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(Text)
+    tokens_in: Mapped[int] = mapped_column(Integer)
+    tokens_out: Mapped[int] = mapped_column(Integer)
+    cost: Mapped[int] = mapped_column(BigInteger)
+    recorded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class ApiKeyMinute(Base):
+    """Requests admitted per key per UTC minute (the rpm limit's fixed window)."""
+
+    __tablename__ = "api_key_minutes"
+
+    key_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    minute: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)

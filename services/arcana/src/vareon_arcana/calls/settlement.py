@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from vareon_contracts.events.arcana import UsageRecordedV1
 from vareon_contracts.events.cognisys import ModelTarget
 
-from vareon_arcana import credits, pricing, routing_samples, tokens
+from vareon_arcana import credits, key_budgets, pricing, routing_samples, tokens
 from vareon_arcana.calls.admission import Turn
 from vareon_arcana.models import OUTBOX, ChatSession, Message, UsageRecord
 from vareon_arcana.providers import Usage
@@ -55,6 +55,8 @@ async def settle(
     )
     if usage_id is not None:
         await _record_usage(session, turn, target, usage_id, tokens_in, tokens_out, cost)
+    if turn.caller.api_key_id is not None:
+        await key_budgets.record_spend(session, turn, target, usage_id, tokens_in, tokens_out, cost)
     return Receipt(
         message_id, usage_id, target.provider, target.model, tokens_in, tokens_out, cost, status
     )
