@@ -1,6 +1,8 @@
 """docs/events.md: the event catalogue, generated from CATALOG and SERVICES.
 
-python -m vareon_contracts.catalogue_doc [OUTPUT]   # default: the repository's docs/events.md
+python -m vareon_contracts.catalogue_doc          # docs/events.md and the README events sections
+python -m vareon_contracts.catalogue_doc --check  # exit 1 naming each stale file, write nothing
+python -m vareon_contracts.catalogue_doc OUTPUT   # only the catalogue, written to OUTPUT
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from vareon_contracts import readme_events
 from vareon_contracts.asyncapi_html import type_label
 from vareon_contracts.catalog import CATALOG
 from vareon_contracts.schemas import schema_of
@@ -67,15 +70,32 @@ def render() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m vareon_contracts.catalogue_doc",
-        description="Write the event catalogue (Markdown) generated from the contracts.",
+        description="Write the event catalogue (Markdown) and each service README's events "
+        "section, generated from the contracts.",
     )
     parser.add_argument(
-        "output", nargs="?", type=Path, default=DOC_PATH, help="where to write it (docs/events.md)"
+        "output",
+        nargs="?",
+        type=Path,
+        help="write only the catalogue, here (default: docs/events.md and the READMEs)",
     )
-    path: Path = parser.parse_args(argv).output
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render())
-    print(path)
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 naming each stale file"
+    )
+    args = parser.parse_args(argv)
+    if args.output is not None:
+        files = {args.output: render()}
+    else:
+        files = {DOC_PATH: render(), **readme_events.rendered()}
+    stale = [p for p, text in files.items() if not p.is_file() or p.read_text() != text]
+    if args.check:
+        for path in stale:
+            print(f"stale: {path} (run python -m vareon_contracts.catalogue_doc)", file=sys.stderr)
+        return 1 if stale else 0
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(files[path])
+        print(path)
     return 0
 
 
