@@ -201,3 +201,16 @@ def require_permission(permission: str) -> Any:
         return user
 
     return Depends(check)
+
+
+def require_any(*permissions: str) -> Any:
+    """The caller holds at least one of ``permissions`` (e.g. read or write may list)."""
+    if not permissions:
+        raise ValueError("require_any needs at least one permission")
+
+    async def check(user: CurrentUser) -> Principal:
+        if not any(user.has(p) for p in permissions):
+            raise Forbidden(f"needs one of the permissions {', '.join(permissions)}")
+        return user
+
+    return Depends(check)

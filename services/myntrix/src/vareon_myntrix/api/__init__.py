@@ -1,7 +1,11 @@
-"""Routes at the public paths (/api/v1/myntrix/...): the gateway forwards them unchanged."""
+"""Routes at the public paths (/api/v1/myntrix/...): the gateway forwards them unchanged.
+
+One router per aggregate, named after its domain module (``api/devices.py`` serves
+``/hardware`` over ``devices.py``); ``deps.py`` holds the permission names and dependencies.
+"""
 
 from vareon_myntrix.api.agents import router as agents
 from vareon_myntrix.api.deployments import router as deployments
-from vareon_myntrix.api.hardware import router as hardware
+from vareon_myntrix.api.devices import router as devices
 
-routers = [agents, hardware, deployments]
+routers = [agents, devices, deployments]

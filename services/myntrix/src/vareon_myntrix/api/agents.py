@@ -12,7 +12,7 @@ from vareon_chassis.errors import problem_response
 from vareon_chassis.pagination import Cursor, encode_cursor
 
 from vareon_myntrix import agents
-from vareon_myntrix.api.common import PREFIX, settings
+from vareon_myntrix.api.deps import PREFIX, settings
 from vareon_myntrix.lifecycle import AgentStatus
 from vareon_myntrix.schemas import (
     ActionIn,

@@ -7,17 +7,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
-from vareon_chassis.auth import Principal, require_permission
+from vareon_chassis.auth import Principal, require_any, require_permission
 from vareon_chassis.db import SessionDep
 from vareon_chassis.pagination import Cursor, encode_cursor
 
 from vareon_myntrix import deployments
-from vareon_myntrix.api.common import (
+from vareon_myntrix.api.deps import (
     DEPLOYMENTS_WRITE,
     DEVICES_READ,
     PREFIX,
     policy,
-    require_any,
 )
 from vareon_myntrix.models import Deployment
 from vareon_myntrix.rollout import DeploymentState

@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, status
-from vareon_chassis.auth import Principal, require_permission
+from vareon_chassis.auth import Principal, require_any, require_permission
 from vareon_chassis.db import SessionDep
 from vareon_chassis.pagination import Cursor, encode_cursor
 
 from vareon_myntrix import devices
-from vareon_myntrix.api.common import DEVICES_READ, DEVICES_WRITE, PREFIX, policy, require_any
+from vareon_myntrix.api.deps import DEVICES_READ, DEVICES_WRITE, PREFIX, policy
 from vareon_myntrix.connectivity import AdminState, Connectivity
 from vareon_myntrix.errors import DeviceUnauthorized
 from vareon_myntrix.models import Device
