@@ -82,6 +82,8 @@ class Turn:
     options: Options
     prompt_tokens: int
     reservation_id: uuid.UUID | None
+    reserved: int = 0
+    """The micro-credits reserved: the call's maximum cost (0 for a free call)."""
 
 
 async def route(
@@ -125,7 +127,16 @@ async def admit(
     if amount > 0 and not caller.verified:
         raise EmailNotVerified("verify your email address to use paid models")
     reservation = await credits.admit(session, caller.user_id, amount, ttl_s=reservation_ttl_s)
-    return Turn(caller, session_id, messages, chosen, options, prompt_tokens, reservation)
+    return Turn(
+        caller,
+        session_id,
+        messages,
+        chosen,
+        options,
+        prompt_tokens,
+        reservation,
+        amount if reservation is not None else 0,
+    )
 
 
 def offline(caller: Caller, messages: list[dict[str, str]], options: Options) -> Turn:
