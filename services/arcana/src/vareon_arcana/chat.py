@@ -11,7 +11,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from vareon_arcana import memory, sessions
+from vareon_arcana import memory, personas, sessions
 from vareon_arcana.calls import Caller, Calls, Options, Stream, Turn
 from vareon_arcana.models import Message
 
@@ -43,8 +43,14 @@ async def prepare(
         memory_budget=settings.memory_token_budget,
         history_budget=settings.history_token_budget,
     )
+    messages = context.messages
     chosen = await calls.route(session, caller, category=chat.category, text=content)
-    turn = await calls.admit(session, caller, context.messages, chosen, options, session_id=chat.id)
+    persona = await personas.of_session(session, chat.id)
+    if persona is not None:
+        messages = personas.messages(persona, messages)
+        chosen = await personas.pinned_route(session, persona, chosen, calls.providers.configured)
+        options = personas.options(persona, options)
+    turn = await calls.admit(session, caller, messages, chosen, options, session_id=chat.id)
     if context.dropped:
         chat.summary = memory.fold(chat.summary, context.dropped, settings.memory_token_budget)
         chat.folded_seq = past[len(context.dropped) - 1].seq

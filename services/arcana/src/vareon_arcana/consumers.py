@@ -11,7 +11,7 @@ from vareon_contracts.events.identity import UserDeletedV1
 from vareon_contracts.events.wallet import BalanceChangedV1
 from vareon_routing import InvalidRule, RoutingRule
 
-from vareon_arcana import replicas, routing_samples, sessions
+from vareon_arcana import personas, replicas, routing_samples, sessions
 
 
 def build_consumers() -> list[EventConsumer]:
@@ -41,5 +41,6 @@ def build_consumers() -> list[EventConsumer]:
         await sessions.erase_user(session, event.user_id)
         await replicas.forget_balance(session, event.user_id)
         await routing_samples.erase_user(session, event.user_id)
+        await personas.erase_user(session, event.user_id)
 
     return [rules, balances, users]

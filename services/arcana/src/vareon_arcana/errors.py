@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from vareon_chassis.errors import PROBLEM_BASE, DomainError, NotFound, ServiceUnavailable
+from vareon_chassis.errors import (
+    PROBLEM_BASE,
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+)
 
 
 class SessionNotFound(NotFound):
@@ -47,3 +54,18 @@ class InvalidModelAnswer(DomainError):
     type = PROBLEM_BASE + "invalid-model-answer"
     title = "The model gave no valid answer"
     status = 502
+
+
+class PersonaNotFound(NotFound):
+    type = PROBLEM_BASE + "persona-not-found"
+    title = "Persona not found"
+
+
+class PersonaSlugTaken(Conflict):
+    type = PROBLEM_BASE + "persona-slug-taken"
+    title = "Persona slug taken"
+
+
+class SharingForbidden(Forbidden):
+    type = PROBLEM_BASE + "persona-sharing-forbidden"
+    title = "Sharing personas needs a permission"
