@@ -7,4 +7,5 @@ if [ "${VAREON_SERVICE}" = gateway ]; then
     export GATEWAY_HOST="${GATEWAY_HOST:-${UVICORN_HOST}}" GATEWAY_PORT="${GATEWAY_PORT:-${UVICORN_PORT}}"
     exec python -m vareon_gateway
 fi
-exec uvicorn --factory --timeout-graceful-shutdown 25 --no-server-header
+# --no-access-log: the chassis writes each request's line itself, as JSON with its ids
+exec uvicorn --factory --timeout-graceful-shutdown 25 --no-server-header --no-access-log

@@ -83,3 +83,43 @@ def test_log_format_env_chooses_readable_lines(monkeypatch, capsys):
     structlog.get_logger("t").info("hello", request_id="r1")
     line = capsys.readouterr().err.strip()
     assert "hello" in line and "request_id=r1" in line and not line.startswith("{")
+
+
+async def test_a_request_line_has_request_trace_and_user_ids_and_no_raw_path(exported, capsys):
+    import httpx
+    from asgi_lifespan import LifespanManager
+    from fastapi import APIRouter
+    from vareon_chassis.observability import bind_user
+    from vareon_chassis.service import create_service
+    from vareon_chassis.settings import ServiceSettings
+
+    router = APIRouter()
+
+    @router.get("/things/{thing_id}")
+    async def thing(thing_id: str) -> dict[str, str]:
+        bind_user("u-1")  # what the chassis' CurrentUser does once the token is verified
+        return {"id": thing_id}
+
+    app = create_service(
+        ServiceSettings(service_name="logs", log_json=True),
+        title="t",
+        routers=[router],
+        with_database=False,
+    )
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            response = await client.get(
+                "/things/secret-looking-id?token=abc", headers={"X-Request-ID": "req-1"}
+            )
+            await client.get("/health/live")
+    assert response.status_code == 200
+    lines = [json.loads(x) for x in capsys.readouterr().err.splitlines() if x.startswith("{")]
+    requests = [line for line in lines if line["event"] == "request"]
+    assert len(requests) == 1, lines  # probes are not logged
+    line = requests[0]
+    assert line["request_id"] == "req-1" and line["user_id"] == "u-1"
+    assert line["route"] == "/things/{thing_id}" and line["status"] == 200
+    assert "secret-looking-id" not in json.dumps(line) and "abc" not in json.dumps(line)
+    (server,) = [s for s in exported.get_finished_spans() if s.name == "GET /things/{thing_id}"]
+    assert line["trace_id"] == format(server.context.trace_id, "032x")

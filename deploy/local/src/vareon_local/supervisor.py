@@ -227,6 +227,8 @@ class Supervisor:
         env = {
             **os.environ,
             "PYTHONUNBUFFERED": "1",
+            # readable key=value lines in `vareon up`'s logs; containers keep JSON
+            "VAREON_LOG_FORMAT": os.environ.get("VAREON_LOG_FORMAT", "console"),
             f"{p}PORT": str(service.port),
             f"{p}KAFKA_BOOTSTRAP": self.broker.bootstrap,
             **{p + k: v for k, v in DEV_KAFKA.items()},

@@ -23,6 +23,8 @@ log = structlog.get_logger(__name__)
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
+_UNLOGGED = frozenset({"/health/live", "/health/ready", "/metrics"})
+"""Probes and scrapes, every few seconds each: counted, never a log line."""
 HTTP_REQUESTS = Counter(
     "vareon_http_requests_total", "HTTP requests handled", ["service", "method", "route", "status"]
 )
@@ -108,10 +110,26 @@ class RequestContextMiddleware:
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
             method = scope.get("method", "WS")
+            seconds = time.perf_counter() - started
             HTTP_REQUESTS.labels(self.service, method, path, str(status)).inc()
-            HTTP_LATENCY.labels(self.service, method, path).observe(time.perf_counter() - started)
-            structlog.contextvars.unbind_contextvars("request_id")
+            HTTP_LATENCY.labels(self.service, method, path).observe(seconds)
+            if path not in _UNLOGGED:
+                # the route template, never the raw path or query (they may carry tokens)
+                log.info(
+                    "request",
+                    method=method,
+                    route=path,
+                    status=status,
+                    duration_ms=round(seconds * 1000, 2),
+                )
+            structlog.contextvars.unbind_contextvars("request_id", "user_id")
             request_id_var.reset(token)
+
+
+def bind_user(user_id: object) -> None:
+    """The authenticated caller's id on every later log line of this request (never more
+    than the id: no token, no email)."""
+    structlog.contextvars.bind_contextvars(user_id=str(user_id))
 
 
 async def metrics_endpoint(request: Request) -> Response:
