@@ -256,3 +256,6 @@ async def test_usage_view_groups_by_day_model_and_key(client, signing_key, publi
         params={"user_id": str(user)},
     )
     assert other.status_code == 403
+    admin = signing_key.headers(uuid.uuid4(), "usage:read-any")
+    theirs = await client.get("/api/v1/arcana/usage", headers=admin, params={"user_id": str(user)})
+    assert theirs.status_code == 200 and theirs.json()["total_credits"] == charged
