@@ -5,7 +5,7 @@ from typing import Any
 
 from vareon_chassis.testing.contracts import ServiceContracts
 from vareon_neosyntis.consumers import build_consumers
-from vareon_neosyntis.models import OUTBOX, inbox_table
+from vareon_neosyntis.db import OUTBOX, inbox_table
 from vareon_neosyntis.settings import NeosyntisSettings
 from vareon_neosyntis.storage import LocalStorage
 

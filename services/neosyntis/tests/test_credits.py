@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from vareon_chassis.db import create_engine, create_sessionmaker
 from vareon_contracts import Envelope, EventPayload, encode_kafka
 from vareon_contracts.events.neosyntis import training_charge_reason
-from vareon_neosyntis.models import inbox_table
+from vareon_neosyntis.db import inbox_table
 from vareon_neosyntis.training.models import TrainingJob
 
 from .conftest import API, balance

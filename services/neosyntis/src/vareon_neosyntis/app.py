@@ -14,9 +14,9 @@ from vareon_chassis.settings import load_settings
 
 from vareon_neosyntis.consumers import build_consumers
 from vareon_neosyntis.datasets.api import router as datasets_router
+from vareon_neosyntis.db import OUTBOX, inbox_table
 from vareon_neosyntis.lab.api import router as lab_router
 from vareon_neosyntis.lab.readers import Readers
-from vareon_neosyntis.models import OUTBOX, inbox_table
 from vareon_neosyntis.registry.api import router as registry_router
 from vareon_neosyntis.settings import NeosyntisSettings
 from vareon_neosyntis.storage import Storage, build_storage
