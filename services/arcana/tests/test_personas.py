@@ -89,9 +89,7 @@ async def test_a_persona_answers_through_the_routed_call_and_sessions_keep_their
     versions = (await client.get(f"{PERSONAS}/{persona['id']}/versions", headers=owner)).json()
     assert [v["version"] for v in versions["items"]] == [2, 1]
     # A change to nothing adds no version.
-    same = await client.patch(
-        f"{PERSONAS}/{persona['id']}", headers=owner, json={"name": "Pirate"}
-    )
+    same = await client.patch(f"{PERSONAS}/{persona['id']}", headers=owner, json={"name": "Pirate"})
     assert same.json()["version"] == 2
 
 

@@ -18,7 +18,12 @@ from .conftest import DEFAULT_RULE_ID, RULES, rule_body
 
 DRY_RUN = f"{RULES}/dry-run"
 SAMPLES_GROUP = "cognisys.routing-samples"
-MINI = {"provider": "openai", "model": "mini", "input_price_per_1k": 100, "output_price_per_1k": 200}
+MINI = {
+    "provider": "openai",
+    "model": "mini",
+    "input_price_per_1k": 100,
+    "output_price_per_1k": 200,
+}
 
 
 @pytest_asyncio.fixture
@@ -166,3 +171,5 @@ async def test_a_dry_run_is_for_rule_authors_and_checks_the_changes(client, auth
     assert empty.status_code == 200
     assert empty.json()["calls"] == 0
     assert (await client.post(DRY_RUN, json={"days": 400}, headers=admin)).status_code == 422
+    ancient = {"until": "0001-01-02T00:00:00Z"}
+    assert (await client.post(DRY_RUN, json=ancient, headers=admin)).status_code == 422

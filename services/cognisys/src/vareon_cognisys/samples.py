@@ -48,7 +48,11 @@ async def window(
 
 
 def as_sample(row: RoutingSample) -> Sample:
-    first = (row.first_provider, row.first_model)
+    first = (
+        (row.first_provider, row.first_model)
+        if row.first_provider is not None and row.first_model is not None
+        else None
+    )
     return Sample(
         at=row.recorded_at,
         category=row.category,
@@ -58,7 +62,7 @@ def as_sample(row: RoutingSample) -> Sample:
         text_complete=row.text_complete,
         tokens_in=row.tokens_in,
         tokens_out=row.tokens_out,
-        first=first if first[0] is not None and first[1] is not None else None,  # type: ignore[arg-type]
+        first=first,
         fell_back=row.fell_back,
     )
 

@@ -176,6 +176,12 @@ class DryRunIn(BaseModel):
     until: AwareDatetime | None = None
     """The window's end (exclusive); now when omitted."""
 
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        if self.until is not None and not 2000 <= self.until.year <= 9000:
+            raise ValueError("until: must be between the years 2000 and 9000")
+        return self
+
 
 class SideOut(BaseModel):
     calls: int
