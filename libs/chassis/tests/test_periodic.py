@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.exc import OperationalError
 from structlog.testing import capture_logs
-from vareon_chassis.periodic import next_wait_s, periodic
+from vareon_chassis.periodic import next_wait_s, periodic, repeat
 
 DONE = 10.0
 """Only a guard against a hang: every wait below ends on an event, never on this."""
@@ -97,3 +97,20 @@ def test_waits_are_jittered_within_bounds() -> None:
     assert next_wait_s(10.0, 0.0) == 10.0
     with pytest.raises(ValueError):
         periodic("bad", lambda app: asyncio.sleep(0), every_s=0)
+
+
+async def test_repeat_is_the_same_loop_for_a_task_its_owner_cancels() -> None:
+    rounds = asyncio.Event()
+    calls = 0
+
+    async def extend() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            rounds.set()
+
+    keeper = asyncio.create_task(repeat("keeper", extend, every_s=0.01, first_delay_s=0.01))
+    await asyncio.wait_for(rounds.wait(), DONE)
+    keeper.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await keeper

@@ -45,35 +45,64 @@ def periodic(
     start). ``wake``, when given, is cleared before each round and ends the wait when set
     (work was just queued: do it now, not at the next round).
     """
-    if every_s <= 0 or not 0 <= jitter < 1:
-        raise ValueError("every_s must be positive and jitter in [0, 1)")
+    _check(every_s, jitter)
 
     async def run(app: FastAPI) -> None:
-        task = asyncio.current_task()
-        if first_delay_s > 0:
-            await asyncio.sleep(first_delay_s)
-        while True:
-            if task is not None and task.cancelling():
-                # a library swallowed the shutdown's cancellation inside the step: honour it
-                raise asyncio.CancelledError
-            if wake is not None:
-                wake.clear()
-            more = False
-            try:
-                more = await step(app) is True
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if is_outage(exc):  # the database or broker is away: expected, and tried again
-                    log.warning("periodic step failed", task=name, error=repr(exc))
-                else:
-                    log.exception("periodic step failed", task=name)
-            if more:
-                await asyncio.sleep(0)  # let the rest of the app run between batches
-                continue
-            await _wait(next_wait_s(every_s, jitter), wake)
+        async def round_of_app() -> bool | None:
+            return await step(app)
+
+        await repeat(
+            name,
+            round_of_app,
+            every_s=every_s,
+            jitter=jitter,
+            first_delay_s=first_delay_s,
+            wake=wake,
+        )
 
     return background(run)
+
+
+async def repeat(
+    name: str,
+    step: Callable[[], Awaitable[bool | None]],
+    *,
+    every_s: float,
+    jitter: float = 0.1,
+    first_delay_s: float = 0.0,
+    wake: asyncio.Event | None = None,
+) -> None:
+    """The loop itself, until cancelled: for a task that lives shorter than the app (a call
+    keeping its reservation alive) and is cancelled by its owner. Same rules as ``periodic``."""
+    _check(every_s, jitter)
+    task = asyncio.current_task()
+    if first_delay_s > 0:
+        await asyncio.sleep(first_delay_s)
+    while True:
+        if task is not None and task.cancelling():
+            # a library swallowed the shutdown's cancellation inside the step: honour it
+            raise asyncio.CancelledError
+        if wake is not None:
+            wake.clear()
+        more = False
+        try:
+            more = await step() is True
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if is_outage(exc):  # the database or broker is away: expected, and tried again
+                log.warning("periodic step failed", task=name, error=repr(exc))
+            else:
+                log.exception("periodic step failed", task=name)
+        if more:
+            await asyncio.sleep(0)  # let the rest of the app run between batches
+            continue
+        await _wait(next_wait_s(every_s, jitter), wake)
+
+
+def _check(every_s: float, jitter: float) -> None:
+    if every_s <= 0 or not 0 <= jitter < 1:
+        raise ValueError("every_s must be positive and jitter in [0, 1)")
 
 
 async def _wait(seconds: float, wake: asyncio.Event | None) -> None:
