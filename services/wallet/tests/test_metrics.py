@@ -22,3 +22,13 @@ async def test_transfers_by_kind(client, auth):
     assert transfers("grant") == grants + 1
     exposed = (await client.get("/metrics")).text
     assert 'vareon_wallet_transfers_total{kind="grant"}' in exposed
+
+
+async def test_request_lines_name_the_user_never_the_token(capfd, client, auth):
+    user = uuid.uuid4()
+    headers = auth(user)
+    assert (await client.post("/api/v1/wallet", headers=headers)).status_code == 201
+    err = capfd.readouterr().err
+    (line,) = [x for x in err.splitlines() if "/api/v1/wallet" in x and "request" in x]
+    assert str(user) in line and "user_id" in line and "request_id" in line
+    assert headers["Authorization"].split()[1] not in err

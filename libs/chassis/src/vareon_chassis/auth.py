@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from vareon_chassis.errors import Forbidden, ServiceUnavailable, Unauthorized
+from vareon_chassis.observability import bind_user
 
 ALGORITHMS = ["EdDSA"]
 LEEWAY_S = 30.0
@@ -188,6 +189,7 @@ async def _current_user(
     revoked = getattr(request.app.state, "revoked_sessions", None)  # see revocations.py
     if revoked is not None and principal.session_id in revoked:
         raise Unauthorized("this session was signed out")
+    bind_user(principal.id)
     return principal
 
 
