@@ -123,3 +123,39 @@ async def test_a_request_line_has_request_trace_and_user_ids_and_no_raw_path(exp
     assert "secret-looking-id" not in json.dumps(line) and "abc" not in json.dumps(line)
     (server,) = [s for s in exported.get_finished_spans() if s.name == "GET /things/{thing_id}"]
     assert line["trace_id"] == format(server.context.trace_id, "032x")
+
+
+def test_otlp_endpoint_setting_exports_spans_over_http(monkeypatch):
+    import http.server
+    import threading
+
+    received: list[tuple[str, str, int]] = []
+
+    class Collector(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.append((self.path, self.headers["Content-Type"], len(self.rfile.read(length))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(telemetry, "_otlp_added", False)
+    assert telemetry.export_otlp("") is None  # empty, as compose passes an unset variable
+    processor = telemetry.export_otlp(f"http://127.0.0.1:{server.server_port}/")
+    assert processor is not None
+    try:
+        tracer = telemetry.tracer("otlp-test")
+        assert tracer is not None
+        with tracer.start_as_current_span("exported"):
+            pass
+        assert processor.force_flush(10_000)
+    finally:
+        telemetry.stop_exporting(processor)
+        processor.shutdown()
+        server.shutdown()
+    assert received and received[0][:2] == ("/v1/traces", "application/x-protobuf")
+    assert received[0][2] > 0

@@ -33,7 +33,7 @@ from vareon_chassis.observability import (
 )
 from vareon_chassis.revocations import follow_revocations
 from vareon_chassis.settings import ServiceSettings
-from vareon_chassis.telemetry import instrument_app, instrument_engine
+from vareon_chassis.telemetry import export_otlp, instrument_app, instrument_engine
 from vareon_chassis.validation import refuse_unstorable
 
 log = structlog.get_logger(__name__)
@@ -93,6 +93,7 @@ def create_service(
     messaging = messaging or Messaging()
     check_subscriptions(settings.service_name, messaging.consumers)
     configure_logging(settings.log_level, json=settings.log_json)
+    export_otlp(settings.otlp_endpoint)
     kafka_security.configure(settings)
 
     @contextlib.asynccontextmanager

@@ -63,6 +63,9 @@ class ServiceSettings(BaseSettings):
     """Request bodies over this are refused with 413 while they stream (BodyLimitMiddleware)."""
     body_limit_exempt: tuple[str, ...] = ()
     """Path prefixes that take large uploads and enforce their own limit."""
+    otlp_endpoint: str | None = None
+    """OTLP/HTTP collector to send traces to (``http://jaeger:4318``); unset or empty, and
+    without ``OTEL_EXPORTER_OTLP_ENDPOINT``, tracing is off."""
     metrics_interval_s: float = 15.0
     """How often the outbox backlog and consumer lag gauges are measured (0: never)."""
     log_level: str = "INFO"

@@ -38,6 +38,7 @@ TRACESTATE = "tracestate"
 _processors: list[SpanProcessor] = []
 _providers: dict[str, TracerProvider] = {}
 _otlp_checked = False
+_otlp_added = False
 
 EVENT_SECONDS = Histogram(
     "vareon_event_processing_seconds",
@@ -74,9 +75,26 @@ def _otlp_from_env() -> None:
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
     ):
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        _add_otlp(None)
 
-        export_to(BatchSpanProcessor(OTLPSpanExporter()))
+
+def export_otlp(endpoint: str | None) -> SpanProcessor | None:
+    """Export over OTLP/HTTP to ``endpoint`` (the ``otlp_endpoint`` setting), once per
+    process; nothing when it is unset or empty. Returns the processor it added."""
+    _otlp_from_env()
+    if endpoint and not _otlp_added:
+        return _add_otlp(endpoint.rstrip("/") + "/v1/traces")
+    return None
+
+
+def _add_otlp(traces_url: str | None) -> SpanProcessor:
+    global _otlp_added
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    _otlp_added = True
+    processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=traces_url))
+    export_to(processor)
+    return processor
 
 
 def tracer_provider(service: str) -> TracerProvider | None:
