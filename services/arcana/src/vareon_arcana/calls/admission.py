@@ -22,6 +22,8 @@ from vareon_arcana.errors import EmailNotVerified
 from vareon_arcana.providers import OFFLINE, Options, Providers
 from vareon_arcana.routing_samples import RoutingInputs
 
+NOBODY = uuid.UUID(int=0)
+
 
 @dataclass(frozen=True)
 class Caller:
@@ -59,7 +61,11 @@ class Caller:
     @classmethod
     def anonymous(cls) -> Caller:
         """Nobody in particular: only free (offline) calls, never recorded."""
-        return cls(uuid.UUID(int=0), frozenset(), frozenset(), False, request_id_var.get())
+        return cls(NOBODY, frozenset(), frozenset(), False, request_id_var.get())
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.user_id == NOBODY
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,28 @@ class Receipt:
     status: str
 
 
+@dataclass(frozen=True)
+class Charge:
+    """What one answering target produced and what it costs."""
+
+    target: ModelTarget
+    tokens_in: int
+    tokens_out: int
+    cost: int
+    usage_id: uuid.UUID | None
+    """Set when the call is paid: the usage record and its event carry it."""
+
+    def columns(self) -> dict[str, str | int]:
+        """The fields every record of a charge has (message, usage record, event)."""
+        return {
+            "provider": self.target.provider,
+            "model": self.target.model,
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+            "cost": self.cost,
+        }
+
+
 async def settle(
     session: AsyncSession,
     turn: Turn,
@@ -49,16 +71,23 @@ async def settle(
     tokens_out = usage.tokens_out if usage else tokens.count(text)
     cost = pricing.cost(target, tokens_in, tokens_out)
     await _sample(session, turn, target, tokens_in, tokens_out, cost)
-    usage_id = uuid.uuid4() if cost > 0 else None
-    message_id = await _store_reply(
-        session, turn, target, text, status, tokens_in, tokens_out, cost, usage_id
-    )
-    if usage_id is not None:
-        await _record_usage(session, turn, target, usage_id, tokens_in, tokens_out, cost)
+    charge = Charge(target, tokens_in, tokens_out, cost, uuid.uuid4() if cost > 0 else None)
+    message_id = await _store_reply(session, turn, text, status, charge)
+    if charge.usage_id is not None:
+        await _record_usage(session, turn, charge, charge.usage_id)
     if turn.caller.api_key_id is not None:
-        await key_budgets.record_spend(session, turn, target, usage_id, tokens_in, tokens_out, cost)
+        await key_budgets.record_spend(
+            session, turn, target, charge.usage_id, tokens_in, tokens_out, cost
+        )
     return Receipt(
-        message_id, usage_id, target.provider, target.model, tokens_in, tokens_out, cost, status
+        message_id,
+        charge.usage_id,
+        target.provider,
+        target.model,
+        tokens_in,
+        tokens_out,
+        cost,
+        status,
     )
 
 
@@ -71,7 +100,7 @@ async def _sample(
     cost: int,
 ) -> None:
     inputs = turn.route.inputs
-    if inputs is not None and turn.caller.user_id.int != 0:
+    if inputs is not None and not turn.caller.is_anonymous:
         await routing_samples.record(
             session,
             turn.caller.user_id,
@@ -85,15 +114,7 @@ async def _sample(
 
 
 async def _store_reply(
-    session: AsyncSession,
-    turn: Turn,
-    target: ModelTarget,
-    text: str,
-    status: str,
-    tokens_in: int,
-    tokens_out: int,
-    cost: int,
-    usage_id: uuid.UUID | None,
+    session: AsyncSession, turn: Turn, text: str, status: str, charge: Charge
 ) -> uuid.UUID | None:
     """The assistant message in the turn's chat session, when it has one still there."""
     chat = await session.get(ChatSession, turn.session_id) if turn.session_id else None
@@ -107,12 +128,8 @@ async def _store_reply(
             role="assistant",
             content=text,
             status=status,
-            provider=target.provider,
-            model=target.model,
-            tokens_in=tokens_in,
-            tokens_out=tokens_out,
-            cost=cost,
-            usage_id=usage_id,
+            usage_id=charge.usage_id,
+            **charge.columns(),
         )
     )
     chat.updated_at = datetime.now(UTC)
@@ -120,27 +137,13 @@ async def _store_reply(
 
 
 async def _record_usage(
-    session: AsyncSession,
-    turn: Turn,
-    target: ModelTarget,
-    usage_id: uuid.UUID,
-    tokens_in: int,
-    tokens_out: int,
-    cost: int,
+    session: AsyncSession, turn: Turn, charge: Charge, usage_id: uuid.UUID
 ) -> None:
     user_id = turn.caller.user_id
     seq = await credits.next_usage_seq(session, user_id)
     session.add(
         UsageRecord(
-            id=usage_id,
-            seq=seq,
-            user_id=user_id,
-            session_id=turn.session_id,
-            provider=target.provider,
-            model=target.model,
-            tokens_in=tokens_in,
-            tokens_out=tokens_out,
-            cost=cost,
+            id=usage_id, seq=seq, user_id=user_id, session_id=turn.session_id, **charge.columns()
         )
     )
     await session.flush()
@@ -151,12 +154,8 @@ async def _record_usage(
             user_id=user_id,
             session_id=turn.session_id,
             request_id=turn.caller.request_id,
-            provider=target.provider,
-            model=target.model,
-            tokens_in=tokens_in,
-            tokens_out=tokens_out,
-            cost=cost,
             recorded_at=datetime.now(UTC),
             seq=seq,
+            **charge.columns(),
         ),
     )
