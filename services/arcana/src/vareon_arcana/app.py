@@ -11,7 +11,7 @@ from vareon_chassis.openai_errors import OpenAIErrors
 from vareon_chassis.service import Messaging, Resource, create_service
 
 from vareon_arcana import analysis, api_keys
-from vareon_arcana.api import ai, chat, chat_sessions, openai, personas, usage
+from vareon_arcana.api import ai, chat, chat_sessions, openai, personas, summary, usage
 from vareon_arcana.calls import Calls
 from vareon_arcana.consumers import build_consumers
 from vareon_arcana.demo import DemoLimiter
@@ -36,6 +36,7 @@ def create_app(
             openai.router,
             usage.router,
             personas.router,
+            summary.router,
         ],
         messaging=Messaging(
             outbox=OUTBOX,

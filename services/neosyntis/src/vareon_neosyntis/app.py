@@ -20,6 +20,7 @@ from vareon_neosyntis.lab.readers import Readers
 from vareon_neosyntis.registry.api import router as registry_router
 from vareon_neosyntis.settings import NeosyntisSettings
 from vareon_neosyntis.storage import Storage, build_storage
+from vareon_neosyntis.summary_api import router as summary_router
 from vareon_neosyntis.training.api import router as training_router
 from vareon_neosyntis.training.leases import sweep_expired
 from vareon_neosyntis.workflows.api import router as workflows_router
@@ -51,7 +52,14 @@ def create_app(
     app = create_service(
         settings,
         title="Vareon neosyntis",
-        routers=[datasets_router, registry_router, lab_router, training_router, workflows_router],
+        routers=[
+            datasets_router,
+            registry_router,
+            lab_router,
+            training_router,
+            workflows_router,
+            summary_router,
+        ],
         token_verifier=token_verifier,
         messaging=Messaging(
             outbox=OUTBOX, inbox=inbox_table, consumers=build_consumers(storage, settings)

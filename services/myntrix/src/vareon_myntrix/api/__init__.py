@@ -7,5 +7,6 @@ One router per aggregate, named after its domain module (``api/devices.py`` serv
 from vareon_myntrix.api.agents import router as agents
 from vareon_myntrix.api.deployments import router as deployments
 from vareon_myntrix.api.devices import router as devices
+from vareon_myntrix.api.summary import router as summary
 
-routers = [agents, devices, deployments]
+routers = [agents, devices, deployments, summary]
