@@ -121,13 +121,32 @@ def migrate_command(
 
 @app.command()
 def doctor(
-    state_dir: StateDirOption = None, port_offset: Annotated[int, typer.Option()] = 0
+    state_dir: StateDirOption = None,
+    port_offset: Annotated[int, typer.Option()] = 0,
+    providers: Annotated[
+        bool, typer.Option("--providers", help="Check arcana's model providers instead")
+    ] = False,
+    live: Annotated[
+        bool, typer.Option("--live", help="With --providers: also a 1-token call each")
+    ] = False,
+    arcana_database_url: Annotated[
+        str | None,
+        typer.Option(help="With --providers: where the routing rules are [default: vareon up's]"),
+    ] = None,
 ) -> None:
-    """Check this machine can run the platform."""
+    """Check this machine can run the platform (--providers: that the model providers answer)."""
     from vareon_local.doctor import print_checks, run_checks
 
     root, state = _state(state_dir)
-    if not print_checks(console, run_checks(root, state, port_offset)):
+    if providers:
+        from vareon_local.doctor_providers import run_provider_checks
+
+        running = (state.read() or {}).get("services", {}).get("arcana") or {}
+        url = arcana_database_url or running.get("database_url")
+        checks = run_provider_checks(url, live=live)
+    else:
+        checks = run_checks(root, state, port_offset)
+    if not print_checks(console, checks):
         raise typer.Exit(1)
 
 

@@ -54,12 +54,22 @@ class FakeOpenAI:
         self.requests: list[dict[str, Any]] = []
         self.streams: list[Stream] = []
         self.app = Starlette(
-            routes=[Route("/v1/chat/completions", self.completions, methods=["POST"])]
+            routes=[
+                Route("/v1/chat/completions", self.completions, methods=["POST"]),
+                Route("/v1/models", self.models, methods=["GET"]),
+            ]
         )
 
     def behave(self, model: str, **kwargs: Any) -> str:
         self.behaviours[model] = Behaviour(**kwargs)
         return model
+
+    async def models(self, request: Request) -> Response:
+        """The models given a behaviour, in OpenAI's list shape (``models.list()``)."""
+        data = [
+            {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.behaviours
+        ]
+        return JSONResponse({"object": "list", "data": data})
 
     async def completions(self, request: Request) -> Response:
         body = await request.json()
