@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .compose_kafka import broker, kafka_acl_job, kafka_client_env
+from .observability import compose_env, compose_services, observability_secrets
 from .passwords import password_ref
 from .services import DATA_DIR, GATEWAY, SIGNING_KEYS_MOUNT, WORKER_ALIVE, Service, environment
 
@@ -32,6 +33,7 @@ def compose(services: list[Service]) -> dict[str, Any]:
             "args": {"SERVICE": s.name, "PORT": str(s.port)},
         }
         env = environment(s, services, kafka="kafka:9092", host=host, proxies=GATEWAY_ADDRESS)
+        env |= compose_env(s)
         if "kafka_bootstrap" in s.fields:
             env |= kafka_client_env(s)
         depends: dict[str, Any] = {"kafka": {"condition": "service_healthy"}}
@@ -104,6 +106,8 @@ def compose(services: list[Service]) -> dict[str, Any]:
         out[s.name] = entry
         if s.worker:
             out[f"{s.name}-worker"] = compose_worker(s, entry, image)
+    out |= compose_services()
+    secrets |= observability_secrets()
     doc: dict[str, Any] = {
         "name": "vareon",
         "services": out,

@@ -11,6 +11,7 @@ from .compose import compose
 from .k8s import k8s_objects
 from .k8s_network import COMMON
 from .k8s_overlays import OVERLAYS, overlay
+from .observability import k8s_monitoring
 from .services import ROOT, discover
 
 K8S = ROOT / "deploy" / "k8s"
@@ -36,8 +37,10 @@ def render(root: Path = ROOT, *, strict: bool = True) -> dict[Path, str]:
             "resources": ["common.yaml", *(f"{s.name}.yaml" for s in services)],
         }
     )
-    for name in OVERLAYS:
+    for name, settings in OVERLAYS.items():
         files[K8S / "overlays" / name / "kustomization.yaml"] = dump(overlay(name, services))
+        if settings.get("monitoring"):
+            files[K8S / "overlays" / name / "monitoring.yaml"] = dump(*k8s_monitoring(services))
     return files
 
 

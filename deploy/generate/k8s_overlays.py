@@ -35,6 +35,7 @@ OVERLAYS: dict[str, dict[str, Any]] = {
         },
         "workers": {"replicas": 2, "max": 8, "resources": WORKER_RESOURCES["prod"]},
         "public_url": "https://vareon.example",
+        "monitoring": True,
     },
 }
 
@@ -111,7 +112,7 @@ def overlay(name: str, services: list[Service]) -> dict[str, Any]:
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "namespace": o["namespace"],
-        "resources": ["../../base"],
+        "resources": ["../../base", *(["monitoring.yaml"] if o.get("monitoring") else [])],
         "labels": [{"pairs": {"vareon.dev/environment": name}}],
         "images": [{"name": f"vareon/{s.name}", "newTag": o["tag"]} for s in services],
         "patches": patches,

@@ -181,3 +181,56 @@ def test_promtool_accepts_the_rules_the_config_and_every_dashboard_query(tmp_pat
         text=True,
     )
     assert queries.returncode == 0, queries.stdout + queries.stderr
+
+
+def _prod_monitoring() -> list[dict[str, Any]]:
+    path = ROOT / "deploy" / "k8s" / "overlays" / "prod" / "monitoring.yaml"
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def test_prod_scrapes_every_api_pod_and_ships_the_alert_rules():
+    from vareon_deploy_generate import discover  # registered by tests/deploy/conftest.py
+
+    services = discover()
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in _prod_monitoring()}
+    scraped: set[str] = set()
+    for name in ("vareon-services", "vareon-gateway"):
+        spec = objects[("PodMonitor", name)]["spec"]
+        assert spec["selector"]["matchLabels"] == {"app.kubernetes.io/component": "api"}
+        (names,) = spec["selector"]["matchExpressions"]
+        assert names["key"] == "app.kubernetes.io/name" and names["operator"] == "In"
+        scraped |= set(names["values"])
+        (endpoint,) = spec["podMetricsEndpoints"]
+        assert endpoint["port"] == "http" and endpoint["path"] == "/metrics"
+        # the gateway's /metrics needs system:read; the services' do not
+        assert ("authorization" in endpoint) == (name == "vareon-gateway")
+    assert scraped == {s.name for s in services}
+    rule = objects[("PrometheusRule", "vareon")]
+    assert rule["spec"]["groups"] == yaml.safe_load((HERE / "alerts.yml").read_text())["groups"]
+    policy = objects[("NetworkPolicy", "observability")]["spec"]
+    (ingress,) = policy["ingress"]
+    assert {p["port"] for p in ingress["ports"]} == {s.port for s in services}
+    kustomization = yaml.safe_load(
+        (ROOT / "deploy" / "k8s" / "overlays" / "prod" / "kustomization.yaml").read_text()
+    )
+    assert "monitoring.yaml" in kustomization["resources"]
+
+
+def test_the_compose_profile_runs_prometheus_grafana_and_jaeger():
+    compose = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())["services"]
+    for name in ("prometheus", "grafana", "jaeger"):
+        assert compose[name]["profiles"] == ["observability"], name
+    for volume in (*compose["prometheus"]["volumes"], *compose["grafana"]["volumes"]):
+        source = volume.split(":")[0]
+        assert (ROOT / "deploy" / source).exists(), volume
+    targets = yaml.safe_load((HERE / "prometheus.yml").read_text())["scrape_configs"]
+    hosts = {
+        t.split(":")[0] for job in targets for c in job["static_configs"] for t in c["targets"]
+    }
+    platform = {
+        n for n, s in compose.items() if "build" in s and not n.endswith(("-migrate", "-worker"))
+    }
+    assert hosts == platform
+    for name in platform:  # traces go wherever VAREON_OTLP_ENDPOINT says (unset: off)
+        env = compose[name]["environment"]
+        assert env[f"{name.upper()}_OTLP_ENDPOINT"] == "${VAREON_OTLP_ENDPOINT:-}", name
