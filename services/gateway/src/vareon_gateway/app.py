@@ -12,6 +12,7 @@ from vareon_chassis.settings import load_settings
 
 from vareon_gateway.api import router
 from vareon_gateway.clients import create_proxy_session, create_upstream_client
+from vareon_gateway.dashboard import router as dashboard_router
 from vareon_gateway.edge import Edge
 from vareon_gateway.settings import GatewaySettings
 from vareon_gateway.status import CachedStatus
@@ -46,7 +47,7 @@ def create_app(
     app = create_service(
         settings,
         title="Vareon",
-        routers=[verify_router, router, websocket_router],
+        routers=[verify_router, dashboard_router, router, websocket_router],
         token_verifier=token_verifier,
         with_database=False,
         resources=[upstream],

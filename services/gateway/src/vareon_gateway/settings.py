@@ -68,6 +68,8 @@ class GatewaySettings(ServiceSettings):
     status_timeout_s: float = 1.0
     status_cache_s: float = 2.0
     """System status fans out to every service; caching bounds what a flood of polls costs."""
+    dashboard_timeout_s: float = 0.5
+    """The deadline of each dashboard section (a late one is marked, the rest still answer)."""
     trust_forwarded_headers: bool = False
     """True only behind a proxy we run: then an incoming X-Forwarded-For is extended, not reset."""
 
