@@ -259,3 +259,17 @@ async def test_usage_view_groups_by_day_model_and_key(client, signing_key, publi
     admin = signing_key.headers(uuid.uuid4(), "usage:read-any")
     theirs = await client.get("/api/v1/arcana/usage", headers=admin, params={"user_id": str(user)})
     assert theirs.status_code == 200 and theirs.json()["total_credits"] == charged
+
+
+async def test_vareon_auto_without_a_matching_rule_is_the_free_offline_model(client, publish, db):
+    user = uuid.uuid4()
+    key = await make_key(publish, db, user)
+    response = await client.post(
+        "/v1/chat/completions", headers=bearer(key), json=ask("vareon/auto", stream=True)
+    )
+    assert response.status_code == 200, response.text
+    frames = [b.removeprefix("data: ") for b in response.text.strip().split("\n\n")]
+    chunks = [json.loads(f) for f in frames[:-1]]
+    assert frames[-1] == "[DONE]" and "usage" not in chunks[-1]
+    assert chunks[-1]["model"] == "vareon-offline-1"
+    assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
