@@ -192,14 +192,16 @@ def overview() -> dict[str, Any]:
     )
     b.panel(
         "timeseries",
-        "Gateway: p99 proxied latency by service",
+        "Gateway: p99 latency by route template",
         [
             (
-                "histogram_quantile(0.99, sum by (le, route) (rate("
-                'vareon_http_request_seconds_bucket{service="gateway",route=~"proxy:.*"}[5m])))',
+                "topk(15, histogram_quantile(0.99, sum by (le, route) (rate("
+                'vareon_http_request_seconds_bucket{service="gateway"}[5m]))))',
                 "{{route}}",
             )
         ],
+        description="The services' route templates; proxy:<service> where the edge answered "
+        "itself (refusals, upstream errors).",
         unit="s",
     )
     b.row("Wallet")

@@ -41,3 +41,18 @@ async def test_rate_limit_refusals_by_route_class(
         ]
     assert statuses == [200, 429, 429]
     assert sample("vareon_gateway_rate_limited_total", policy="auth") == before + 2
+
+
+async def test_latency_is_labelled_by_the_services_route_template_never_the_path(
+    gateway: httpx.AsyncClient, token: Callable[..., str]
+) -> None:
+    """Before: every proxied request of a service was one label, ``proxy:<service>``."""
+    labels = {"service": "gateway", "method": "GET", "route": "/{path:path}"}
+    before = sample("vareon_http_request_seconds_count", **labels)
+    bearer = {"Authorization": f"Bearer {token()}"}
+    response = await gateway.get("/api/v1/wallet/transactions/raw-id-9f1c", headers=bearer)
+    assert response.status_code == 200
+    assert "x-vareon-route" not in response.headers  # the edge keeps it to itself
+    assert sample("vareon_http_request_seconds_count", **labels) == before + 1
+    exposed = "\n".join(f"{s.name}{s.labels}" for m in REGISTRY.collect() for s in m.samples)
+    assert "raw-id-9f1c" not in exposed

@@ -21,6 +21,9 @@ from vareon_chassis.telemetry import add_trace_ids
 
 log = structlog.get_logger(__name__)
 REQUEST_ID_HEADER = "x-request-id"
+ROUTE_HEADER = b"x-vareon-route"
+"""The route template that answered (public in the OpenAPI anyway): the gateway labels its
+latency with it instead of raw paths, and does not pass it on."""
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 _UNLOGGED = frozenset({"/health/live", "/health/ready", "/metrics"})
@@ -114,6 +117,8 @@ class RequestContextMiddleware:
                     *(h for h in message["headers"] if h[0].lower() != b"x-request-id"),
                     (b"x-request-id", request_id.encode()),
                 ]
+                if (route := scope.get("route")) is not None:
+                    message["headers"].append((ROUTE_HEADER, route.path.encode()))
             await send(message)
 
         try:

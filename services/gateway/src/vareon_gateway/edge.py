@@ -26,7 +26,7 @@ from vareon_gateway.cors import Cors
 from vareon_gateway.errors import DeviceCredentialRequired
 from vareon_gateway.metrics import UPSTREAM_ERRORS
 from vareon_gateway.openapi import ApiDocument
-from vareon_gateway.proxy import forward, request_headers
+from vareon_gateway.proxy import ROUTE, forward, request_headers
 from vareon_gateway.ratelimit import EdgeLimiter
 from vareon_gateway.settings import SERVICES, GatewaySettings
 from vareon_gateway.tokens import VerifiedTokens
@@ -133,7 +133,7 @@ class Edge:
         self.cors = Cors(settings)
         self.limiter = EdgeLimiter(settings) if settings.rate_limit_enabled else None
         self.documents = ApiDocument(settings.openapi_refresh_s, settings.status_timeout_s)
-        self._metrics: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._metrics: dict[tuple[str, str, int, str | None], tuple[Any, Any]] = {}
 
     @property
     def state(self) -> Any:  # so tests and tools can reach app.state through the edge
@@ -182,7 +182,8 @@ class Edge:
         try:
             status = await self._proxy(scope, receive, send, route, request_id, client_id)
         finally:
-            self._observe(route.service, scope["method"], status, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            self._observe(route.service, scope["method"], status, seconds, scope.get(ROUTE))
             if client_id:
                 structlog.contextvars.unbind_contextvars("client_request_id")
             request_id_var.reset(token)
@@ -287,13 +288,17 @@ class Edge:
         assert self.tokens is not None
         return await self.tokens.verify(token)
 
-    def _observe(self, service: str, method: str, status: int, seconds: float) -> None:
+    def _observe(
+        self, service: str, method: str, status: int, seconds: float, template: str | None
+    ) -> None:
+        """Labelled by the service's route template (``proxy:<service>`` when the edge
+        answered itself): a bounded set, never raw paths."""
         if method not in _METHODS:
             method = "OTHER"
-        key = (service, method, status)
+        key = (service, method, status, template)
         metrics = self._metrics.get(key)
         if metrics is None:
-            route = f"proxy:{service}"
+            route = template or f"proxy:{service}"
             metrics = (
                 HTTP_REQUESTS.labels("gateway", method, route, str(status)),
                 HTTP_LATENCY.labels("gateway", method, route),

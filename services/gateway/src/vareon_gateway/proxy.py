@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import structlog
 from starlette.types import Receive, Scope, Send
+from vareon_chassis.observability import ROUTE_HEADER
 
 from vareon_gateway.errors import (
     BadGateway,
@@ -20,6 +21,9 @@ from vareon_gateway.errors import (
     UpstreamUnavailable,
 )
 from vareon_gateway.settings import GatewaySettings
+
+ROUTE = "vareon.route"
+"""Scope key: the route template the service answered with (its ``x-vareon-route``)."""
 
 log = structlog.get_logger(__name__)
 
@@ -47,7 +51,7 @@ _SET_BY_GATEWAY = HOP_BY_HOP | {
     b"content-length",  # aiohttp writes it from the body it sends
 }
 # uvicorn writes its own Date and Server; the service's copies would be duplicates.
-_SET_BY_SERVER = HOP_BY_HOP | {b"date", b"server", b"x-request-id"}
+_SET_BY_SERVER = HOP_BY_HOP | {b"date", b"server", b"x-request-id", ROUTE_HEADER}
 BUFFER_BODY_BYTES = 65_536
 """Request bodies up to this size (by Content-Length) are read whole and sent in one write;
 larger or chunked ones are streamed."""
@@ -220,6 +224,7 @@ async def forward(
         raise
     try:
         status = upstream.status
+        scope[ROUTE] = upstream.headers.get("x-vareon-route")
         await send(
             {
                 "type": "http.response.start",
