@@ -13,14 +13,15 @@ renders the result; everything between is here, through the one ``Calls`` the ap
     stream = await calls.open_stream(turn)               # 503 models-unavailable: no text
     try:
         async for item in stream:                        # str pieces, then one End
-            ...                                          # End.receipt: model, tokens, cost
+            ...                                          # End: receipt, finish_reason
     finally:
         stream.close()                                   # a reader gone stops the provider
 
 or, for a whole answer, ``reply = await calls.ask(caller, messages, category=..., options=...)``
 (routing, admission and ``complete``). A chat-session turn (context memory, the stored
 question) is ``chat.send``; a free offline call ``calls.offline(caller, messages, options)``.
-A caller's own model choice is a ``Route`` built by the entrypoint and given to ``admit``.
+A caller's own model choice is a ``Route`` built by the entrypoint and given to ``admit``;
+``Turn.reserved`` is what admission reserved (to hold against another budget, e.g. a key's).
 """
 
 from __future__ import annotations
