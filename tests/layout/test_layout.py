@@ -23,6 +23,7 @@ PENDING = {
     ("routers", "arcana"): "api/openai.py reads the reservation itself (issue 17 item 2)",
     ("app", "arcana"): "ArcanaSettings() without load_settings (issue 17 item 1)",
     ("loops", "arcana"): "calls/running.py keeps the reservation by hand (chassis repeat())",
+    ("pages", "arcana"): "its own Limit (1-100) on chat sessions and personas",
 }
 """Known and being moved; strict: once fixed the entry must go."""
 SESSION_CALLS = {"execute", "scalars", "scalar", "get", "add", "add_all", "delete", "merge"}
@@ -187,3 +188,19 @@ def test_no_service_writes_its_own_cursor_or_permission_helper(name: str) -> Non
                 assert node.name not in {"require_any", "require_permission"}, (
                     f"{path}: {node.name} is vareon_chassis.auth's"
                 )
+
+
+@pytest.mark.parametrize("name", each("pages"))
+def test_cursor_lists_take_the_chassis_page_size(name: str) -> None:
+    """One page-size bound (``PageSize``, 1 to 200) for every cursor-paginated list."""
+    found = []
+    for path in router_modules(name):
+        for node in ast.walk(tree(path)):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            params = {a.arg: a.annotation for a in node.args.args + node.args.kwonlyargs}
+            if "cursor" in params and "limit" in params:
+                annotation = params["limit"]
+                if not (isinstance(annotation, ast.Name) and annotation.id == "PageSize"):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert not found, found

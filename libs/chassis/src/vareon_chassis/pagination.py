@@ -32,6 +32,12 @@ Cursor = Annotated[
 ]
 """The ``cursor`` query parameter of a list endpoint."""
 
+MAX_PAGE_SIZE = 200
+PageSize = Annotated[
+    int, Query(ge=1, le=MAX_PAGE_SIZE, description=f"Items per page, 1 to {MAX_PAGE_SIZE}.")
+]
+"""The ``limit`` query parameter of a list endpoint (its default is the route's)."""
+
 
 def encode_cursor(*values: CursorValue) -> str:
     plain = [

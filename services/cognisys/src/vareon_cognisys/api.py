@@ -10,11 +10,11 @@ from typing import Annotated
 from uuid import UUID
 
 import vareon_routing as routing
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Response, status
 from vareon_chassis.auth import CurrentUser, Principal, require_permission
 from vareon_chassis.db import SessionDep
 from vareon_chassis.errors import problem_response
-from vareon_chassis.pagination import Cursor
+from vareon_chassis.pagination import Cursor, PageSize
 
 from vareon_cognisys import dryrun, service
 from vareon_cognisys.models import RoutingRule
@@ -42,7 +42,7 @@ Writer = Annotated[Principal, require_permission(WRITE)]
 async def list_rules(
     session: SessionDep,
     _: CurrentUser,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    limit: PageSize = 50,
     cursor: Cursor = None,
 ) -> RulePage:
     rows, next_cursor = await service.list_rules(session, limit=limit, cursor=cursor)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from vareon_chassis.auth import CurrentUser, Principal, require_permission
 from vareon_chassis.db import SessionDep
 from vareon_chassis.errors import problem_response
-from vareon_chassis.pagination import Cursor, decode_cursor, encode_cursor
+from vareon_chassis.pagination import Cursor, PageSize, decode_cursor, encode_cursor
 
 from vareon_wallet import accounts, billing, holds, transfers, wallets
 from vareon_wallet.ledger import TransferKind, credits
@@ -55,7 +55,7 @@ async def open_wallet(
 async def list_transactions(
     session: SessionDep,
     user: CurrentUser,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: PageSize = 50,
     cursor: Cursor = None,
     kind: TransferKind | None = None,
     since: Annotated[datetime | None, Query(description="created at or after")] = None,

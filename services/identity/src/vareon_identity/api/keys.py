@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, status
 from vareon_chassis.db import SessionDep
 from vareon_chassis.errors import problem_response
-from vareon_chassis.pagination import Cursor
+from vareon_chassis.pagination import Cursor, PageSize
 
 from vareon_identity import api_keys
 from vareon_identity.api.deps import Caller, CallerDep, requires
@@ -19,7 +19,6 @@ from vareon_identity.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, ApiK
 ADMIN = "api-keys:admin"
 router = APIRouter(prefix="/api/v1/auth/api-keys", tags=["api keys"])
 admin = APIRouter(prefix="/api/v1/users/api-keys", tags=["api keys"])
-Limit = Annotated[int, Query(ge=1, le=200)]
 IncludeRevoked = Annotated[bool, Query(description="List revoked keys too.")]
 
 
@@ -41,7 +40,7 @@ async def create_key(body: ApiKeyCreate, caller: CallerDep, session: SessionDep)
 async def list_keys(
     caller: CallerDep,
     session: SessionDep,
-    limit: Limit = 50,
+    limit: PageSize = 50,
     cursor: Cursor = None,
     include_revoked: IncludeRevoked = False,
 ) -> Any:
@@ -71,7 +70,7 @@ async def list_all_keys(
     session: SessionDep,
     _: Caller = requires(ADMIN),
     user_id: Annotated[UUID | None, Query(description="Only this user's keys.")] = None,
-    limit: Limit = 50,
+    limit: PageSize = 50,
     cursor: Cursor = None,
     include_revoked: IncludeRevoked = False,
 ) -> Any:

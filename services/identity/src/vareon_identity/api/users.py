@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from vareon_chassis.db import SessionDep
-from vareon_chassis.pagination import Cursor
+from vareon_chassis.pagination import Cursor, PageSize
 
 from vareon_identity import service
 from vareon_identity.api.deps import Caller, requires
@@ -23,7 +23,7 @@ jwks_router = APIRouter()
 async def list_users(
     session: SessionDep,
     _: Caller = requires("users:read"),
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: PageSize = 50,
     cursor: Cursor = None,
 ) -> UserPage:
     found, next_cursor = await service.list_users(session, limit=limit, cursor=cursor)

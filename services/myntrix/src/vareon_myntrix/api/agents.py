@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from vareon_chassis.auth import CurrentUser
 from vareon_chassis.db import SessionDep
 from vareon_chassis.errors import problem_response
-from vareon_chassis.pagination import Cursor, encode_cursor
+from vareon_chassis.pagination import Cursor, PageSize, encode_cursor
 
 from vareon_myntrix import agents
 from vareon_myntrix.api.deps import PREFIX, settings
@@ -31,7 +30,7 @@ router = APIRouter(prefix=PREFIX, tags=["agents"])
 async def list_agents(
     session: SessionDep,
     user: CurrentUser,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: PageSize = 50,
     cursor: Cursor = None,
     status: AgentStatus | None = None,
 ) -> AgentPage:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 from vareon_chassis.auth import Principal, require_any, require_permission
 from vareon_chassis.db import SessionDep
-from vareon_chassis.pagination import Cursor, encode_cursor
+from vareon_chassis.pagination import Cursor, PageSize, encode_cursor
 
 from vareon_myntrix import deployments
 from vareon_myntrix.api.deps import (
@@ -65,7 +64,7 @@ async def deploy(
 @router.get("")
 async def list_deployments(
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: PageSize = 50,
     cursor: Cursor = None,
     state: DeploymentState | None = None,
     model_name: str | None = None,

@@ -13,10 +13,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, status
+from fastapi import APIRouter, Header, Request, status
 from vareon_chassis.auth import Principal, require_any, require_permission
 from vareon_chassis.db import SessionDep
-from vareon_chassis.pagination import Cursor, encode_cursor
+from vareon_chassis.pagination import Cursor, PageSize, encode_cursor
 
 from vareon_myntrix import devices
 from vareon_myntrix.api.deps import DEVICES_READ, DEVICES_WRITE, PREFIX, policy
@@ -81,7 +81,7 @@ async def register_device(
 async def list_devices(
     request: Request,
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: PageSize = 50,
     cursor: Cursor = None,
     connectivity: Connectivity | None = None,
     admin_state: AdminState | None = None,

@@ -9,7 +9,7 @@ from fastapi.responses import StreamingResponse
 from vareon_chassis.auth import CurrentUser
 from vareon_chassis.db import SessionDep
 from vareon_chassis.errors import problem_response
-from vareon_chassis.pagination import Cursor, encode_cursor
+from vareon_chassis.pagination import Cursor, PageSize, encode_cursor
 
 from vareon_neosyntis.datasets import service
 from vareon_neosyntis.datasets.schemas import DatasetOut, DatasetPage, DatasetVersionOut
@@ -88,7 +88,7 @@ async def upload_dataset(
 async def list_datasets(
     session: SessionDep,
     user: CurrentUser,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: PageSize = 50,
     cursor: Cursor = None,
     name_prefix: str | None = None,
     format: str | None = None,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from vareon_chassis.auth import CurrentUser
 from vareon_chassis.db import SessionDep
 from vareon_chassis.errors import problem_response
-from vareon_chassis.pagination import Cursor, encode_cursor
+from vareon_chassis.pagination import Cursor, PageSize, encode_cursor
 
 from vareon_neosyntis.errors import ImmutableModelVersion, InvalidRequest
 from vareon_neosyntis.registry import service
@@ -65,7 +65,7 @@ async def update_model(
 async def list_models(
     session: SessionDep,
     user: CurrentUser,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: PageSize = 50,
     cursor: Cursor = None,
     mine: bool = False,
     name_prefix: str | None = None,

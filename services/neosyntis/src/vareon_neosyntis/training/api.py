@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from vareon_chassis.auth import CurrentUser
 from vareon_chassis.db import SessionDep
 from vareon_chassis.errors import NotFound
-from vareon_chassis.pagination import Cursor, encode_cursor
+from vareon_chassis.pagination import Cursor, PageSize, encode_cursor
 
 from vareon_neosyntis.training import algorithms, service
 from vareon_neosyntis.training.schemas import (
@@ -58,7 +58,7 @@ async def submit(
 async def list_jobs(
     session: SessionDep,
     user: CurrentUser,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: PageSize = 50,
     cursor: Cursor = None,
     state: JobState | None = None,
 ) -> TrainingJobPage:
