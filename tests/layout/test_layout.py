@@ -20,7 +20,6 @@ STATELESS = {"gateway"}
 NO_SCHEMAS = {"gateway"}
 """No HTTP models of its own: it answers with what it proxies, or problem+json."""
 PENDING = {
-    ("routers", "arcana"): "api/openai.py reads the reservation itself (issue 17 item 2)",
     ("app", "arcana"): "ArcanaSettings() without load_settings (issue 17 item 1)",
     ("loops", "arcana"): "calls/running.py keeps the reservation by hand (chassis repeat())",
     ("pages", "arcana"): "its own Limit (1-100) on chat sessions and personas",

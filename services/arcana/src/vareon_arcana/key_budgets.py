@@ -107,12 +107,15 @@ async def admit(session: AsyncSession, key: VerifiedKey, amount: int) -> None:
             raise TooManyRequests(max(1, int(wait) + 1))
 
 
-async def hold(
-    session: AsyncSession, key_id: uuid.UUID, reservation_id: uuid.UUID | None, amount: int
-) -> None:
-    """The admitted call's reservation counts against the key until it is settled."""
-    if reservation_id is not None and amount > 0:
-        session.add(ApiKeyHold(reservation_id=reservation_id, key_id=key_id, amount=amount))
+async def hold(session: AsyncSession, key_id: uuid.UUID, reservation_id: uuid.UUID | None) -> None:
+    """The admitted call's wallet reservation counts against the key until it is settled."""
+    if reservation_id is None:
+        return
+    reservation = await session.get(Reservation, reservation_id)
+    if reservation is not None and reservation.amount > 0:
+        session.add(
+            ApiKeyHold(reservation_id=reservation_id, key_id=key_id, amount=reservation.amount)
+        )
         await session.flush()
 
 

@@ -24,7 +24,6 @@ from vareon_chassis.errors import Unauthorized
 from vareon_arcana import api_keys, key_budgets, model_names, pricing, replicas, tokens
 from vareon_arcana.api.deps import CallsDep
 from vareon_arcana.calls import Caller, Calls, End, Route, Stream
-from vareon_arcana.models import Reservation
 from vareon_arcana.openai_wire import (
     ChatCompletionRequest,
     Chunks,
@@ -134,10 +133,8 @@ async def chat_completions(
             most = pricing.maximum_cost(chosen.targets, prompt, options.max_tokens)
             await key_budgets.admit(db, who.key, most)
         turn = await calls.admit(db, who.caller, messages, chosen, options)
-        if who.key is not None and turn.reservation_id is not None:
-            reservation = await db.get(Reservation, turn.reservation_id)
-            amount = reservation.amount if reservation else 0
-            await key_budgets.hold(db, who.key.key_id, turn.reservation_id, amount)
+        if who.key is not None:
+            await key_budgets.hold(db, who.key.key_id, turn.reservation_id)
     stream = await calls.open_stream(turn)
     cid = completion_id()
     if not body.stream:
