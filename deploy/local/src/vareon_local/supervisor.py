@@ -229,12 +229,16 @@ class Supervisor:
             "PYTHONUNBUFFERED": "1",
             # readable key=value lines in `vareon up`'s logs; containers keep JSON
             "VAREON_LOG_FORMAT": os.environ.get("VAREON_LOG_FORMAT", "console"),
+            # trace ids in those lines, one per request across services (spans not exported)
+            "VAREON_TRACE_IDS": os.environ.get("VAREON_TRACE_IDS", "1"),
             f"{p}PORT": str(service.port),
             f"{p}KAFKA_BOOTSTRAP": self.broker.bootstrap,
             **{p + k: v for k, v in DEV_KAFKA.items()},
         }
         if service.database:
             env[f"{p}DATABASE_URL"] = self.databases.url(service.database)
+        if self.broker.embedded is not None:  # it answers waiting fetches late: wake-ups
+            env[f"{p}KAFKA_WAKE_DIR"] = str(self.options.state.path / "wake")
         identity = next((s for s in services if s.name == "identity"), None)
         if identity is not None and service is not identity:
             env[f"{p}JWKS_URL"] = identity.url + JWKS_PATH

@@ -242,6 +242,7 @@ async def _start_messaging(
             poll_interval_s=settings.relay_poll_interval_s,
             listen=settings.relay_listen,
             retention_days=settings.outbox_retention_days,
+            wake_dir=settings.kafka_wake_dir,
         )
         app.state.relay = relay
         runners.append(asyncio.create_task(relay.run()))

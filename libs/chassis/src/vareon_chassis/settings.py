@@ -36,6 +36,15 @@ class ServiceSettings(BaseSettings):
     kafka_max_poll_interval_ms: int = 300_000
     """A member that polls no records for this long leaves its group; consumers waiting out
     an outage keep polling (paused), so only a hung process hits it."""
+    kafka_fetch_max_wait_ms: int = 500
+    """How long the broker may hold a fetch that finds nothing (Kafka answers as soon as a
+    record lands, so this costs no latency there)."""
+    kafka_wake_dir: str | None = None
+    """Embedded broker only (it answers a waiting fetch late): relays announce published
+    topics through datagram sockets in this directory and consumers fetch when woken
+    (``messaging.wake``). ``vareon up`` sets it; unset, consumers long-poll as usual."""
+    kafka_idle_fetch_s: float = 1.0
+    """With ``kafka_wake_dir``: how often quiet consumers fetch without a wake-up."""
     kafka_partitions: int = 3
     jwks_url: str | None = None
     """Where identity publishes its signing keys; None only in identity itself."""

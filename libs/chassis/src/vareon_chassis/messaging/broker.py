@@ -2,7 +2,9 @@
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable, Iterable
+from types import TracebackType
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -16,6 +18,7 @@ from structlog.typing import FilteringBoundLogger
 
 from vareon_chassis.kafka_security import client_options, faststream_security, options
 from vareon_chassis.messaging.consumer import ConsumerRuntime
+from vareon_chassis.messaging.wake import PACED_FETCH_MAX_WAIT_MS, FetchPacer, WakeListener
 from vareon_chassis.settings import ServiceSettings
 
 
@@ -66,28 +69,72 @@ class _Paused:
         self.paused.clear()
 
 
-def _on_message(runtime: ConsumerRuntime) -> Callable[[KafkaMessage], Awaitable[None]]:
+def _on_message(
+    runtime: ConsumerRuntime, pacer: FetchPacer | None = None
+) -> Callable[[KafkaMessage], Awaitable[None]]:
     async def on_message(msg: KafkaMessage) -> None:
         paused = _Paused(msg.consumer) if isinstance(msg.consumer, AIOKafkaConsumer) else None
+        if pacer is not None:
+            pacer.begin()
         try:
             await runtime.process(msg.raw_message, paused.keepalive if paused else None)
         finally:
             if paused is not None:
                 paused.resume()
+            if pacer is not None:
+                pacer.end()
         await msg.ack()
 
     on_message.__name__ = f"consume_{runtime.consumer.name.replace('-', '_')}"
     return on_message
 
 
+class PacedBroker(KafkaBroker):
+    """A KafkaBroker whose subscribers fetch only when woken (``messaging.wake``): for a
+    broker that does not answer a waiting fetch when records arrive."""
+
+    def __init__(self, *args: Any, wake: WakeListener, pacers: list[FetchPacer], **kw: Any):
+        super().__init__(*args, **kw)
+        self.wake = wake
+        self.pacers = pacers
+        self._pacing: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        await super().start()
+        if not self._pacing:
+            self.wake.start()
+            self._pacing = [asyncio.create_task(p.run()) for p in self.pacers]
+
+    async def stop(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_val: BaseException | None = None,
+        exc_tb: TracebackType | None = None,
+    ) -> None:
+        for task in self._pacing:
+            task.cancel()
+        self._pacing = []
+        self.wake.close()
+        await super().stop(exc_type, exc_val, exc_tb)
+
+
 def create_broker(settings: ServiceSettings, runtimes: Iterable[ConsumerRuntime]) -> KafkaBroker:
-    broker = KafkaBroker(
-        settings.kafka_bootstrap,
-        client_id=settings.service_name,
-        request_timeout_ms=settings.kafka_request_timeout_ms,
-        enable_idempotence=False,
-        security=faststream_security(settings),
+    options: dict[str, Any] = {
+        "client_id": settings.service_name,
+        "request_timeout_ms": settings.kafka_request_timeout_ms,
+        "enable_idempotence": False,
+        "security": faststream_security(settings),
+    }
+    wake = WakeListener(settings.kafka_wake_dir) if settings.kafka_wake_dir else None
+    pacers: list[FetchPacer] = []
+    broker = (
+        PacedBroker(settings.kafka_bootstrap, wake=wake, pacers=pacers, **options)
+        if wake is not None
+        else KafkaBroker(settings.kafka_bootstrap, **options)
     )
+    fetch_max_wait_ms = settings.kafka_fetch_max_wait_ms
+    if wake is not None:
+        fetch_max_wait_ms = min(fetch_max_wait_ms, PACED_FETCH_MAX_WAIT_MS)
     for runtime in runtimes:
         subscriber = broker.subscriber(
             *runtime.consumer.topics,
@@ -98,8 +145,18 @@ def create_broker(settings: ServiceSettings, runtimes: Iterable[ConsumerRuntime]
             session_timeout_ms=settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
             max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
+            fetch_max_wait_ms=fetch_max_wait_ms,
         )
-        subscriber(_on_message(runtime))
+        pacer = None
+        if wake is not None:
+            pacer = FetchPacer(
+                runtime.consumer.topics,
+                functools.partial(getattr, subscriber, "consumer", None),
+                settings.kafka_idle_fetch_s,
+            )
+            wake.register(pacer)
+            pacers.append(pacer)
+        subscriber(_on_message(runtime, pacer))
     return broker
 
 

@@ -36,6 +36,7 @@ from sqlalchemy import CursorResult, Table, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vareon_chassis.messaging.outbox import NOTIFY_CHANNEL
+from vareon_chassis.messaging.wake import announce
 from vareon_chassis.metrics import RELAY_BATCHES, RELAY_ERRORS
 from vareon_chassis.telemetry import publish_headers
 
@@ -75,6 +76,7 @@ class OutboxRelay:
         poll_interval_s: float = 1.0,
         listen: bool = True,
         retention_days: float = 0.0,
+        wake_dir: str | None = None,
     ) -> None:
         self.table = table
         self.sessionmaker = sessionmaker
@@ -86,6 +88,8 @@ class OutboxRelay:
         self.poll_interval_s = poll_interval_s
         self.listen = listen
         self.retention_days = retention_days
+        self.wake_dir = wake_dir
+        """Consumers on this host to wake once a batch is acknowledged (``messaging.wake``)."""
         self._wake = asyncio.Event()
         self._purged_at = 0.0
         self.standing_by = False
@@ -127,6 +131,8 @@ class OutboxRelay:
                 # exist (the embedded broker even acknowledges that).
                 await self._drop_producer()
                 raise
+            if self.wake_dir is not None:
+                announce(self.wake_dir, {r.topic for r in rows if r.id not in poison})
             first_poison: dict[tuple[str, str | None], int] = {}
             for r in rows:
                 if r.id in poison:
