@@ -159,3 +159,19 @@ def test_otlp_endpoint_setting_exports_spans_over_http(monkeypatch):
         server.shutdown()
     assert received and received[0][:2] == ("/v1/traces", "application/x-protobuf")
     assert received[0][2] > 0
+
+
+def test_trace_ids_without_an_exporter_for_local_runs(monkeypatch, capsys):
+    """`vareon up` sets VAREON_TRACE_IDS=1: spans are made (ids in the lines) and dropped."""
+    monkeypatch.setenv("VAREON_TRACE_IDS", "1")
+    monkeypatch.setattr(telemetry, "_otlp_checked", False)
+    monkeypatch.setattr(telemetry, "_processors", [])
+    monkeypatch.setattr(telemetry, "_providers", {})
+    assert telemetry.enabled()
+    configure_logging("INFO", json=True)
+    tracer = telemetry.tracer("local")
+    assert tracer is not None
+    with tracer.start_as_current_span("request"):
+        structlog.get_logger("t").info("inside")
+    (line,) = [json.loads(x) for x in capsys.readouterr().err.splitlines()]
+    assert len(line["trace_id"]) == 32
