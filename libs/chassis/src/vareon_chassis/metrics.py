@@ -22,8 +22,6 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from vareon_chassis.messaging import offsets
-
 log = structlog.get_logger(__name__)
 
 RELAY_BATCHES = Counter(
@@ -98,6 +96,9 @@ async def _sample(app: Any) -> None:
         await relay.quarantined_count()
         age = await relay.oldest_pending_age_s()
         OUTBOX_OLDEST_AGE.labels(settings.service_name).set(age or 0.0)
+    # Imported here: the messaging modules count into this module's metrics.
+    from vareon_chassis.messaging import offsets
+
     for consumer in app.state.messaging.consumers:
         group = settings.consumer_group_prefix + consumer.name
         async with offsets.reader(settings.kafka_bootstrap, group) as kafka:
