@@ -15,6 +15,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from vareon_chassis.embedded import EmbeddedBroker
@@ -36,13 +37,14 @@ def rows(n: int) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
     ]
 
 
-async def send_all_then_await(producer: AIOKafkaProducer, batch) -> None:  # type: ignore[no-untyped-def]
+async def send_all_then_await(producer: AIOKafkaProducer, batch) -> None:
     futures = [await producer.send(TOPIC, v, key=k, headers=h) for k, v, h in batch]
     await asyncio.gather(*futures)
 
 
-async def chunks_acked_in_turn(producer: AIOKafkaProducer, batch) -> None:  # type: ignore[no-untyped-def]
-    futures, size = [], 0
+async def chunks_acked_in_turn(producer: AIOKafkaProducer, batch) -> None:
+    futures: list[asyncio.Future[Any]] = []
+    size = 0
     for k, v, h in batch:
         cost = len(k) + len(v) + RECORD_OVERHEAD_BYTES + sum(len(a) + len(b) for a, b in h)
         if futures and size + cost > IN_FLIGHT_BYTES:
@@ -53,7 +55,7 @@ async def chunks_acked_in_turn(producer: AIOKafkaProducer, batch) -> None:  # ty
     await asyncio.gather(*futures)
 
 
-async def await_each(producer: AIOKafkaProducer, batch) -> None:  # type: ignore[no-untyped-def]
+async def await_each(producer: AIOKafkaProducer, batch) -> None:
     for k, v, h in batch:
         await producer.send_and_wait(TOPIC, v, key=k, headers=h)
 

@@ -63,7 +63,7 @@ async def produce(bootstrap: str, n: int) -> None:
         await producer.stop()
 
 
-async def consume(bootstrap: str, n: int, apply) -> float:  # type: ignore[no-untyped-def]
+async def consume(bootstrap: str, n: int, apply) -> float:
     """Read every record of TOPIC from the start (no group), ``apply`` each; returns seconds."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, max_poll_records=500
@@ -87,7 +87,7 @@ async def consume(bootstrap: str, n: int, apply) -> float:  # type: ignore[no-un
 def recording_consumer() -> EventConsumer:
     consumer = EventConsumer(name="bench.replay", topics=(TOPIC,))
 
-    async def record(session, payload, envelope):  # type: ignore[no-untyped-def]
+    async def record(session, payload, envelope):
         await session.execute(
             insert(fixture.effects).values(event_id=envelope.id, note=payload.display_name)
         )
@@ -101,7 +101,7 @@ async def measure(bootstrap: str, database_url: str, n: int) -> None:
     await produce(bootstrap, n)
     print(f"produced {n} events in {time.perf_counter() - began:.1f} s")
 
-    async def count(record) -> None:  # type: ignore[no-untyped-def]
+    async def count(record) -> None:
         return None
 
     raw_s = await consume(bootstrap, n, count)
@@ -113,7 +113,7 @@ async def measure(bootstrap: str, database_url: str, n: int) -> None:
         runtime = ConsumerRuntime(recording_consumer(), sessions, fixture.inbox_table, dead_letters)
         outcomes: dict[str, int] = {}
 
-        async def process(record) -> None:  # type: ignore[no-untyped-def]
+        async def process(record) -> None:
             outcome = await runtime.process(record)
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
 

@@ -49,7 +49,7 @@ async def _until(exporter: InMemorySpanExporter, found: Any, timeout_s: float = 
 def _arcana_consumed_balance(spans: list[ReadableSpan]) -> bool:
     return any(
         s.kind is SpanKind.CONSUMER
-        and s.attributes.get("messaging.consumer.group.name") == "arcana.balances"
+        and (s.attributes or {}).get("messaging.consumer.group.name") == "arcana.balances"
         for s in spans
     )
 

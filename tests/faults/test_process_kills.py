@@ -30,7 +30,7 @@ async def query(database_url: str, sql: str, **params: object) -> object:
         await engine.dispose()
 
 
-async def eventually(probe, expected, timeout_s: float = 20.0):  # type: ignore[no-untyped-def]
+async def eventually(probe, expected, timeout_s: float = 20.0):
     deadline = asyncio.get_running_loop().time() + timeout_s
     while (value := await probe()) != expected:
         assert asyncio.get_running_loop().time() < deadline, f"{value!r} != {expected!r}"
@@ -139,7 +139,7 @@ def registered() -> Envelope:
     )
 
 
-async def produce(bootstrap: str, envelope: Envelope):  # type: ignore[no-untyped-def]
+async def produce(bootstrap: str, envelope: Envelope):
     """Send once, acknowledged; a fresh producer per try, as the outbox relay does (the
     embedded broker answers UnknownError for a while after it restarted empty)."""
     key, value, headers = encode_kafka(envelope)
@@ -157,7 +157,7 @@ async def produce(bootstrap: str, envelope: Envelope):  # type: ignore[no-untype
     raise AssertionError("unreachable")
 
 
-async def committed(bootstrap: str, where, wallet) -> int:  # type: ignore[no-untyped-def]
+async def committed(bootstrap: str, where, wallet) -> int:
     tp = TopicPartition(where.topic, where.partition)
     group = wallet.env["WALLET_CONSUMER_GROUP_PREFIX"] + "wallet.users"
     async with offsets.reader(bootstrap, group) as kafka:

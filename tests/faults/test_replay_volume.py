@@ -20,6 +20,7 @@ from .conftest import FIXTURE_SERVICE
 
 EVENTS = 5_000
 spec = importlib.util.spec_from_file_location("fault_fixture_models", FIXTURE_SERVICE / "models.py")
+assert spec is not None and spec.loader is not None
 fixture = importlib.util.module_from_spec(spec)  # outbox, inbox and an `effects` table
 spec.loader.exec_module(fixture)
 
@@ -28,12 +29,12 @@ def recording_consumer(topic: str) -> EventConsumer:
     """Each registration becomes one `effects` row: the read model under test."""
     consumer = EventConsumer(name=f"faults-volume-{uuid.uuid4().hex[:6]}", topics=(topic,))
 
-    async def record(session, payload, envelope):  # type: ignore[no-untyped-def]
+    async def record(session, payload, envelope):
         await session.execute(
             insert(fixture.effects).values(event_id=envelope.id, note=payload.display_name)
         )
 
-    async def reset(session):  # type: ignore[no-untyped-def]
+    async def reset(session):
         await session.execute(fixture.effects.delete())
 
     # a dedicated topic (exactly these events); the type's own topic is identity's
@@ -111,13 +112,13 @@ async def test_thousands_of_events_replayed_give_the_state_built_live(infrastruc
         await engine.dispose()
 
 
-async def count(sessions, table, column=None) -> int:  # type: ignore[no-untyped-def]
+async def count(sessions, table, column=None) -> int:
     async with sessions() as session:
         what = func.count() if column is None else func.count(column)
         return int(await session.scalar(select(what).select_from(table)) or 0)
 
 
-async def apply_live(bootstrap, runtime, span) -> Counter:  # type: ignore[no-untyped-def]
+async def apply_live(bootstrap, runtime, span) -> Counter:
     outcomes: Counter[str] = Counter()
     async with offsets.reader(bootstrap) as kafka:
         async for record in offsets.read_spans(kafka, [span]):

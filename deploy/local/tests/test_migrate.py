@@ -32,6 +32,7 @@ def test_migrate_upgrades_every_service_database_then_stops_postgres(pg_tmp: Pat
     postgres.start()
     try:
         for service in MIGRATED:
+            assert service.database is not None
             with psycopg.connect(postgres.url(service.database)) as conn:
                 versions = conn.execute(
                     "SELECT table_name FROM information_schema.tables "

@@ -35,7 +35,7 @@ def _vareon(*args: str) -> list[str]:
     return [sys.executable, "-m", "vareon_local", *args]
 
 
-def _wait_for(predicate, timeout_s: float, what: str, process: subprocess.Popen, log: Path):  # type: ignore[no-untyped-def]
+def _wait_for(predicate, timeout_s: float, what: str, process: subprocess.Popen, log: Path):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         result = predicate()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -50,7 +51,7 @@ async def test_a_revoked_session_is_refused_before_its_token_expires() -> None:
         transport=httpx.ASGITransport(app=app), base_url="http://svc"
     ) as http:
 
-        def get(sid: uuid.UUID) -> object:
+        def get(sid: uuid.UUID) -> Awaitable[httpx.Response]:
             return http.get("/me", headers={"Authorization": f"Bearer {key.token(sid=str(sid))}"})
 
         assert (await get(signed_out)).status_code == 200

@@ -9,6 +9,7 @@ import uuid
 import pytest
 from vareon_arcana.settings import ArcanaSettings
 from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
 
 from .test_chat import new_session
 from .test_shell import closed_with, receive, shell_url
@@ -29,7 +30,9 @@ async def opened(arcana_url, client, signing_key, expires_in: int = 600):
     user = uuid.uuid4()
     sid = await new_session(client, signing_key.headers(user), "shell")
     token = signing_key.token(user, expires_in=expires_in)
-    ws = await connect(shell_url(arcana_url, sid), subprotocols=["bearer", token])
+    ws = await connect(
+        shell_url(arcana_url, sid), subprotocols=[Subprotocol("bearer"), Subprotocol(token)]
+    )
     assert (await receive(ws))["type"] == "ready"
     return ws
 

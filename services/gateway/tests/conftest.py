@@ -115,7 +115,7 @@ async def upstream(running: Callable[..., Any]) -> AsyncIterator[tuple[Upstream,
 
 def gateway_settings(upstream_url: str, **overrides: Any) -> GatewaySettings:
     """Every service on the stand-in, but neosyntis on a port nobody listens on."""
-    urls = {f"{name}_url": upstream_url for name in SERVICES}
+    urls: dict[str, Any] = {f"{name}_url": upstream_url for name in SERVICES}
     urls["neosyntis_url"] = f"http://127.0.0.1:{free_port()}"
     return GatewaySettings(
         **urls,

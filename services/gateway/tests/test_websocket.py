@@ -13,10 +13,16 @@ from vareon_chassis.embedded import free_port
 from vareon_gateway.app import create_app
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 from .conftest import Upstream, gateway_settings
 
 PATH = "/api/v1/arcana/ws/shell/s1"
+
+
+def bearer(token: str) -> list[Subprotocol]:
+    """The subprotocols a browser offers to carry its access token."""
+    return [Subprotocol("bearer"), Subprotocol(token)]
 
 
 class ShellUpstream:
@@ -80,7 +86,7 @@ async def test_subprotocol_token_is_checked_and_passed_through(
 ) -> None:
     shell, gateway = stand
     jwt = token()
-    async with connect(gateway + PATH + "?x=1", subprotocols=["bearer", jwt]) as ws:
+    async with connect(gateway + PATH + "?x=1", subprotocols=bearer(jwt)) as ws:
         assert ws.subprotocol == "bearer"
         hello = json.loads(await ws.recv())
         assert hello["sid"] == "s1" and hello["query"] == "x=1"
@@ -110,7 +116,7 @@ async def test_missing_and_forged_tokens_never_reach_the_service(
     shell, gateway = stand
     before = shell.connections
     forged = token(key=Ed25519PrivateKey.generate())
-    async with connect(gateway + PATH, subprotocols=["bearer", forged]) as ws:
+    async with connect(gateway + PATH, subprotocols=bearer(forged)) as ws:
         assert ws.subprotocol == "bearer"
         assert await closed_with(ws) == (4401, "invalid token")
     async with connect(gateway + PATH) as ws:
@@ -128,7 +134,7 @@ async def test_upstream_close_code_reaches_the_client(
     stand: tuple[ShellUpstream, str], token: Callable[..., str]
 ) -> None:
     _, gateway = stand
-    async with connect(gateway + PATH, subprotocols=["bearer", token()]) as ws:
+    async with connect(gateway + PATH, subprotocols=bearer(token())) as ws:
         await ws.recv()
         await ws.send("close-me")
         assert await closed_with(ws) == (4404, "session gone")
@@ -140,7 +146,7 @@ async def test_unknown_websocket_paths_and_a_down_service(
     settings = gateway_settings(upstream[1])
     settings.arcana_url = f"http://127.0.0.1:{free_port()}"
     gateway = (await running(create_app(settings))).replace("http://", "ws://")
-    async with connect(gateway + "/api/v1/wallet/ws", subprotocols=["bearer", token()]) as ws:
+    async with connect(gateway + "/api/v1/wallet/ws", subprotocols=bearer(token())) as ws:
         assert (await closed_with(ws))[0] == 4404
-    async with connect(gateway + PATH, subprotocols=["bearer", token()]) as ws:
+    async with connect(gateway + PATH, subprotocols=bearer(token())) as ws:
         assert await closed_with(ws) == (1013, "the arcana service is not reachable")

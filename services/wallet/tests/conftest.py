@@ -29,12 +29,12 @@ def auth(signing_key: TestSigningKey) -> Callable[..., dict[str, str]]:
 
 
 @pytest_asyncio.fixture
-async def database_url(infrastructure) -> str:  # type: ignore[no-untyped-def]
+async def database_url(infrastructure) -> str:
     return await infrastructure.migrated_database("wallet", ALEMBIC_INI)
 
 
 @pytest.fixture
-def settings(database_url: str, infrastructure) -> WalletSettings:  # type: ignore[no-untyped-def]
+def settings(database_url: str, infrastructure) -> WalletSettings:
     return WalletSettings(
         database_url=database_url,
         initial_wallet_balance=BONUS,
@@ -59,7 +59,7 @@ async def sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker[As
 
 
 @pytest_asyncio.fixture
-async def app(settings: WalletSettings, signing_key: TestSigningKey):  # type: ignore[no-untyped-def]
+async def app(settings: WalletSettings, signing_key: TestSigningKey):
     verifier = signing_key.verifier()
     application = create_app(settings, token_verifier=verifier)
     async with LifespanManager(application, shutdown_timeout=30) as manager:
@@ -67,7 +67,7 @@ async def app(settings: WalletSettings, signing_key: TestSigningKey):  # type: i
 
 
 @pytest_asyncio.fixture
-async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://wallet") as c:
         yield c

@@ -12,11 +12,11 @@ users = EventConsumer(name="fixture.users", topics=(IDENTITY_USER,))
 
 
 @users.on(UserUpdatedV1)
-async def record(session, payload, envelope):  # type: ignore[no-untyped-def]
+async def record(session, payload, envelope):
     await session.execute(insert(effects).values(event_id=envelope.id, note=payload.display_name))
 
 
-def create_app():  # type: ignore[no-untyped-def]
+def create_app():
     """Settings from ``VAREON_*`` variables (database, broker, consumer group prefix)."""
     settings = ServiceSettings(service_name="chassis-fixture")
     return create_service(
