@@ -39,7 +39,7 @@ fuzz: .venv/.synced
 lint: .venv/.synced
 	$(UV) run --no-sync ruff check .
 	$(UV) run --no-sync ruff format --check .
-	$(UV) run --no-sync mypy libs/contracts/src libs/chassis/src libs/routing/src services/*/src deploy/local/src
+	MYPYPATH="$$(printf '%s:' libs/*/src services/*/src deploy/local/src)bench:deploy" $(UV) run --no-sync mypy --explicit-package-bases libs/*/src services/*/src deploy/local/src libs/*/tests services/*/tests deploy/local/tests tests scripts bench deploy/generate
 	$(UV) run --no-sync lint-imports
 	$(UV) run --no-sync python -m vareon_contracts.compat
 	$(UV) run --no-sync python scripts/check_packages.py
