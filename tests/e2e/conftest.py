@@ -163,7 +163,7 @@ async def platform(infrastructure: Any, tmp_path_factory: Any) -> AsyncIterator[
         arcana = create_arcana(
             ArcanaSettings(database_url=arcana_db, jwks_url=jwks, providers=fake, **env)
         )
-        consuming = (wallet, arcana)
+        consuming = (wallet, arcana, cognisys)
         await start_groups_at_end(
             infrastructure.kafka_bootstrap,
             {
@@ -183,6 +183,9 @@ async def platform(infrastructure: Any, tmp_path_factory: Any) -> AsyncIterator[
                     cognisys_url=cognisys_url,
                     arcana_url=arcana_url,
                     jwks_url=jwks,
+                    # sections answer late on a loaded test machine; the deadline's effect
+                    # is tested in services/gateway/tests/test_dashboard.py
+                    dashboard_timeout_s=30,
                     **{k: v for k, v in env.items() if k != "database_url"},
                 )
             )

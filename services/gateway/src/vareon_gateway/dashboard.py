@@ -1,4 +1,5 @@
-"""GET /api/v1/dashboard: every service's summary, asked at once, each section on its own.
+"""GET /api/v1/dashboard (the route: ``api/dashboard.py``): every service's summary, asked at
+once, each section on its own.
 
 A section is one service's ``GET /api/v1/<service>/summary`` called with the caller's own
 token (the service checks what the caller may see). The sections are fetched concurrently,
@@ -12,52 +13,18 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import httpx
-from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel
-from vareon_chassis.auth import CurrentUser
-from vareon_chassis.errors import Forbidden
+from fastapi import Request
 
+from vareon_gateway.schemas import Activity, Dashboard, Section, SectionStatus
 from vareon_gateway.settings import GatewaySettings
 from vareon_gateway.status import CachedStatus
 
-router = APIRouter(tags=["dashboard"])
-SYSTEM_READ = "system:read"
 USER_SECTIONS = ("arcana", "wallet", "myntrix", "neosyntis")
 ADMIN_SECTIONS = (*USER_SECTIONS, "cognisys")
 RECENT = 10
-
-SectionStatus = Literal["ok", "timeout", "unavailable", "forbidden", "error"]
-
-
-class Section(BaseModel):
-    status: SectionStatus
-    latency_ms: float
-    data: dict[str, Any] | None = None
-    """The service's summary as it answered it (None unless ``ok``)."""
-    detail: str | None = None
-
-
-class Activity(BaseModel):
-    service: str
-    kind: str
-    id: str
-    title: str
-    at: datetime
-
-
-class Dashboard(BaseModel):
-    view: Literal["user", "admin"]
-    status: Literal["ok", "partial"]
-    """partial: at least one section is not ``ok``."""
-    generated_at: datetime
-    sections: dict[str, Section]
-    recent_activity: list[Activity]
-    """The newest items the sections list, across services (user view)."""
-    health: dict[str, Any] | None = None
-    """Admin view: each service's readiness, version, uptime and messaging."""
 
 
 async def fetch(
@@ -72,9 +39,9 @@ async def fetch(
 
     try:
         async with asyncio.timeout(timeout_s):
-            response = await client.get(url, headers=headers)
+            response = await client.get(url, headers=headers, timeout=timeout_s)
             body = response.json() if response.status_code == 200 else None
-    except TimeoutError:
+    except (TimeoutError, httpx.TimeoutException):
         return done("timeout", detail=f"no answer within {timeout_s:g} s")
     except httpx.HTTPError:
         return done("unavailable", detail="the service could not be reached")
@@ -99,19 +66,8 @@ def recent(sections: dict[str, Section]) -> list[Activity]:
     return items[:RECENT]
 
 
-@router.get(
-    "/api/v1/dashboard",
-    response_model=Dashboard,
-    summary="Every service's summary for the caller, each section with its own status",
-)
-async def dashboard(
-    request: Request,
-    user: CurrentUser,
-    view: Annotated[Literal["user", "admin"], Query()] = "user",
-) -> Dashboard:
-    """``view=admin`` (needs system:read): platform totals and each service's health."""
-    if view == "admin" and not user.has(SYSTEM_READ):
-        raise Forbidden(f"the admin view needs {SYSTEM_READ}")
+async def build(request: Request, view: Literal["user", "admin"]) -> Dashboard:
+    """Ask every section's service with the caller's own token, concurrently."""
     settings: GatewaySettings = request.app.state.settings
     client: httpx.AsyncClient = request.app.state.upstream
     headers = {"Authorization": request.headers["authorization"]}

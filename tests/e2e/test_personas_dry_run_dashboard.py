@@ -1,0 +1,113 @@
+"""Issue 20 through the gateway: a persona chat leaves a routing sample, an admin dry-runs a
+price change over it, the dashboard answers, and erasure takes the persona and the sample."""
+
+import uuid
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from vareon_contracts import topics
+
+from .conftest import PASSWORD
+from .test_chat_flow import CHEAP, admin_tokens, create_rule, rule_known, verified_user
+
+DEAR = {**CHEAP, "model": "e2e-dear", "input_price_per_1k": 50_000, "output_price_per_1k": 90_000}
+
+
+def rule_report(dry_run, rule_id):
+    return next(r for r in dry_run["rules"] if r["rule_id"] == rule_id)
+
+
+async def test_persona_chat_dry_run_dashboard_and_erasure(platform, event_log):
+    gw = platform.gateway
+    category = f"e2e-{uuid.uuid4().hex[:6]}"
+    admin = await admin_tokens(platform)
+    rule = await create_rule(platform, admin, category, CHEAP)
+    user, tokens = await verified_user(platform, event_log)
+    me = platform.bearer(tokens)
+    await rule_known(platform, event_log, rule["id"])
+
+    persona = await gw.post(
+        "/api/v1/arcana/personas",
+        headers=me,
+        json={
+            "slug": "reviewer",
+            "name": "Reviewer",
+            "system_prompt": "You review code.",
+            "category": category,
+        },
+    )
+    assert persona.status_code == 201, persona.text
+    started = await gw.post(
+        f"/api/v1/arcana/personas/{persona.json()['id']}/sessions", headers=me, json={}
+    )
+    assert started.status_code == 201, started.text
+    reply = await gw.post(
+        f"/api/v1/arcana/sessions/{started.json()['session_id']}/messages",
+        headers=me,
+        json={"content": "please review this", "stream": False},
+    )
+    assert reply.status_code == 200, reply.text
+    receipt = reply.json()["receipt"]
+    assert receipt["model"] == "e2e-cheap"
+    sent = [r for r in platform.provider.requests if r["model"] == "e2e-cheap"][-1]
+    assert sent["messages"][0]["content"].startswith("You review code.")
+
+    await event_log.consumed(
+        platform.groups + "cognisys.routing-samples",
+        topics.ARCANA_ROUTING_SAMPLE,
+        lambda e: e.data.get("user_id") == user["id"],
+    )
+    body = {"changes": [{"op": "update", "rule_id": rule["id"], "changes": {"targets": [DEAR]}}]}
+    dry = await gw.post(
+        "/api/v1/cognisys/routing-rules/dry-run", json=body, headers=platform.bearer(admin)
+    )
+    assert dry.status_code == 200, dry.text
+    mine = rule_report(dry.json(), rule["id"])
+    assert mine["current"]["calls"] == 1 and mine["retargeted"] == 1
+    assert mine["current"]["cost"] == receipt["cost"]
+    tokens_in, tokens_out = receipt["tokens_in"], receipt["tokens_out"]
+    dear = -(-(tokens_in * 50_000 + tokens_out * 90_000) // 1000)
+    assert mine["proposed"]["cost"] == dear > receipt["cost"]
+    assert (
+        await gw.post("/api/v1/cognisys/routing-rules/dry-run", json=body, headers=me)
+    ).status_code == 403
+
+    board = await gw.get("/api/v1/dashboard", headers=me)
+    assert board.status_code == 200, board.text
+    sections = board.json()["sections"]
+    assert set(sections) == {"arcana", "wallet", "myntrix", "neosyntis"}
+    assert sections["arcana"]["status"] == "ok", sections
+    assert sections["arcana"]["data"]["personas"] == 1
+    assert sections["arcana"]["data"]["messages_this_month"] == 2
+    assert sections["wallet"]["status"] == "ok"
+    assert board.json()["recent_activity"][0]["id"] == started.json()["session_id"]
+    admin_board = await gw.get(
+        "/api/v1/dashboard", params={"view": "admin"}, headers=platform.bearer(admin)
+    )
+    cognisys = admin_board.json()["sections"]["cognisys"]
+    assert cognisys["status"] == "ok", admin_board.json()
+    assert cognisys["data"]["samples_last_7_days"] >= 1
+
+    gone = await gw.request("DELETE", "/api/v1/auth/me", headers=me, json={"password": PASSWORD})
+    assert gone.status_code == 204, gone.text
+    for group in ("cognisys.users", "arcana.users"):
+        await event_log.consumed(
+            platform.groups + group,
+            topics.IDENTITY_USER,
+            lambda e: e.type.endswith("user.deleted.v1") and e.data.get("user_id") == user["id"],
+        )
+    after = await gw.post(
+        "/api/v1/cognisys/routing-rules/dry-run", json=body, headers=platform.bearer(admin)
+    )
+    assert rule_report(after.json(), rule["id"])["current"]["calls"] == 0
+    engine = create_async_engine(platform.arcana_db)
+    async with engine.connect() as conn:
+        left = await conn.scalar(
+            text(
+                "SELECT (SELECT count(*) FROM personas WHERE owner_id = :u)"
+                " + (SELECT count(*) FROM routing_samples WHERE user_id = :u)"
+            ),
+            {"u": user["id"]},
+        )
+    await engine.dispose()
+    assert left == 0
