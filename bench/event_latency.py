@@ -81,7 +81,7 @@ def timed_producer(settings: ServiceSettings) -> AIOKafkaProducer:
             )
         return future
 
-    producer.send = timed_send  # type: ignore[method-assign]
+    producer.send = timed_send
     return producer
 
 
@@ -155,7 +155,7 @@ def bench_app(settings: ServiceSettings) -> tuple[Any, Outbox]:
     consumer = EventConsumer(name="bench.latency", topics=(IDENTITY_USER,))
 
     @consumer.on(UserRegisteredV1)
-    async def record(session, payload, envelope):  # type: ignore[no-untyped-def]
+    async def record(session, payload, envelope):
         await session.execute(
             fixture.effects.insert().values(event_id=envelope.id, note=payload.display_name)
         )
@@ -219,7 +219,7 @@ async def measure(
         kafka_heartbeat_interval_ms=1000,
         log_level="WARNING",
     )
-    chassis_service.create_producer = timed_producer  # type: ignore[assignment]
+    chassis_service.create_producer = timed_producer
     ConsumerRuntime.process = timed_process  # type: ignore[method-assign]
     raw_ack: list[float] = []
     raw_receive: list[float] = []

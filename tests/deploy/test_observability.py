@@ -20,7 +20,7 @@ from prometheus_client import REGISTRY
 ROOT = Path(__file__).resolve().parents[2]
 HERE = ROOT / "deploy" / "observability"
 SERVICES = ("gateway", "identity", "wallet", "arcana", "cognisys", "myntrix", "neosyntis")
-BUILTIN = {"up": set()}  # added by Prometheus to every target
+BUILTIN: dict[str, set[str]] = {"up": set()}  # added by Prometheus to every target
 TARGET_LABELS = {"job", "instance"}
 KEYWORDS = {
     *("sum", "min", "max", "avg", "count", "topk", "bottomk", "quantile", "stddev"),
