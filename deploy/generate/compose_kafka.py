@@ -45,9 +45,9 @@ def jaas_config(services: list[Service]) -> str:
 
 def all_topics() -> list[str]:
     from vareon_contracts import topics
-    from vareon_contracts.catalog import CATALOG
+    from vareon_contracts.catalogue import CATALOGUE
 
-    names = {m.topic for m in CATALOG.values()}
+    names = {m.topic for m in CATALOGUE.values()}
     return sorted(names | {topics.dead_letter_topic(t) for t in names})
 
 
@@ -56,14 +56,14 @@ def kafka_acls(services: list[Service]) -> list[tuple[str, str, str, str]]:
     topics of the events it publishes (and the dead letters of what it consumes), reads what it
     consumes plus the session revocations, and owns the consumer groups named after it."""
     from vareon_contracts import topics
-    from vareon_contracts.catalog import CATALOG
+    from vareon_contracts.catalogue import CATALOGUE
     from vareon_contracts.services import SERVICES
 
     acls: list[tuple[str, str, str, str]] = []
     for s in kafka_principals(services):
         contract = SERVICES[s.name]
-        own = sorted({CATALOG[t].topic for t in contract.publishes})
-        consumed = sorted({CATALOG[t].topic for t in contract.consumes})
+        own = sorted({CATALOGUE[t].topic for t in contract.publishes})
+        consumed = sorted({CATALOGUE[t].topic for t in contract.consumes})
         for topic in own:
             acls += [(s.name, op, "topic", topic) for op in ("Write", "Describe")]
         for topic in sorted({*consumed, topics.IDENTITY_SESSION}):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vareon_contracts import topics
-from vareon_contracts.catalog import CATALOG
+from vareon_contracts.catalogue import CATALOGUE
 from vareon_contracts.services import SERVICES
 
 
@@ -51,11 +51,11 @@ def test_topic_acls_follow_the_contracts(services, compose_file):
     """Issue 16 item 17: each principal writes only the topics its service publishes."""
     acls = set(generate_acls(services))
     for s in kafka_users(services):
-        own = {CATALOG[t].topic for t in SERVICES[s.name].publishes}
+        own = {CATALOGUE[t].topic for t in SERVICES[s.name].publishes}
         written = {name for p, op, kind, name in acls if p == s.name and op == "Write"}
         dead_letters = {n for n in written if n.endswith(topics.DLQ_SUFFIX)}
         assert written - dead_letters == own, s.name
-        read = {CATALOG[t].topic for t in SERVICES[s.name].consumes} | {topics.IDENTITY_SESSION}
+        read = {CATALOGUE[t].topic for t in SERVICES[s.name].consumes} | {topics.IDENTITY_SESSION}
         assert read <= {name for p, op, kind, name in acls if p == s.name and op == "Read"}
     assert not [
         a for a in acls if a[1] == "Write" and a[3] == topics.IDENTITY_USER and a[0] != "identity"

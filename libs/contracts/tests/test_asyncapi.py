@@ -7,7 +7,7 @@ from uuid import uuid4
 
 import pytest
 from jsonschema import Draft7Validator, Draft202012Validator
-from vareon_contracts import CATALOG, Envelope, encode_kafka
+from vareon_contracts import CATALOGUE, Envelope, encode_kafka
 from vareon_contracts.asyncapi import build_asyncapi, render_asyncapi_html
 from vareon_contracts.events.arcana import UsageRecordedV1
 from vareon_contracts.services import SERVICES
@@ -54,8 +54,8 @@ def test_every_reference_resolves(doc):
 
 
 def test_channels_messages_and_operations_follow_the_catalogue(doc):
-    assert set(doc["components"]["messages"]) == set(CATALOG)
-    for event_type, model in CATALOG.items():
+    assert set(doc["components"]["messages"]) == set(CATALOGUE)
+    for event_type, model in CATALOGUE.items():
         assert event_type in doc["channels"][model.topic]["messages"]
     for service, contract in SERVICES.items():
         for action, types in (("send", contract.publishes), ("receive", contract.consumes)):
@@ -106,7 +106,7 @@ def test_html_page_is_self_contained_and_lists_every_event(doc):
     parser.feed(page)
     names = {t for t, _ in parser.tags}
     assert "script" not in names and "link" not in names and "img" not in names
-    for event_type, model in CATALOG.items():
+    for event_type, model in CATALOGUE.items():
         assert f"<code>{event_type}</code>" in page
         assert model.topic in page
     assert "Produced by <span class=tag>identity</span>" in page

@@ -1,4 +1,4 @@
-from vareon_contracts.catalog import CATALOG
+from vareon_contracts.catalogue import CATALOGUE
 from vareon_contracts.catalogue_doc import DOC_PATH, main, render
 
 
@@ -12,7 +12,7 @@ def test_catalogue_lists_every_event_with_producer_and_schema_link(tmp_path):
     out = tmp_path / "events.md"
     assert main([str(out)]) == 0
     text = out.read_text()
-    for event_type in CATALOG:
+    for event_type in CATALOGUE:
         assert f"## {event_type}" in text
         assert f"(../libs/contracts/schemas/{event_type}.json)" in text
     registered = next(

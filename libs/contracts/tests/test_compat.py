@@ -9,7 +9,7 @@ from uuid import UUID
 
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
-from vareon_contracts.catalog import EventPayload
+from vareon_contracts.catalogue import EventPayload
 from vareon_contracts.compat import check, compatibility, main
 from vareon_contracts.schemas import dumps, schema_for
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 from vareon_contracts import readme_events
-from vareon_contracts.catalog import CATALOG
+from vareon_contracts.catalogue import CATALOGUE
 from vareon_contracts.catalogue_doc import DOC_PATH
 from vareon_contracts.services import SERVICES
 
@@ -22,7 +22,9 @@ def events_section(service: str) -> str:
 def test_the_readme_names_every_event_the_service_consumes_and_publishes(service):
     section = events_section(service)
     declared = SERVICES[service].consumes | SERVICES[service].publishes
-    missing = sorted(t for t in declared if t not in section and CATALOG[t].__name__ not in section)
+    missing = sorted(
+        t for t in declared if t not in section and CATALOGUE[t].__name__ not in section
+    )
     assert not missing, f"services/{service}/README.md's events section omits {missing}"
 
 

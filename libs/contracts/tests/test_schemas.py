@@ -1,9 +1,9 @@
 import pytest
-from vareon_contracts.catalog import CATALOG
+from vareon_contracts.catalogue import CATALOGUE
 from vareon_contracts.schemas import render, snapshot_path
 
 
-@pytest.mark.parametrize("event_type", sorted(CATALOG))
+@pytest.mark.parametrize("event_type", sorted(CATALOGUE))
 def test_committed_schema_matches_model(event_type):
     path = snapshot_path(event_type)
     assert path.exists(), f"no committed schema for {event_type}: run `make schemas`"

@@ -1,6 +1,6 @@
 import pytest
 from vareon_contracts import services
-from vareon_contracts.catalog import CATALOG
+from vareon_contracts.catalogue import CATALOGUE
 from vareon_contracts.services import SERVICES, ServiceContract, consumers_of, producer_of
 
 
@@ -11,7 +11,7 @@ def test_every_declaration_matches_the_catalogue():
 def test_a_declared_type_missing_from_the_catalogue_fails(monkeypatch):
     monkeypatch.setitem(SERVICES, "ghost", ServiceContract(consumes={"vareon.ghost.thing.seen.v1"}))
     assert services.problems() == [
-        "ghost consumes 'vareon.ghost.thing.seen.v1', which is not in CATALOG"
+        "ghost consumes 'vareon.ghost.thing.seen.v1', which is not in CATALOGUE"
     ]
 
 
@@ -33,11 +33,11 @@ def test_an_event_without_a_producer_fails(monkeypatch):
     ],
 )
 def test_the_platform_map(event_type, producer, consumers):
-    assert event_type in CATALOG
+    assert event_type in CATALOGUE
     assert producer_of(event_type) == producer
     assert set(consumers) <= set(consumers_of(event_type))
 
 
 def test_wallet_publishes_every_event_of_its_module():
-    assert {t for t in CATALOG if t.startswith("vareon.wallet.")} == SERVICES["wallet"].publishes
+    assert {t for t in CATALOGUE if t.startswith("vareon.wallet.")} == SERVICES["wallet"].publishes
     assert SERVICES["gateway"] == ServiceContract()

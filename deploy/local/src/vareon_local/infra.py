@@ -143,10 +143,10 @@ class Broker:
             self.embedded.stop()
 
 
-def catalog_topics() -> set[str]:
-    from vareon_contracts import CATALOG
+def catalogue_topics() -> set[str]:
+    from vareon_contracts import CATALOGUE
 
-    return {model.topic for model in CATALOG.values()}
+    return {model.topic for model in CATALOGUE.values()}
 
 
 def migrate(alembic_ini: Path, url: str) -> None:

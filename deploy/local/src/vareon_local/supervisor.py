@@ -17,11 +17,12 @@ from rich.console import Console
 from rich.table import Table
 
 from vareon_local.forked import preload
-from vareon_local.infra import Broker, Databases, catalog_topics, migrate
+from vareon_local.infra import Broker, Databases, catalogue_topics, migrate
 from vareon_local.keys import ensure_signing_key
 from vareon_local.layout import Service, discover
 from vareon_local.mail import MailCatcher
 from vareon_local.processes import STOP_TIMEOUT_S, ServiceProcess
+from vareon_local.reseed import reseed
 from vareon_local.state import StateDir
 
 DEV_KAFKA = {"KAFKA_SESSION_TIMEOUT_MS": "3000", "KAFKA_HEARTBEAT_INTERVAL_MS": "1000"}
@@ -186,7 +187,7 @@ class Supervisor:
         out.print(f"database: {self.databases.description}")
         with self.phase("broker"):
             self.broker.start()
-            topics = catalog_topics()
+            topics = catalogue_topics()
             self.broker.create_topics(topics)
         out.print(
             f"broker:   {self.broker.description} ({self.broker.bootstrap}, {len(topics)} topics)"
@@ -197,6 +198,9 @@ class Supervisor:
                 out.print(f"new identity signing key: {new_key}")
         with self.phase("migrations"):
             migrate_all(services, self.databases, out)
+        if self.broker.embedded is not None:
+            with self.phase("reseed"):
+                self._reseed(services)
         self.mail.start()
         out.print(f"mail:     SMTP 127.0.0.1:{self.mail.port}, kept in {self.mail.directory}")
         if opts.fork:
@@ -222,6 +226,20 @@ class Supervisor:
             self._write_state()
             self._wait_ready()
 
+    def _reseed(self, services: list[Service]) -> None:
+        """The memory broker starts empty: give it back every event the outboxes kept."""
+        databases = {s.name: self.databases.url(s.database) for s in services if s.database}
+        try:
+            counts = reseed(self.broker.bootstrap, databases)
+        except Exception as exc:
+            raise StartupFailed(
+                f"re-seeding the broker failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        self.console.print(
+            f"broker re-seeded from the outboxes: {sum(counts.values())} events "
+            + ", ".join(f"{name} {n}" for name, n in counts.items() if n)
+        )
+
     def _env(self, service: Service, services: list[Service]) -> dict[str, str]:
         p = service.env_prefix
         env = {
@@ -239,6 +257,8 @@ class Supervisor:
             env[f"{p}DATABASE_URL"] = self.databases.url(service.database)
         if self.broker.embedded is not None:  # it answers waiting fetches late: wake-ups
             env[f"{p}KAFKA_WAKE_DIR"] = str(self.options.state.path / "wake")
+            # the outboxes are the memory broker's history (re-seeded at every start)
+            env[f"{p}OUTBOX_RETENTION_DAYS"] = "0"
         identity = next((s for s in services if s.name == "identity"), None)
         if identity is not None and service is not identity:
             env[f"{p}JWKS_URL"] = identity.url + JWKS_PATH
@@ -287,7 +307,11 @@ class Supervisor:
             if self.broker.died():
                 self.console.print("[red]the broker died[/]; restarting it (EMPTY: memory only)")
                 self.broker.restart()
-                self.broker.create_topics(catalog_topics())
+                self.broker.create_topics(catalogue_topics())
+                try:
+                    self._reseed([p.service for p in self.processes])
+                except StartupFailed as exc:  # the services carry on; replicas may lag
+                    self.console.print(f"[red]{exc}[/]")
                 changed = True
             for process in [*self.processes, *self.workers]:
                 code = process.exit_code()

@@ -1,4 +1,4 @@
-"""The platform's AsyncAPI 3.0 document, built from CATALOG and SERVICES.
+"""The platform's AsyncAPI 3.0 document, built from CATALOGUE and SERVICES.
 
 Channels are Kafka topics, messages are event types (CloudEvents binary mode: ``ce_*``
 headers, JSON payload), operations are each service's sends and receives. The gateway serves
@@ -13,7 +13,7 @@ from importlib import metadata
 from typing import Any
 
 from vareon_contracts.asyncapi_html import render_asyncapi_html
-from vareon_contracts.catalog import CATALOG, EventPayload
+from vareon_contracts.catalogue import CATALOGUE, EventPayload
 from vareon_contracts.envelope import CONTENT_TYPE, SCHEMA_BASE, SPEC_VERSION
 from vareon_contracts.schemas import schema_for
 from vareon_contracts.services import SERVICES, ServiceContract
@@ -101,14 +101,14 @@ def _message(model: type[EventPayload], payload: dict[str, Any]) -> dict[str, An
 
 
 def _operations(
-    services: Mapping[str, ServiceContract], catalog: Mapping[str, type[EventPayload]]
+    services: Mapping[str, ServiceContract], catalogue: Mapping[str, type[EventPayload]]
 ) -> dict[str, Any]:
     operations: dict[str, Any] = {}
     for service, contract in sorted(services.items()):
         for action, types in (("send", contract.publishes), ("receive", contract.consumes)):
             by_topic: dict[str, list[str]] = {}
-            for event_type in sorted(t for t in types if t in catalog):
-                by_topic.setdefault(catalog[event_type].topic, []).append(event_type)
+            for event_type in sorted(t for t in types if t in catalogue):
+                by_topic.setdefault(catalogue[event_type].topic, []).append(event_type)
             for topic, event_types in sorted(by_topic.items()):
                 verb = "publishes to" if action == "send" else "consumes from"
                 operations[f"{service}.{action}.{topic}"] = {
@@ -122,15 +122,15 @@ def _operations(
 
 
 def build_asyncapi(
-    catalog: Mapping[str, type[EventPayload]] | None = None,
+    catalogue: Mapping[str, type[EventPayload]] | None = None,
     services: Mapping[str, ServiceContract] | None = None,
 ) -> dict[str, Any]:
-    catalog = CATALOG if catalog is None else catalog
+    catalogue = CATALOGUE if catalogue is None else catalogue
     services = SERVICES if services is None else services
     schemas: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     channels: dict[str, Any] = {}
-    for event_type, model in sorted(catalog.items()):
+    for event_type, model in sorted(catalogue.items()):
         messages[event_type] = _message(model, _payload(model, schemas))
         channel = channels.setdefault(
             model.topic,
@@ -163,6 +163,6 @@ def build_asyncapi(
             }
         },
         "channels": channels,
-        "operations": _operations(services, catalog),
+        "operations": _operations(services, catalogue),
         "components": {"schemas": dict(sorted(schemas.items())), "messages": messages},
     }

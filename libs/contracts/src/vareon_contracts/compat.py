@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from vareon_contracts.catalog import CATALOG, EventPayload
+from vareon_contracts.catalogue import CATALOGUE, EventPayload
 from vareon_contracts.compat_rules import Breach, compare
 from vareon_contracts.schemas import SCHEMA_DIR, dumps, schema_for, snapshot_path, write_all
 
@@ -26,7 +26,7 @@ TYPE_NAME = re.compile(r"^vareon(\.[a-z][a-z0-9-]*){3}\.v[1-9][0-9]*$")
 RETIRED = "retired"
 """Sub-directory holding the schemas of retired versions: their names are never reused."""
 
-Catalog = Mapping[str, type[EventPayload]]
+Catalogue = Mapping[str, type[EventPayload]]
 
 
 def next_version(event_type: str) -> str:
@@ -46,14 +46,14 @@ def explain(event_type: str, breach: Breach) -> str:
 
 def compatibility(
     baseline: Mapping[str, dict[str, Any]],
-    catalog: Catalog | None = None,
+    catalogue: Catalogue | None = None,
     retired: frozenset[str] = frozenset(),
 ) -> list[str]:
     """Problems of the models against ``baseline`` (event type -> published schema)."""
-    catalog = CATALOG if catalog is None else catalog
+    catalogue = CATALOGUE if catalogue is None else catalogue
     problems = []
     for event_type, old in sorted(baseline.items()):
-        model = catalog.get(event_type)
+        model = catalogue.get(event_type)
         if model is None:
             if event_type not in retired:
                 problems.append(
@@ -77,12 +77,12 @@ def retired_types(directory: Path) -> frozenset[str]:
     return frozenset(p.name.removesuffix(".json") for p in (directory / RETIRED).glob("*.json"))
 
 
-def check(directory: Path = SCHEMA_DIR, catalog: Catalog | None = None) -> list[str]:
+def check(directory: Path = SCHEMA_DIR, catalogue: Catalogue | None = None) -> list[str]:
     """Every problem of the models against the schemas committed in ``directory``."""
-    catalog = CATALOG if catalog is None else catalog
+    catalogue = CATALOGUE if catalogue is None else catalogue
     retired = retired_types(directory)
-    problems = compatibility(committed(directory), catalog, retired)
-    for event_type, model in sorted(catalog.items()):
+    problems = compatibility(committed(directory), catalogue, retired)
+    for event_type, model in sorted(catalogue.items()):
         path = snapshot_path(event_type, directory)
         if not TYPE_NAME.match(event_type):
             problems.append(
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         for path in write_all(args.schemas):
             print(path)
     else:
-        print(f"contracts: {len(CATALOG)} event versions, schemas committed and compatible")
+        print(f"contracts: {len(CATALOGUE)} event versions, schemas committed and compatible")
     return 0
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vareon_contracts.catalog import EventPayload
+from vareon_contracts.catalogue import EventPayload
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"

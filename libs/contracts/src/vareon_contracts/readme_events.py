@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vareon_contracts.catalog import CATALOG
+from vareon_contracts.catalogue import CATALOGUE
 from vareon_contracts.services import SERVICES, consumers_of, producer_of
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -26,7 +26,7 @@ def readme_path(service: str, root: Path = ROOT) -> Path:
 
 
 def _row(direction: str, event_type: str, peers: str) -> str:
-    model = CATALOG[event_type]
+    model = CATALOGUE[event_type]
     return (
         f"| {direction} | [`{event_type}`]({CATALOGUE_LINK}{event_type.replace('.', '')}) "
         f"| `{model.__name__}` | `{model.topic}` | {peers} |"

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from vareon_contracts.catalog import CATALOG, EventPayload
+from vareon_contracts.catalogue import CATALOGUE, EventPayload
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 
@@ -20,7 +20,7 @@ def schema_for(model: type[EventPayload]) -> dict[str, Any]:
 
 
 def schema_of(event_type: str) -> dict[str, Any]:
-    return schema_for(CATALOG[event_type])
+    return schema_for(CATALOGUE[event_type])
 
 
 def dumps(schema: dict[str, Any]) -> str:
@@ -38,7 +38,7 @@ def snapshot_path(event_type: str, directory: Path = SCHEMA_DIR) -> Path:
 def write_all(directory: Path = SCHEMA_DIR) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for event_type in sorted(CATALOG):
+    for event_type in sorted(CATALOGUE):
         path = snapshot_path(event_type, directory)
         path.write_text(render(event_type))
         written.append(path)

@@ -11,7 +11,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from types import ModuleType
 
-from vareon_contracts.catalog import CATALOG
+from vareon_contracts.catalogue import CATALOGUE
 from vareon_contracts.events import arcana, cognisys, identity, myntrix, neosyntis, wallet
 
 
@@ -27,7 +27,7 @@ class ServiceContract:
 
 def defined_in(module: ModuleType) -> frozenset[str]:
     """Every event type registered by ``module``."""
-    return frozenset(t for t, m in CATALOG.items() if m.__module__ == module.__name__)
+    return frozenset(t for t, m in CATALOGUE.items() if m.__module__ == module.__name__)
 
 
 SERVICES: dict[str, ServiceContract] = {
@@ -102,15 +102,15 @@ def problems() -> list[str]:
     for name, service in sorted(SERVICES.items()):
         for kind, types in (("publishes", service.publishes), ("consumes", service.consumes)):
             found += [
-                f"{name} {kind} {t!r}, which is not in CATALOG"
-                for t in sorted(types - CATALOG.keys())
+                f"{name} {kind} {t!r}, which is not in CATALOGUE"
+                for t in sorted(types - CATALOGUE.keys())
             ]
         found += [
             f"{name} publishes {t!r}, named after another service"
             for t in sorted(service.publishes)
             if t.split(".")[1:2] != [name]
         ]
-    for event_type in sorted(CATALOG):
+    for event_type in sorted(CATALOGUE):
         producers = [n for n, s in SERVICES.items() if event_type in s.publishes]
         if len(producers) != 1:
             found.append(

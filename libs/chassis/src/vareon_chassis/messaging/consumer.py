@@ -31,7 +31,7 @@ from sqlalchemy import Table, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from vareon_contracts import CATALOG, Envelope, EventPayload
+from vareon_contracts import CATALOGUE, Envelope, EventPayload
 from vareon_contracts.envelope import MalformedEvent, decode_kafka
 from vareon_contracts.topics import dead_letter_topic
 
@@ -199,7 +199,7 @@ class ConsumerRuntime:
             envelope = decode_kafka(record.value, list(record.headers or []))
         except MalformedEvent as exc:
             return await self._dead_letter(record, "malformed", str(exc), keepalive)
-        if envelope.type not in CATALOG:
+        if envelope.type not in CATALOGUE:
             return await self._dead_letter(
                 record,
                 "unknown-type",

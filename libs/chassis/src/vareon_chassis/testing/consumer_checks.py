@@ -18,7 +18,7 @@ from aiokafka.structs import ConsumerRecord
 from polyfactory.factories.pydantic_factory import ModelFactory
 from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from vareon_contracts import CATALOG, Envelope, EventPayload, encode_kafka
+from vareon_contracts import CATALOGUE, Envelope, EventPayload, encode_kafka
 from vareon_contracts.services import SERVICES, producer_of
 from vareon_contracts.topics import dead_letter_topic
 
@@ -187,7 +187,7 @@ async def assert_unknown_version_dead_lettered(
 
     async def check(topic: str, model: type[EventPayload]) -> None:
         envelope = future_version(Envelope.wrap(examples(model, 1)[0], source="/contract-test"))
-        assert envelope.type not in CATALOG, f"{envelope.type} exists; raise FUTURE_VERSION"
+        assert envelope.type not in CATALOGUE, f"{envelope.type} exists; raise FUTURE_VERSION"
         key, value, headers = encode_kafka(envelope)
         await producer.send_and_wait(topic, value=value, key=key, headers=headers)
         record = await _read_back(bootstrap, topic, envelope.id)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table
-from vareon_contracts import CATALOG
+from vareon_contracts import CATALOGUE
 from vareon_contracts.services import SERVICES
 
 from vareon_chassis.db import create_engine, create_sessionmaker
@@ -57,7 +57,7 @@ class ServiceContracts:
         try:
             async with create_sessionmaker(engine).begin() as session:
                 for event_type in declared:
-                    for payload in examples(CATALOG[event_type], self.count, self.seed):
+                    for payload in examples(CATALOGUE[event_type], self.count, self.seed):
                         await self.outbox.publish(session, payload)
         finally:
             await engine.dispose()

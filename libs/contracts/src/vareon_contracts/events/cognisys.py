@@ -6,7 +6,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from vareon_contracts import topics
-from vareon_contracts.catalog import EventPayload, register
+from vareon_contracts.catalogue import EventPayload, register
 
 
 class ModelTarget(BaseModel):

@@ -7,7 +7,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 
 from vareon_contracts import topics
-from vareon_contracts.catalog import EventPayload, register
+from vareon_contracts.catalogue import EventPayload, register
 
 
 @register

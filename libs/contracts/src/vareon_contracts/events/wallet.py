@@ -4,7 +4,7 @@ from datetime import datetime
 from uuid import UUID
 
 from vareon_contracts import topics
-from vareon_contracts.catalog import EventPayload, register
+from vareon_contracts.catalogue import EventPayload, register
 
 
 @register

@@ -25,22 +25,22 @@ class EventPayload(BaseModel):
         return str(getattr(self, self.key_field))
 
 
-CATALOG: dict[str, type[EventPayload]] = {}
+CATALOGUE: dict[str, type[EventPayload]] = {}
 
 
 def register(model: type[EventPayload]) -> type[EventPayload]:
-    if model.event_type in CATALOG:
+    if model.event_type in CATALOGUE:
         raise ValueError(f"event type registered twice: {model.event_type}")
-    CATALOG[model.event_type] = model
+    CATALOGUE[model.event_type] = model
     return model
 
 
 def payload_model(event_type: str) -> type[EventPayload] | None:
-    return CATALOG.get(event_type)
+    return CATALOGUE.get(event_type)
 
 
 def _load() -> None:
-    # Importing every module of the events package fills CATALOG through @register, so a
+    # Importing every module of the events package fills CATALOGUE through @register, so a
     # producer's new module needs no edit here.
     import importlib
     import pkgutil
