@@ -10,16 +10,13 @@ from vareon_chassis.auth import TokenVerifier
 from vareon_chassis.service import create_service
 from vareon_chassis.settings import load_settings
 
-from vareon_gateway.api import router
+from vareon_gateway import api
 from vareon_gateway.clients import create_proxy_session, create_upstream_client
-from vareon_gateway.dashboard import router as dashboard_router
 from vareon_gateway.edge import Edge
 from vareon_gateway.settings import GatewaySettings
 from vareon_gateway.status import CachedStatus
 from vareon_gateway.tokens import VerifiedTokens
 from vareon_gateway.tracing import create_edge
-from vareon_gateway.verify_page import router as verify_router
-from vareon_gateway.websocket import router as websocket_router
 
 
 def create_app(
@@ -47,7 +44,7 @@ def create_app(
     app = create_service(
         settings,
         title="Vareon",
-        routers=[verify_router, dashboard_router, router, websocket_router],
+        routers=[api.verify_page, api.dashboard, api.system, api.websocket],
         token_verifier=token_verifier,
         with_database=False,
         resources=[upstream],

@@ -1,5 +1,6 @@
-"""WebSocket proxy for ``/api/v1/arcana/ws/*``: the token checked at the edge, then frames
-relayed both ways until either side closes, whose close code and reason reach the other side.
+"""WebSocket proxy for ``/api/v1/arcana/ws/*`` (the route: ``api/websocket.py``): the token
+checked at the edge, then frames relayed both ways until either side closes, whose close
+code and reason reach the other side.
 
 Browsers cannot set Authorization on a WebSocket, so the token comes as the subprotocol pair
 ``bearer, <token>`` (passed upstream unchanged; the service answers ``bearer`` and the gateway
@@ -14,22 +15,16 @@ import asyncio
 import contextlib
 
 import structlog
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from fastapi.websockets import WebSocketState
-from vareon_chassis.auth import TokenVerifier
+from fastapi import WebSocket, WebSocketDisconnect
 from vareon_chassis.context import request_id_var
-from vareon_chassis.errors import Unauthorized
-from vareon_chassis.websocket import CLOSE_UNAUTHORIZED, bearer_subprotocol, socket_token
 from vareon_chassis.websocket import WebSocketRefused as Refused
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.typing import Subprotocol
 
-from vareon_gateway import upstreams
 from vareon_gateway.settings import GatewaySettings
 
 log = structlog.get_logger(__name__)
-router = APIRouter()
 CLOSE_NOT_FOUND = 4404
 CLOSE_TRY_AGAIN = 1013
 CLOSE_BAD_GATEWAY = 1014
@@ -53,7 +48,7 @@ def _upstream_headers(websocket: WebSocket) -> list[tuple[str, str]]:
     return headers
 
 
-async def _open_upstream(
+async def open_upstream(
     websocket: WebSocket, service: str, settings: GatewaySettings
 ) -> ClientConnection:
     offered = [Subprotocol(p.strip()) for p in websocket.scope.get("subprotocols") or []]
@@ -94,7 +89,7 @@ async def _upstream_to_client(websocket: WebSocket, upstream: ClientConnection) 
     await websocket.close(_UNSENDABLE.get(code, code), upstream.close_reason or "")
 
 
-async def _relay(websocket: WebSocket, upstream: ClientConnection) -> None:
+async def relay(websocket: WebSocket, upstream: ClientConnection) -> None:
     tasks = [
         asyncio.create_task(_client_to_upstream(websocket, upstream)),
         asyncio.create_task(_upstream_to_client(websocket, upstream)),
@@ -111,34 +106,3 @@ async def _relay(websocket: WebSocket, upstream: ClientConnection) -> None:
         await upstream.close()
         with contextlib.suppress(RuntimeError, OSError):
             await websocket.close(CLOSE_BAD_GATEWAY if upstream.close_code is None else 1000)
-
-
-@router.websocket("/{path:path}")
-async def proxy_websocket(websocket: WebSocket) -> None:
-    settings: GatewaySettings = websocket.app.state.settings
-    verifier: TokenVerifier = websocket.app.state.token_verifier
-    path = websocket.url.path
-    route = upstreams.resolve(path)
-    first = None
-    try:
-        if route is None or not upstreams.is_websocket_path(path):
-            raise Refused(CLOSE_NOT_FOUND, f"no WebSocket is served at {path[:100]}")
-        got = await socket_token(websocket, settings.websocket_auth_timeout_s)
-        token, first = got.token, got.first_message
-        try:
-            await verifier.verify(token)
-        except Unauthorized as exc:
-            raise Refused(CLOSE_UNAUTHORIZED, exc.detail) from None
-        upstream = await _open_upstream(websocket, route.service, settings)
-    except Refused as exc:
-        if websocket.client_state == WebSocketState.CONNECTING:
-            await websocket.accept(subprotocol=bearer_subprotocol(websocket))
-        await websocket.close(exc.code, exc.reason)
-        return
-    except WebSocketDisconnect:
-        return
-    if websocket.client_state == WebSocketState.CONNECTING:
-        await websocket.accept(subprotocol=upstream.subprotocol)
-    if first is not None:
-        await upstream.send(first)
-    await _relay(websocket, upstream)
