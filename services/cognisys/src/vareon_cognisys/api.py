@@ -6,7 +6,7 @@ Reads need any signed-in user; changes need the permission ``routing:write``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 import vareon_routing as routing
@@ -19,6 +19,7 @@ from vareon_chassis.pagination import Cursor, PageSize
 from vareon_cognisys import dryrun, service
 from vareon_cognisys.models import RoutingRule
 from vareon_cognisys.schemas import (
+    CognisysSummary,
     DryRunIn,
     DryRunOut,
     EvaluateIn,
@@ -31,6 +32,7 @@ from vareon_cognisys.schemas import (
     RulePatch,
     RuleRef,
 )
+from vareon_cognisys.summary import summary as summary_of
 
 WRITE = "routing:write"
 
@@ -135,3 +137,11 @@ def _ref(rule: routing.RoutingRule) -> RuleRef:
 
 def _reasons(match: routing.Match) -> list[ReasonOut]:
     return [ReasonOut(condition=r.condition, held=r.held, detail=r.detail) for r in match.reasons]
+
+
+@router.get("/summary", response_model=CognisysSummary, tags=["dashboard"])
+async def summary(
+    user: CurrentUser, db: SessionDep, scope: Literal["user", "platform"] = "user"
+) -> CognisysSummary:
+    """Rules are everyone's to read; the traffic sample's size is for system:read."""
+    return await summary_of(db, user, scope)

@@ -8,7 +8,6 @@ from vareon_chassis.service import Messaging, create_service
 from vareon_chassis.settings import load_settings
 
 from vareon_cognisys.api import router
-from vareon_cognisys.api_summary import router as summary_router
 from vareon_cognisys.consumers import build_consumers
 from vareon_cognisys.models import INBOX, OUTBOX
 from vareon_cognisys.settings import CognisysSettings
@@ -21,7 +20,7 @@ def create_app(
     return create_service(
         settings,
         title="Vareon cognisys",
-        routers=[router, summary_router],
+        routers=[router],
         token_verifier=token_verifier,
         messaging=Messaging(outbox=OUTBOX, inbox=INBOX, consumers=build_consumers()),
     )

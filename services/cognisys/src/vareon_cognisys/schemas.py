@@ -238,3 +238,13 @@ class DryRunOut(BaseModel):
     """proposed.cost - current.cost."""
     rules: list[RuleDryRun]
     fallback_rates: list[FallbackRate]
+
+
+class CognisysSummary(BaseModel):
+    """Cognisys's section of the dashboard (``GET /summary``)."""
+
+    scope: Literal["user", "platform"]
+    rules: int
+    enabled_rules: int
+    samples_last_7_days: int | None = None
+    """Platform scope only: calls a dry-run can replay."""

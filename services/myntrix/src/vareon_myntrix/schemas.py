@@ -212,3 +212,19 @@ class DeploymentOut(BaseModel):
 class DeploymentPage(BaseModel):
     items: list[DeploymentOut]
     next_cursor: str | None
+
+
+class DeviceCounts(BaseModel):
+    """Devices in the dashboard's myntrix section."""
+
+    total: int
+    heard_from: int
+    """Sent a heartbeat within its inactivity timeout (online or degraded)."""
+    by_admin_state: dict[str, int]
+
+
+class MyntrixSummary(BaseModel):
+    scope: Literal["user", "platform"]
+    agents_by_status: dict[str, int]
+    devices: DeviceCounts | None
+    """None: the caller may not see devices (devices:read)."""

@@ -20,7 +20,7 @@ from vareon_neosyntis.lab.readers import Readers
 from vareon_neosyntis.registry.api import router as registry_router
 from vareon_neosyntis.settings import NeosyntisSettings
 from vareon_neosyntis.storage import Storage, build_storage
-from vareon_neosyntis.summary_api import router as summary_router
+from vareon_neosyntis.summary.api import router as summary_router
 from vareon_neosyntis.training.api import router as training_router
 from vareon_neosyntis.training.leases import sweep_expired
 from vareon_neosyntis.workflows.api import router as workflows_router

@@ -6,7 +6,7 @@ import hashlib
 import json
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from vareon_chassis.auth import CurrentUser, Principal, require_permission
@@ -25,7 +25,9 @@ from vareon_wallet.schemas import (
     TransactionOut,
     TransactionPage,
     WalletOut,
+    WalletSummary,
 )
+from vareon_wallet.summary import summary as summary_of
 
 GRANT_PERMISSION = "wallet:grant"
 READ_ANY_PERMISSION = "wallet:read-any"
@@ -177,6 +179,13 @@ async def release_hold(
 ) -> HoldOut:
     released = await holds.release_hold(session, _policy(request), user_id=user.id, hold_id=hold_id)
     return HoldOut.of(released)
+
+
+@router.get("/summary", response_model=WalletSummary, tags=["dashboard"])
+async def summary(
+    user: CurrentUser, db: SessionDep, scope: Literal["user", "platform"] = "user"
+) -> WalletSummary:
+    return await summary_of(db, user, scope)
 
 
 @router.get("/{user_id}")

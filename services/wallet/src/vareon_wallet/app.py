@@ -10,7 +10,6 @@ from vareon_chassis.settings import load_settings
 
 from vareon_wallet.accounts import Policy
 from vareon_wallet.api import router
-from vareon_wallet.api_summary import router as summary_router
 from vareon_wallet.consumers import build_consumers
 from vareon_wallet.models import OUTBOX, inbox_table
 from vareon_wallet.settings import WalletSettings
@@ -29,7 +28,7 @@ def create_app(
     app = create_service(
         settings,
         title="Vareon wallet",
-        routers=[summary_router, router],
+        routers=[router],
         token_verifier=token_verifier,
         messaging=Messaging(outbox=OUTBOX, inbox=inbox_table, consumers=build_consumers(policy)),
         resources=[periodic("hold-sweep", expire_holds, every_s=settings.hold_sweep_interval_s)],

@@ -133,3 +133,15 @@ class HoldOut(BaseModel):
             expires_at=h.expires_at,
             settled_at=h.settled_at,
         )
+
+
+class WalletSummary(BaseModel):
+    """The wallet's section of the dashboard, in micro-credits. User scope: the caller's
+    wallet (zeros before it exists); platform scope: every user wallet added up."""
+
+    scope: Literal["user", "platform"]
+    wallets: int
+    balance: int
+    available: int
+    spent_this_month: int
+    received_this_month: int

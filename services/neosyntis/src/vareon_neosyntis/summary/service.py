@@ -2,44 +2,23 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter
-from pydantic import BaseModel
 from sqlalchemy import func, select
-from vareon_chassis.auth import CurrentUser
-from vareon_chassis.db import SessionDep
+from sqlalchemy.ext.asyncio import AsyncSession
+from vareon_chassis.auth import Principal
 from vareon_chassis.errors import Forbidden
 
 from vareon_neosyntis.datasets.models import Dataset
+from vareon_neosyntis.summary.schemas import NeosyntisSummary, Recent
 from vareon_neosyntis.training.models import TrainingJob
 from vareon_neosyntis.workflows.models import Workflow, WorkflowRun
 
-router = APIRouter(prefix="/api/v1/neosyntis", tags=["dashboard"])
 PLATFORM_READ = "system:read"
 
 
-class Recent(BaseModel):
-    kind: Literal["training-job", "workflow-run"]
-    id: uuid.UUID
-    title: str
-    at: datetime
-
-
-class NeosyntisSummary(BaseModel):
-    scope: Literal["user", "platform"]
-    datasets: int
-    workflows: int
-    training_jobs_by_state: dict[str, int]
-    workflow_runs_by_state: dict[str, int]
-    recent: list[Recent] = []
-
-
-@router.get("/summary", response_model=NeosyntisSummary)
 async def summary(
-    user: CurrentUser, db: SessionDep, scope: Literal["user", "platform"] = "user"
+    db: AsyncSession, user: Principal, scope: Literal["user", "platform"]
 ) -> NeosyntisSummary:
     if scope == "platform" and not user.has(PLATFORM_READ):
         raise Forbidden(f"platform totals need {PLATFORM_READ}")

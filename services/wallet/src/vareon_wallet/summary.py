@@ -5,35 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from fastapi import APIRouter
-from pydantic import BaseModel
 from sqlalchemy import case, func, select
-from vareon_chassis.auth import CurrentUser
-from vareon_chassis.db import SessionDep
+from sqlalchemy.ext.asyncio import AsyncSession
+from vareon_chassis.auth import Principal
 from vareon_chassis.errors import Forbidden
 
 from vareon_wallet.models import Account, Entry
+from vareon_wallet.schemas import WalletSummary
 
-router = APIRouter(prefix="/api/v1/wallet", tags=["dashboard"])
 PLATFORM_READ = "system:read"
+Scope = Literal["user", "platform"]
 
 
-class WalletSummary(BaseModel):
-    """Micro-credits. User scope: the caller's wallet (zeros before it exists); platform
-    scope: every user wallet added up."""
-
-    scope: Literal["user", "platform"]
-    wallets: int
-    balance: int
-    available: int
-    spent_this_month: int
-    received_this_month: int
-
-
-@router.get("/summary", response_model=WalletSummary)
-async def summary(
-    user: CurrentUser, db: SessionDep, scope: Literal["user", "platform"] = "user"
-) -> WalletSummary:
+async def summary(db: AsyncSession, user: Principal, scope: Scope) -> WalletSummary:
     if scope == "platform" and not user.has(PLATFORM_READ):
         raise Forbidden(f"platform totals need {PLATFORM_READ}")
     start = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)

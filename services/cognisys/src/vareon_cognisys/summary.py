@@ -5,31 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from fastapi import APIRouter
-from pydantic import BaseModel
 from sqlalchemy import func, select
-from vareon_chassis.auth import CurrentUser
-from vareon_chassis.db import SessionDep
+from sqlalchemy.ext.asyncio import AsyncSession
+from vareon_chassis.auth import Principal
 from vareon_chassis.errors import Forbidden
 
 from vareon_cognisys.models import RoutingRule, RoutingSample
+from vareon_cognisys.schemas import CognisysSummary
 
-router = APIRouter(prefix="/api/v1/cognisys", tags=["dashboard"])
 PLATFORM_READ = "system:read"
+Scope = Literal["user", "platform"]
 
 
-class CognisysSummary(BaseModel):
-    scope: Literal["user", "platform"]
-    rules: int
-    enabled_rules: int
-    samples_last_7_days: int | None = None
-    """Platform scope only: calls a dry-run can replay."""
-
-
-@router.get("/summary", response_model=CognisysSummary)
-async def summary(
-    user: CurrentUser, db: SessionDep, scope: Literal["user", "platform"] = "user"
-) -> CognisysSummary:
+async def summary(db: AsyncSession, user: Principal, scope: Scope) -> CognisysSummary:
     """Rules are everyone's to read; the traffic sample's size is for system:read."""
     if scope == "platform" and not user.has(PLATFORM_READ):
         raise Forbidden(f"platform totals need {PLATFORM_READ}")

@@ -1,0 +1,1 @@
+"""The dashboard's neosyntis section: counts across the aggregates, the latest jobs."""
