@@ -17,9 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 NAMES = sorted(p.name for p in (ROOT / "services").iterdir() if (p / "pyproject.toml").exists())
 STATELESS = {"gateway"}
 """No database: no tables, no outbox (the gateway proxies; it owns nothing)."""
-NO_SCHEMAS = {"gateway"}
-"""No HTTP models of its own: it answers with what it proxies, or problem+json."""
 PENDING = {
+    ("routers", "arcana"): "api/summary.py (the dashboard section, issue 20) queries itself",
     ("app", "arcana"): "ArcanaSettings() without load_settings (issue 17 item 1)",
     ("loops", "arcana"): "calls/running.py keeps the reservation by hand (chassis repeat())",
     ("pages", "arcana"): "its own Limit (1-100) on chat sessions and personas",
@@ -76,9 +75,8 @@ def test_every_service_has_the_rooms(name: str) -> None:
     assert router_modules(name), f"{name}: no api.py, api/ or <aggregate>/api.py"
     assert not ((base / "api.py").exists() and (base / "api").exists()), f"{name}: both"
     assert (ROOT / "services" / name / "README.md").exists()
-    if name not in NO_SCHEMAS:
-        for place in aggregate_packages(name) or [base]:
-            assert (place / "schemas.py").exists(), f"{name}: no schemas.py in {place.name}"
+    for place in aggregate_packages(name) or [base]:
+        assert (place / "schemas.py").exists(), f"{name}: no schemas.py in {place.name}"
     consumes = bool(SERVICES[name].consumes)
     assert (base / "consumers.py").exists() == consumes, (
         f"{name}: consumers.py must exist exactly when it consumes events (SERVICES)"
@@ -102,6 +100,19 @@ def test_tables_open_with_service_tables(name: str) -> None:
         body = path.read_text()
         for written in ("define_outbox(", "define_inbox(", "Outbox(", "new_metadata("):
             assert written not in body, f"{path.relative_to(ROOT)}: {written} (service_tables)"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_routes_live_in_the_router_rooms(name: str) -> None:
+    """A module that makes an APIRouter is api.py, api/<x>.py or <aggregate>/api.py; or the
+    socket of a feature package that keeps its entrypoint with its parts (arcana's shell)."""
+    rooms = set(router_modules(name)) | set(src(name).glob("*/socket.py"))
+    stray = [
+        str(p.relative_to(ROOT))
+        for p in sorted(src(name).rglob("*.py"))
+        if "APIRouter(" in p.read_text() and p not in rooms
+    ]
+    assert not stray, f"routes outside api.py / api/: {stray}"
 
 
 @pytest.mark.parametrize("name", NAMES)
