@@ -166,3 +166,34 @@ async def test_erasure_removes_a_users_personas_and_their_versions(
             .where(PersonaVersion.persona_id == uuid.UUID(made["id"]))
         )
     assert owned == 0 and versions == 0
+
+
+async def test_the_openai_api_answers_as_a_persona_and_lists_the_usable_ones(
+    client, signing_key, publish, db, fake
+):
+    server, _ = fake
+    me = signing_key.headers(uuid.uuid4())
+    model = server.behave(f"oa-persona-{uuid.uuid4().hex[:6]}", words=["arr"])
+    category = await seed(publish, db, targets=[target(model)])
+    persona = (await client.post(PERSONAS, headers=me, json=persona_body(category))).json()
+    name = f"persona:{persona['slug']}"
+
+    listed = await client.get("/v1/models", headers=me)
+    assert listed.status_code == 200, listed.text
+    assert name in {m["id"] for m in listed.json()["data"]}
+    answer = await client.post(
+        "/v1/chat/completions",
+        headers=me,
+        json={"model": name, "messages": [{"role": "user", "content": "ahoy"}]},
+    )
+    assert answer.status_code == 200, answer.text
+    sent = last_request(server, model)
+    assert sent["messages"][0] == {"role": "system", "content": "You are a pirate. Say arr."}
+    assert sent["temperature"] == 0.3 and sent["max_tokens"] == 50
+    other = signing_key.headers(uuid.uuid4())
+    hidden = await client.post(
+        "/v1/chat/completions",
+        headers=other,
+        json={"model": name, "messages": [{"role": "user", "content": "ahoy"}]},
+    )
+    assert hidden.status_code == 404

@@ -260,3 +260,30 @@ async def pinned_route(
 async def erase_user(session: AsyncSession, user_id: uuid.UUID) -> None:
     """Their personas and versions go; others' sessions made with a shared one go plain."""
     await session.execute(delete(Persona).where(Persona.owner_id == user_id))
+
+
+PREFIX = "persona:"
+
+
+def slug_of(model: str) -> str | None:
+    """The slug an OpenAI ``model`` of ``persona:<slug>`` names (None for other models)."""
+    if model.startswith(PREFIX) and len(model) > len(PREFIX):
+        return model[len(PREFIX) :]
+    return None
+
+
+def with_prompt(version: PersonaVersion, messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The persona's system prompt first, before what the client sent (its own system
+    messages included)."""
+    return [{"role": "system", "content": version.system_prompt}, *messages]
+
+
+async def usable_slugs(session: AsyncSession, caller: Caller, limit: int = 200) -> list[str]:
+    """``persona:<slug>`` names the caller may use: their own, then the shared ones."""
+    rows = await session.scalars(
+        select(Persona.slug)
+        .where(_visible(caller))
+        .order_by((Persona.owner_id == caller.user_id).desc(), Persona.slug)
+        .limit(limit)
+    )
+    return list(dict.fromkeys(rows))

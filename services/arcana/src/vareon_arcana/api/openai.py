@@ -21,7 +21,7 @@ from vareon_chassis.auth import TokenVerifier
 from vareon_chassis.context import request_id_var
 from vareon_chassis.errors import Unauthorized
 
-from vareon_arcana import api_keys, key_budgets, model_names, pricing, replicas, tokens
+from vareon_arcana import api_keys, key_budgets, model_names, personas, pricing, replicas, tokens
 from vareon_arcana.api.deps import CallsDep
 from vareon_arcana.calls import Caller, Calls, End, Route, Stream
 from vareon_arcana.openai_wire import (
@@ -99,10 +99,15 @@ async def list_models(who: ModelsCaller, calls: CallsDep) -> dict[str, Any]:
     """The models this caller may name, with Vareon's prices under ``vareon``."""
     async with calls.sessionmaker() as db:
         rules = await replicas.rules(db)
+        slugs = await personas.usable_slugs(db, who.caller)
     found = model_names.models(rules, who.caller.roles, calls.providers)
     data = [model_entry(t, 0) for t in found]
     auto = {"id": model_names.AUTO, "object": "model", "created": 0, "owned_by": "vareon"}
-    return {"object": "list", "data": [auto, *data]}
+    own = [
+        {"id": personas.PREFIX + slug, "object": "model", "created": 0, "owned_by": "vareon"}
+        for slug in slugs
+    ]
+    return {"object": "list", "data": [auto, *data, *own]}
 
 
 async def _route(db: Any, calls: Calls, who: OpenAICaller, model: str, text: str) -> Route:
@@ -127,7 +132,16 @@ async def chat_completions(
         json_mode=json_mode,
     )
     async with calls.sessionmaker.begin() as db:
-        chosen = await _route(db, calls, who, body.model, messages[-1]["content"])
+        if (slug := personas.slug_of(body.model)) is not None:
+            persona = (await personas.by_slug(db, who.caller, slug)).current
+            messages = personas.with_prompt(persona, messages)
+            options = personas.options(persona, options)
+            chosen = await calls.route(
+                db, who.caller, category=persona.category, text=messages[-1]["content"]
+            )
+            chosen = await personas.pinned_route(db, persona, chosen, calls.providers.configured)
+        else:
+            chosen = await _route(db, calls, who, body.model, messages[-1]["content"])
         if who.key is not None:
             prompt = tokens.count_messages(messages)
             most = pricing.maximum_cost(chosen.targets, prompt, options.max_tokens)
