@@ -12,4 +12,4 @@ async def test_default_roles_are_seeded(database_url):
                 "LEFT JOIN role_permissions rp ON rp.role = r.name GROUP BY r.name"
             )
         ).fetchall()
-    assert dict(rows) == {"admin": 12, "user": 0}
+    assert dict(rows) == {"admin": 13, "user": 0}
