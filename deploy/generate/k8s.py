@@ -8,7 +8,10 @@ from typing import Any
 from .k8s_network import SMTP_PORT, network_policy
 from .k8s_pods import (
     container_security,
+    cpu_autoscaler,
     database_env,
+    deployment,
+    disruption_budget,
     labels,
     pod_security,
     secret_env,
@@ -121,30 +124,9 @@ def k8s_objects(s: Service, services: list[Service]) -> list[dict[str, Any]]:
             "metadata": {"name": f"{s.name}-config", "labels": labels(s)},
             "data": config,
         },
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": meta,
-            "spec": {
-                "replicas": 2,
-                "revisionHistoryLimit": 5,
-                "selector": {"matchLabels": selector(s)},
-                "strategy": {
-                    "type": "RollingUpdate",
-                    "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
-                },
-                "template": {
-                    "metadata": {"labels": labels(s)},
-                    "spec": {
-                        "automountServiceAccountToken": False,
-                        "terminationGracePeriodSeconds": 40,
-                        "securityContext": pod_security(),
-                        "containers": [container],
-                        "volumes": volumes,
-                    },
-                },
-            },
-        },
+        deployment(
+            meta, replicas=2, selector=selector(s), grace_s=40, container=container, volumes=volumes
+        ),
         {
             "apiVersion": "v1",
             "kind": "Service",
@@ -154,31 +136,8 @@ def k8s_objects(s: Service, services: list[Service]) -> list[dict[str, Any]]:
                 "ports": [{"name": "http", "port": s.port, "targetPort": "http"}],
             },
         },
-        {
-            "apiVersion": "policy/v1",
-            "kind": "PodDisruptionBudget",
-            "metadata": meta,
-            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector(s)}},
-        },
-        {
-            "apiVersion": "autoscaling/v2",
-            "kind": "HorizontalPodAutoscaler",
-            "metadata": meta,
-            "spec": {
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": s.name},
-                "minReplicas": 2,
-                "maxReplicas": 6,
-                "metrics": [
-                    {
-                        "type": "Resource",
-                        "resource": {
-                            "name": "cpu",
-                            "target": {"type": "Utilization", "averageUtilization": 70},
-                        },
-                    }
-                ],
-            },
-        },
+        disruption_budget(meta, selector(s)),
+        cpu_autoscaler(meta, low=2, high=6, cpu_percent=70),
         network_policy(s, services),
         *extra,
     ]

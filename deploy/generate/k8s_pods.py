@@ -77,3 +77,74 @@ def tmp_volume(s: Service) -> dict[str, Any]:
     if s.shares_files:
         return {"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}}
     return {"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}}
+
+
+def deployment(
+    meta: dict[str, Any],
+    *,
+    replicas: int,
+    selector: dict[str, str],
+    grace_s: int,
+    container: dict[str, Any],
+    volumes: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """A rolling update that never drops below the wanted replicas, pods hardened alike."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": meta,
+        "spec": {
+            "replicas": replicas,
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": selector},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            },
+            "template": {
+                "metadata": {"labels": dict(meta["labels"])},  # a copy: no YAML anchor
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "terminationGracePeriodSeconds": grace_s,
+                    "securityContext": pod_security(),
+                    "containers": [container],
+                    "volumes": volumes,
+                },
+            },
+        },
+    }
+
+
+def disruption_budget(meta: dict[str, Any], selector: dict[str, str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": meta,
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector}},
+    }
+
+
+def cpu_autoscaler(
+    meta: dict[str, Any], *, low: int, high: int, cpu_percent: int, **spec: Any
+) -> dict[str, Any]:
+    """Scales the Deployment named like ``meta`` between ``low`` and ``high`` replicas."""
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": meta,
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": meta["name"]},
+            "minReplicas": low,
+            "maxReplicas": high,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": cpu_percent},
+                    },
+                }
+            ],
+            **spec,
+        },
+    }

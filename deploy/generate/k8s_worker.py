@@ -7,9 +7,11 @@ from typing import Any
 from .k8s_network import OBJECT_STORE_EGRESS, database_egress
 from .k8s_pods import (
     container_security,
+    cpu_autoscaler,
     database_env,
+    deployment,
+    disruption_budget,
     labels,
-    pod_security,
     storage_env,
     tmp_volume,
     worker_selector,
@@ -47,59 +49,25 @@ def worker_objects(s: Service) -> list[dict[str, Any]]:
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
     }
     return [
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": meta,
-            "spec": {
-                "replicas": 1,
-                "revisionHistoryLimit": 5,
-                "selector": {"matchLabels": worker_selector(s)},
-                "strategy": {
-                    "type": "RollingUpdate",
-                    "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
-                },
-                "template": {
-                    "metadata": {"labels": labels(s, "worker")},
-                    "spec": {
-                        "automountServiceAccountToken": False,
-                        # SIGTERM lets the running job finish; one still running after this
-                        # is killed, its lease expires and another worker starts it again.
-                        "terminationGracePeriodSeconds": WORKER_GRACE_S,
-                        "securityContext": pod_security(),
-                        "containers": [container],
-                        "volumes": [tmp_volume(s)],
-                    },
-                },
-            },
-        },
-        {
-            "apiVersion": "policy/v1",
-            "kind": "PodDisruptionBudget",
-            "metadata": meta,
-            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": worker_selector(s)}},
-        },
-        {
-            "apiVersion": "autoscaling/v2",
-            "kind": "HorizontalPodAutoscaler",
-            "metadata": meta,
-            "spec": {
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-                "minReplicas": 1,
-                "maxReplicas": 4,
-                "metrics": [
-                    {
-                        "type": "Resource",
-                        "resource": {
-                            "name": "cpu",
-                            "target": {"type": "Utilization", "averageUtilization": 80},
-                        },
-                    }
-                ],
-                # Training pods are busy until the queue drains: scale down slowly.
-                "behavior": {"scaleDown": {"stabilizationWindowSeconds": 600}},
-            },
-        },
+        # SIGTERM lets the running job finish; one still running after the grace period is
+        # killed, its lease expires and another worker starts it again.
+        deployment(
+            meta,
+            replicas=1,
+            selector=worker_selector(s),
+            grace_s=WORKER_GRACE_S,
+            container=container,
+            volumes=[tmp_volume(s)],
+        ),
+        disruption_budget(meta, worker_selector(s)),
+        # Training pods are busy until the queue drains: scale down slowly.
+        cpu_autoscaler(
+            meta,
+            low=1,
+            high=4,
+            cpu_percent=80,
+            behavior={"scaleDown": {"stabilizationWindowSeconds": 600}},
+        ),
         {
             "apiVersion": "networking.k8s.io/v1",
             "kind": "NetworkPolicy",
