@@ -11,10 +11,20 @@ from vareon_chassis.openai_errors import OpenAIErrors
 from vareon_chassis.service import Messaging, Resource, create_service
 
 from vareon_arcana import analysis, api_keys
-from vareon_arcana.api import ai, chat, chat_sessions, openai, personas, summary, usage
+from vareon_arcana.api import (
+    ai,
+    chat,
+    chat_sessions,
+    conversations,
+    openai,
+    personas,
+    summary,
+    usage,
+)
 from vareon_arcana.calls import Calls
 from vareon_arcana.consumers import build_consumers
 from vareon_arcana.demo import DemoLimiter
+from vareon_arcana.live import LiveReplies
 from vareon_arcana.models import INBOX, OUTBOX
 from vareon_arcana.providers import Providers
 from vareon_arcana.settings import ArcanaSettings
@@ -30,6 +40,7 @@ def create_app(
         title="Vareon arcana",
         routers=[
             chat_sessions.router,
+            conversations.router,
             chat.router,
             ai.router,
             socket.router,
@@ -59,9 +70,11 @@ def _calls(settings: ArcanaSettings) -> Resource:
     async def calls(app: FastAPI) -> AsyncIterator[None]:
         providers = Providers(settings, offline_json=analysis.offline)
         app.state.calls = Calls(settings, providers, app.state.sessionmaker)
+        app.state.live = LiveReplies(settings.stream_grace_s)
         try:
             yield
         finally:
+            await app.state.live.close()
             await app.state.calls.drain()
             await providers.close()
 

@@ -69,3 +69,8 @@ class PersonaSlugTaken(Conflict):
 class SharingForbidden(Forbidden):
     type = PROBLEM_BASE + "persona-sharing-forbidden"
     title = "Sharing personas needs a permission"
+
+
+class MessageNotFound(NotFound):
+    type = PROBLEM_BASE + "message-not-found"
+    title = "Message not found"

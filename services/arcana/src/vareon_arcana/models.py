@@ -48,6 +48,9 @@ class ChatSession(Base):
     """Context memory: key facts the user stated, newest last."""
     folded_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
     """Messages up to this seq are in the summary and no longer sent verbatim."""
+    current_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    """The active branch's leaf message (the tree's branches: branches.py); no foreign key,
+    the messages reference the session already."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -63,6 +66,10 @@ class Message(Base):
     session_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("chat_sessions.id", ondelete="CASCADE")
     )
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    """The message this one follows (None: the first of its session); siblings are branches."""
     role: Mapped[str] = mapped_column(Text)
     content: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text, server_default="completed")

@@ -46,6 +46,7 @@ class MessageOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
+    parent_id: uuid.UUID | None = None
     role: str
     content: str
     status: str
@@ -66,6 +67,33 @@ class MessageCreate(BaseModel):
     content: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     stream: bool = True
     max_tokens: int | None = Field(None, ge=1, le=8_192)
+
+
+class PlacedMessageOut(MessageOut):
+    siblings: int
+    """Messages with the same parent, this one included (more than 1: there are branches)."""
+    sibling_index: int
+    """This one's place among them, oldest first (0-based)."""
+
+
+class BranchOut(BaseModel):
+    current_id: uuid.UUID | None
+    """The active branch's leaf."""
+    items: list[PlacedMessageOut]
+
+
+class RegenerateCreate(BaseModel):
+    stream: bool = True
+    max_tokens: int | None = Field(None, ge=1, le=8_192)
+    model: str | None = Field(None, min_length=1, max_length=200)
+    """Answer with this model (one a routing rule open to you names) instead."""
+    persona: str | None = Field(None, min_length=1, max_length=64)
+    """Answer as this persona (its slug) instead."""
+
+
+class CurrentUpdate(BaseModel):
+    message_id: uuid.UUID
+    """Any message: the branch through it becomes active (down to its newest leaf)."""
 
 
 class ReceiptOut(BaseModel):

@@ -40,6 +40,9 @@ class ArcanaSettings(ServiceSettings):
     history_token_budget: int = 2_000
     memory_token_budget: int = 400
     reservation_ttl_s: int = 600
+    stream_grace_s: float = 120.0
+    """A chat reply whose every watcher left goes on this long for one to come back
+    (``GET .../messages/{id}/stream``); then it stops (settled as disconnected). 0: at once."""
     """A reservation left by a crashed call stops counting after this long."""
     routing_budget_s: float = 0.25
     """Time all routing-rule text conditions of one request may take together (each pattern

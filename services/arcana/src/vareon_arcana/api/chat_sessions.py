@@ -11,8 +11,8 @@ from vareon_chassis.db import SessionDep
 from vareon_chassis.pagination import Cursor
 
 from vareon_arcana import chat, sessions
-from vareon_arcana.api.deps import CallerDep, CallsDep
-from vareon_arcana.api.replies import PAID_TURN, event_stream, reply_out
+from vareon_arcana.api.deps import CallerDep, CallsDep, LiveDep
+from vareon_arcana.api.replies import PAID_TURN, live_stream, reply_out
 from vareon_arcana.schemas import (
     MessageCreate,
     MessageOut,
@@ -79,11 +79,13 @@ async def delete_session(session_id: uuid.UUID, user: CurrentUser, db: SessionDe
     responses={200: {"content": {"text/event-stream": {}}}, **PAID_TURN},
 )
 async def send_message(
-    session_id: uuid.UUID, body: MessageCreate, caller: CallerDep, calls: CallsDep
+    session_id: uuid.UUID, body: MessageCreate, caller: CallerDep, calls: CallsDep, live: LiveDep
 ) -> Any:
+    """A new question after the current leaf. Streamed, the reply outlives the request: the
+    ``X-Vareon-Message-Id`` header names it for ``GET .../messages/{id}/stream``."""
     stream = await chat.send(
         calls, caller, session_id=session_id, content=body.content, max_tokens=body.max_tokens
     )
     if not body.stream:
         return reply_out(await stream.collect())
-    return event_stream(stream)
+    return live_stream(live.start(stream, caller.user_id))

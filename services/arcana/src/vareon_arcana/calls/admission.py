@@ -90,6 +90,10 @@ class Turn:
     reservation_id: uuid.UUID | None
     reserved: int = 0
     """The micro-credits reserved: the call's maximum cost (0 for a free call)."""
+    reply_id: uuid.UUID | None = None
+    """A chat turn's assistant message id, known before it is stored (streams name it)."""
+    parent_id: uuid.UUID | None = None
+    """The message a chat turn's reply answers (its parent in the session's tree)."""
 
 
 async def route(

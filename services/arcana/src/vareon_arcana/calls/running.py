@@ -31,7 +31,8 @@ class End:
     """The last item of every stream."""
 
     status: str
-    """completed, failed (broke mid-stream), disconnected, or unanswered (nothing produced)."""
+    """completed, failed (broke mid-stream), disconnected, cancelled, or unanswered (nothing
+    produced)."""
     receipt: Receipt | None
     error: str | None = None
     finish_reason: str | None = None
@@ -57,14 +58,16 @@ class Run:
     task: asyncio.Task[None] | None = None
     streaming: bool = True
     ended: bool = False
+    stopped_as: str = "disconnected"
 
     def start(self) -> Run:
         self.task = self.calls.spawn(self._run())
         return self
 
-    def stop(self) -> None:
-        """The reader left: end the provider call (settling still runs)."""
+    def stop(self, status: str = "disconnected") -> None:
+        """The reader left (or cancelled): end the provider call (settling still runs)."""
         if self.task is not None and self.streaming and not self.task.done():
+            self.stopped_as = status
             self.task.cancel()
 
     async def next(self) -> str | End:
@@ -111,7 +114,7 @@ class Run:
                 else:
                     finish = piece.reason
         except asyncio.CancelledError:
-            status = "disconnected"
+            status = self.stopped_as
             current = asyncio.current_task()
             if current is not None:
                 current.uncancel()
@@ -169,9 +172,10 @@ class Stream:
             raise StopAsyncIteration
         return await self._run.next()
 
-    def close(self) -> None:
+    def close(self, status: str = "disconnected") -> None:
+        """Stop the provider call; what was produced settles with ``status``."""
         if not self._run.ended:
-            self._run.stop()
+            self._run.stop(status)
 
     async def collect(self) -> Reply:
         parts: list[str] = []

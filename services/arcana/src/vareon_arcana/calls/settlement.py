@@ -116,15 +116,19 @@ async def _sample(
 async def _store_reply(
     session: AsyncSession, turn: Turn, text: str, status: str, charge: Charge
 ) -> uuid.UUID | None:
-    """The assistant message in the turn's chat session, when it has one still there."""
+    """The assistant message in the turn's chat session, when it has one still there; it
+    becomes the session's current leaf unless the user switched branches meanwhile."""
     chat = await session.get(ChatSession, turn.session_id) if turn.session_id else None
     if chat is None:
         return None
-    message_id = uuid.uuid4()
+    message_id = turn.reply_id or uuid.uuid4()
+    if turn.parent_id is not None and chat.current_id == turn.parent_id:
+        chat.current_id = message_id
     session.add(
         Message(
             id=message_id,
             session_id=chat.id,
+            parent_id=turn.parent_id,
             role="assistant",
             content=text,
             status=status,
