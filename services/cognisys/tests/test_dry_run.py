@@ -165,6 +165,10 @@ async def test_a_dry_run_is_for_rule_authors_and_checks_the_changes(client, auth
     refused = await client.post(DRY_RUN, json=gone, headers=admin)
     assert refused.status_code == 422
     assert refused.json()["type"].endswith("/invalid-routing-rule")
+    # Problem members as the OpenAPI documents them: each error an object.
+    assert refused.json()["errors"] == [
+        {"msg": "changes[0]: the default rule is never deleted", "loc": ["body", "changes", 0]}
+    ]
     unknown = {"changes": [{"op": "delete", "rule_id": str(uuid.uuid4())}]}
     assert (await client.post(DRY_RUN, json=unknown, headers=admin)).status_code == 422
     empty = await client.post(DRY_RUN, json={"days": 1}, headers=admin)

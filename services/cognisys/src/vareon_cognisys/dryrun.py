@@ -34,6 +34,7 @@ def apply(rules: list[routing.RoutingRule], changes: list[Change]) -> list[routi
     book = {r.rule_id: r for r in rules}
     for index, change in enumerate(changes):
         where = f"changes[{index}]"
+        loc: list[str | int] = ["body", "changes", index]
         try:
             if isinstance(change, CreateChange):
                 new = change.rule
@@ -49,10 +50,10 @@ def apply(rules: list[routing.RoutingRule], changes: list[Change]) -> list[routi
                 continue
             old = book.get(change.rule_id)
             if old is None:
-                raise InvalidRoutingRule([f"{where}: no rule {change.rule_id}"])
+                raise InvalidRoutingRule([f"{where}: no rule {change.rule_id}"], loc)
             if isinstance(change, DeleteChange):
                 if old.is_default:
-                    raise InvalidRoutingRule([f"{where}: the default rule is never deleted"])
+                    raise InvalidRoutingRule([f"{where}: the default rule is never deleted"], loc)
                 del book[old.rule_id]
                 continue
             patch = change.changes.changes()
@@ -61,7 +62,7 @@ def apply(rules: list[routing.RoutingRule], changes: list[Change]) -> list[routi
                 or ("conditions" in patch and patch["conditions"] != RuleConditions())
             ):
                 raise InvalidRoutingRule(
-                    [f"{where}: the default rule stays enabled and has no conditions"]
+                    [f"{where}: the default rule stays enabled and has no conditions"], loc
                 )
             if "conditions" in patch:
                 patch["conditions"] = RuleConditions.model_validate(
@@ -73,7 +74,7 @@ def apply(rules: list[routing.RoutingRule], changes: list[Change]) -> list[routi
                 )
             book[old.rule_id] = dataclasses.replace(old, **patch, revision=old.revision + 1)
         except routing.InvalidRule as exc:
-            raise InvalidRoutingRule([f"{where}: {e}" for e in exc.errors]) from exc
+            raise InvalidRoutingRule([f"{where}: {e}" for e in exc.errors], loc) from exc
     return list(book.values())
 
 

@@ -22,8 +22,10 @@ class InvalidRoutingRule(DomainError):
     title = "Invalid routing rule"
     status = 422
 
-    def __init__(self, errors: Sequence[str]) -> None:
-        super().__init__("; ".join(errors), errors=list(errors))
+    def __init__(self, errors: Sequence[str], loc: Sequence[str | int] | None = None) -> None:
+        # Each error an object, as every problem's ``errors`` (the OpenAPI says so).
+        where = {"loc": list(loc)} if loc is not None else {}
+        super().__init__("; ".join(errors), errors=[{"msg": e, **where} for e in errors])
 
 
 class NoRoutingRule(DomainError):
