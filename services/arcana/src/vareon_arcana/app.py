@@ -18,6 +18,7 @@ from vareon_arcana.api import (
     conversations,
     openai,
     personas,
+    search,
     summary,
     usage,
 )
@@ -47,6 +48,7 @@ def create_app(
             openai.router,
             usage.router,
             personas.router,
+            search.router,
             summary.router,
         ],
         messaging=Messaging(

@@ -96,7 +96,12 @@ async def _ask(
     history = await branches.path_to(session, chat.id, parent_id)
     turn = await _admit(session, calls, caller, chat, history, content, options, Answering())
     question = Message(
-        id=uuid.uuid4(), session_id=chat.id, parent_id=parent_id, role="user", content=content
+        id=uuid.uuid4(),
+        session_id=chat.id,
+        parent_id=parent_id,
+        search_config=chat.language,
+        role="user",
+        content=content,
     )
     session.add(question)
     chat.current_id = question.id

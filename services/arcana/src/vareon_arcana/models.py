@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Computed,
     DateTime,
     Float,
     ForeignKey,
@@ -21,7 +22,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, REGCONFIG, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from vareon_chassis.tables import service_tables
 
@@ -48,6 +49,8 @@ class ChatSession(Base):
     """Context memory: key facts the user stated, newest last."""
     folded_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
     """Messages up to this seq are in the summary and no longer sent verbatim."""
+    language: Mapped[str] = mapped_column(Text, server_default="english")
+    """The text search configuration of its messages (search.py's LANGUAGES)."""
     current_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     """The active branch's leaf message (the tree's branches: branches.py); no foreign key,
     the messages reference the session already."""
@@ -59,7 +62,10 @@ class Message(Base):
     """One turn; an assistant message carries its receipt (who answered, tokens, cost)."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_session_seq", "session_id", "seq"),)
+    __table_args__ = (
+        Index("ix_messages_session_seq", "session_id", "seq"),
+        Index("ix_messages_search_vector", "search_vector", postgresql_using="gin"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     seq: Mapped[int] = mapped_column(BigInteger, Identity(), unique=True)
@@ -81,6 +87,16 @@ class Message(Base):
     cost: Mapped[int | None] = mapped_column(BigInteger)
     usage_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    search_config: Mapped[str] = mapped_column(
+        REGCONFIG, server_default=text("'english'::regconfig")
+    )
+    """Its session's language when it was written: how its words are stemmed for search."""
+    search_vector: Mapped[Any] = mapped_column(
+        TSVECTOR,
+        Computed("to_tsvector(search_config, content)", persisted=True),
+        nullable=True,
+        deferred=True,
+    )
 
 
 class UsageRecord(Base):

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vareon_arcana.analysis import Analysis, Kind
 from vareon_arcana.content import ContentType, Tone
+from vareon_arcana.search import LANGUAGES
 
 if TYPE_CHECKING:
     from vareon_arcana.calls import Receipt
@@ -20,6 +21,8 @@ MAX_MESSAGE_CHARS = 32_000
 class SessionCreate(BaseModel):
     category: str = Field(min_length=1, max_length=64)
     title: str = Field("New chat", min_length=1, max_length=200)
+    language: str = Field("english", pattern="^(" + "|".join(LANGUAGES) + ")$")
+    """How its messages are searched (a PostgreSQL text search configuration)."""
 
 
 class SessionOut(BaseModel):
@@ -29,6 +32,7 @@ class SessionOut(BaseModel):
     title: str
     category: str
     notes: str
+    language: str = "english"
     created_at: datetime
     updated_at: datetime
 
@@ -173,3 +177,20 @@ class AnalyzeOut(BaseModel):
     receipts: list[ReceiptOut]
     """One per model call (a retry is a second call, and is charged too)."""
     rule: str | None
+
+
+class SearchHit(BaseModel):
+    message_id: uuid.UUID
+    session_id: uuid.UUID
+    session_title: str
+    role: str
+    snippet: str
+    """The best fragments, matches between « and »."""
+    rank: int
+    """ts_rank_cd x 1,000,000: higher is better."""
+    created_at: datetime
+
+
+class SearchPage(BaseModel):
+    items: list[SearchHit]
+    next_cursor: str | None

@@ -15,13 +15,19 @@ from vareon_arcana.models import OUTBOX, ChatSession, Message, Reservation
 
 
 async def create(
-    session: AsyncSession, user_id: uuid.UUID, *, title: str, category: str
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    title: str,
+    category: str,
+    language: str = "english",
 ) -> ChatSession:
     chat = ChatSession(
         id=uuid.uuid4(),
         user_id=user_id,
         title=title,
         category=category,
+        language=language,
         notes="",
         summary="",
         facts=[],

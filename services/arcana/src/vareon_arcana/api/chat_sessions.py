@@ -30,7 +30,9 @@ Limit = Annotated[int, Query(ge=1, le=100)]
 
 @router.post("/sessions", status_code=status.HTTP_201_CREATED, response_model=SessionOut)
 async def create_session(body: SessionCreate, user: CurrentUser, db: SessionDep) -> Any:
-    return await sessions.create(db, user.id, title=body.title, category=body.category)
+    return await sessions.create(
+        db, user.id, title=body.title, category=body.category, language=body.language
+    )
 
 
 @router.get("/sessions", response_model=SessionPage)

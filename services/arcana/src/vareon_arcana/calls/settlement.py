@@ -129,6 +129,7 @@ async def _store_reply(
             id=message_id,
             session_id=chat.id,
             parent_id=turn.parent_id,
+            search_config=chat.language,
             role="assistant",
             content=text,
             status=status,
