@@ -14,9 +14,11 @@ HISTORIES = sorted(ROOT.glob("services/*/alembic.ini"))
 
 @pytest.mark.parametrize("ini", HISTORIES, ids=[p.parent.name for p in HISTORIES])
 async def test_history_matches_models_and_round_trips(infrastructure, ini):
-    url = await infrastructure.migrated_database(ini.parent.name, ini)
+    # an empty database of its own: `migrated_database` copies a session-wide upgrade
+    url = await asyncio.to_thread(infrastructure.create_database, ini.parent.name)
     config = Config(str(ini))
     config.attributes["url"] = url
+    await asyncio.to_thread(command.upgrade, config, "head")
     await asyncio.to_thread(command.check, config)  # raises on any difference
     await asyncio.to_thread(command.downgrade, config, "base")
     await asyncio.to_thread(command.upgrade, config, "head")
