@@ -197,3 +197,25 @@ async def test_the_openai_api_answers_as_a_persona_and_lists_the_usable_ones(
         json={"model": name, "messages": [{"role": "user", "content": "ahoy"}]},
     )
     assert hidden.status_code == 404
+
+
+async def test_starting_a_chat_with_a_persona_is_idempotent_per_key(client, signing_key):
+    me = signing_key.headers(uuid.uuid4())
+    persona = (await client.post(PERSONAS, headers=me, json=persona_body("general"))).json()
+    other = (await client.post(PERSONAS, headers=me, json=persona_body("general"))).json()
+    keyed = {**me, "Idempotency-Key": "start-1"}
+    url = f"{PERSONAS}/{persona['id']}/sessions"
+    first, again = [await client.post(url, headers=keyed, json={}) for _ in range(2)]
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    fresh = await client.post(url, headers=me, json={})
+    assert fresh.json()["session_id"] != first.json()["session_id"]
+    # Someone else's same key is theirs.
+    theirs = {**signing_key.headers(uuid.uuid4()), "Idempotency-Key": "start-1"}
+    shared_persona = await client.post(url, headers=theirs, json={})
+    assert shared_persona.status_code == 404  # private: not theirs to use
+    reused = await client.post(f"{PERSONAS}/{other['id']}/sessions", headers=keyed, json={})
+    assert reused.status_code == 409
+    assert reused.json()["type"].endswith("/idempotency-key-reused")
+    listed = (await client.get("/api/v1/arcana/sessions", headers=me)).json()["items"]
+    assert len(listed) == 2

@@ -74,3 +74,8 @@ class SharingForbidden(Forbidden):
 class MessageNotFound(NotFound):
     type = PROBLEM_BASE + "message-not-found"
     title = "Message not found"
+
+
+class IdempotencyKeyReused(Conflict):
+    type = PROBLEM_BASE + "idempotency-key-reused"
+    title = "Idempotency key already used for another request"

@@ -296,12 +296,24 @@ class PersonaSession(Base):
     """A chat session created with a persona, and the version it was created with."""
 
     __tablename__ = "persona_sessions"
+    __table_args__ = (
+        # The quick action "start a chat with persona X" is idempotent per user and key.
+        Index(
+            "uq_persona_sessions_user_key",
+            "user_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=text("idempotency_key IS NOT NULL"),
+        ),
+    )
 
     session_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("chat_sessions.id", ondelete="CASCADE"), primary_key=True
     )
     persona_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     version: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    idempotency_key: Mapped[str | None] = mapped_column(Text)
 
 
 class ApiKeyReplica(Base):

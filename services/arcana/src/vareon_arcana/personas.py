@@ -21,7 +21,12 @@ from vareon_chassis.pagination import decode_cursor, encode_cursor
 
 from vareon_arcana import memory, replicas, sessions
 from vareon_arcana.calls import Caller, Options, Route
-from vareon_arcana.errors import PersonaNotFound, PersonaSlugTaken, SharingForbidden
+from vareon_arcana.errors import (
+    IdempotencyKeyReused,
+    PersonaNotFound,
+    PersonaSlugTaken,
+    SharingForbidden,
+)
 from vareon_arcana.models import ChatSession, Persona, PersonaSession, PersonaVersion
 
 SHARE = "personas:share"
@@ -195,18 +200,61 @@ async def remove(session: AsyncSession, caller: Caller, persona_id: uuid.UUID) -
 
 
 async def start_session(
-    session: AsyncSession, caller: Caller, view: View, *, title: str | None
-) -> ChatSession:
-    """A chat session that answers as ``view``'s current version."""
+    session: AsyncSession,
+    caller: Caller,
+    view: View,
+    *,
+    title: str | None,
+    idempotency_key: str | None = None,
+) -> tuple[ChatSession, int]:
+    """A chat session that answers as ``view``'s current version, and that version.
+
+    With ``idempotency_key`` the same key gives the caller the same session again (another
+    persona under a used key is a 409)."""
+    if idempotency_key is not None:
+        earlier = await _keyed(session, caller, idempotency_key)
+        if earlier is not None:
+            return await _replay(session, earlier, view)
     current = view.current
     chat = await sessions.create(
         session, caller.user_id, title=title or current.name, category=current.category
     )
     session.add(
-        PersonaSession(session_id=chat.id, persona_id=view.persona.id, version=current.version)
+        PersonaSession(
+            session_id=chat.id,
+            persona_id=view.persona.id,
+            version=current.version,
+            user_id=caller.user_id,
+            idempotency_key=idempotency_key,
+        )
     )
-    await session.flush()
-    return chat
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:  # the same key, committed by a concurrent request meanwhile
+        earlier = await _keyed(session, caller, idempotency_key or "")
+        if earlier is None:
+            raise
+        return await _replay(session, earlier, view)
+    return chat, current.version
+
+
+async def _keyed(session: AsyncSession, caller: Caller, key: str) -> PersonaSession | None:
+    return await session.scalar(
+        select(PersonaSession).where(
+            PersonaSession.user_id == caller.user_id, PersonaSession.idempotency_key == key
+        )
+    )
+
+
+async def _replay(
+    session: AsyncSession, earlier: PersonaSession, view: View
+) -> tuple[ChatSession, int]:
+    if earlier.persona_id != view.persona.id:
+        raise IdempotencyKeyReused("this Idempotency-Key started a chat with another persona")
+    chat = await session.get(ChatSession, earlier.session_id)
+    assert chat is not None  # the row cascades away with its session
+    return chat, earlier.version
 
 
 async def of_session(session: AsyncSession, chat_id: uuid.UUID) -> PersonaVersion | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 from vareon_chassis.db import SessionDep
 from vareon_chassis.errors import problem_response
 from vareon_chassis.pagination import Cursor
@@ -114,19 +114,30 @@ async def delete_persona(persona_id: uuid.UUID, caller: CallerDep, db: SessionDe
 
 
 @router.post(
-    "/{persona_id}/sessions", status_code=status.HTTP_201_CREATED, response_model=PersonaSessionOut
+    "/{persona_id}/sessions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PersonaSessionOut,
+    responses={409: problem_response("The Idempotency-Key started a chat with another persona")},
 )
 async def start_session(
-    persona_id: uuid.UUID, body: PersonaSessionCreate, caller: CallerDep, db: SessionDep
+    persona_id: uuid.UUID,
+    body: PersonaSessionCreate,
+    caller: CallerDep,
+    db: SessionDep,
+    idempotency_key: Annotated[str | None, Header(min_length=1, max_length=200)] = None,
 ) -> PersonaSessionOut:
     """A chat session answering as the persona's current version (recorded with the session):
-    send messages to ``/sessions/{session_id}/messages`` as to any session."""
+    send messages to ``/sessions/{session_id}/messages`` as to any session. The dashboard's
+    quick action "start a chat with persona X": with an ``Idempotency-Key`` a retry gets the
+    same session back."""
     view = await personas.visible(db, caller, persona_id)
-    chat = await personas.start_session(db, caller, view, title=body.title)
+    chat, version = await personas.start_session(
+        db, caller, view, title=body.title, idempotency_key=idempotency_key
+    )
     return PersonaSessionOut(
         session_id=chat.id,
         persona_id=view.persona.id,
-        version=view.current.version,
+        version=version,
         category=chat.category,
         title=chat.title,
         starters=list(view.current.starters),
