@@ -99,8 +99,7 @@ async def test_register_is_one_trace_from_the_gateway_to_arcana(spans, platform)
         ("wallet", SpanKind.CONSUMER),  # wallet.users handles user.registered
         ("identity", SpanKind.PRODUCER),  # identity's relay publishes user.registered
         ("identity", SpanKind.SERVER),  # POST /auth/register (its outbox row)
-        ("gateway", SpanKind.CLIENT),  # the edge's upstream request
-        ("gateway", SpanKind.SERVER),  # the edge
+        ("gateway", SpanKind.SERVER),  # the edge, whose context went upstream
         ("client", SpanKind.CLIENT),
     ], chain(arcana)
     names = {(_service(s), s.name) for s in trace}

@@ -9,7 +9,6 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 import aiohttp
 import httpx
 from multidict import CIMultiDict
-from vareon_chassis import telemetry
 
 from vareon_gateway.settings import GatewaySettings
 
@@ -49,19 +48,7 @@ def create_proxy_session(settings: GatewaySettings) -> aiohttp.ClientSession:
         auto_decompress=False,
         request_class=ProxyRequest,
         raise_for_status=False,
-        trace_configs=_tracing(),
     )
-
-
-def _tracing() -> list[aiohttp.TraceConfig] | None:
-    """A CLIENT span per proxied request (its ``traceparent`` goes upstream), only while
-    tracing is on: an empty session has no trace signals to fire on the hot path."""
-    provider = telemetry.tracer_provider("gateway")
-    if provider is None:
-        return None
-    from opentelemetry.instrumentation.aiohttp_client import create_trace_config
-
-    return [create_trace_config(tracer_provider=provider)]
 
 
 def _no_cookies() -> CookieJar:
