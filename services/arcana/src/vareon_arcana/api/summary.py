@@ -71,13 +71,25 @@ async def summary(
         spent = spent.where(UsageRecord.user_id == user.id)
         personas = personas.where(Persona.owner_id == user.id)
     recent_sessions = recent_sessions.where(ChatSession.created_at >= start)
+    # One round trip for the five counts (each its own indexed subquery).
+    counts = (
+        await db.execute(
+            select(
+                sessions.scalar_subquery(),
+                recent_sessions.scalar_subquery(),
+                messages.scalar_subquery(),
+                spent.scalar_subquery(),
+                personas.scalar_subquery(),
+            )
+        )
+    ).one()
     result = ArcanaSummary(
         scope=scope,
-        sessions=await db.scalar(sessions) or 0,
-        sessions_this_month=await db.scalar(recent_sessions) or 0,
-        messages_this_month=await db.scalar(messages) or 0,
-        credits_spent_this_month=int(await db.scalar(spent) or 0),
-        personas=await db.scalar(personas) or 0,
+        sessions=counts[0] or 0,
+        sessions_this_month=counts[1] or 0,
+        messages_this_month=counts[2] or 0,
+        credits_spent_this_month=int(counts[3] or 0),
+        personas=counts[4] or 0,
     )
     if mine:
         rows = await db.execute(
