@@ -59,7 +59,7 @@ async def announce(infrastructure: Any, db: Any) -> AsyncIterator[Any]:
                 )
                 return bool(seen)
 
-        await eventually(applied, timeout_s=30)
+        await eventually(applied, timeout_s=90)
 
     try:
         yield send
@@ -169,7 +169,7 @@ async def test_a_train_step_without_credits_fails_with_the_reason(client, auth, 
         got = (await client.get(f"{FLOWS}/runs/{run['id']}", headers=me)).json()
         return got if got["state"] != "running" else None
 
-    done = await eventually(finished, timeout_s=30)
+    done = await eventually(finished, timeout_s=90)
     step = done["steps"][0]
     assert done["state"] == "failed" and step["state"] == "failed", done
     assert "not enough credits" in step["error"] and step["training_job_id"] is None

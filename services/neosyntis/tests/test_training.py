@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
@@ -49,8 +48,13 @@ async def submit(client, user, body):
     return response.json()
 
 
-async def until(client, user, job_id, *states, timeout_s=30.0):
+async def until(client, user, job_id, *states, timeout_s=120.0):
+    """Waits for the job's state; the bound covers worker processes importing scikit-learn on
+    a loaded 2-core machine (tens of seconds), it is not a window on how fast training is."""
     return await eventually(await job_in(client, user, job_id, *states), timeout_s)
+
+
+WORKERS_TIMEOUT = pytest.mark.timeout(400)  # several of those bounds in a row
 
 
 async def test_submit_validates_and_cancel_follows_the_state_machine(client, user):
@@ -79,6 +83,7 @@ async def test_submit_validates_and_cancel_follows_the_state_machine(client, use
     assert [j["id"] for j in listed["items"]] == [job["id"]]
 
 
+@WORKERS_TIMEOUT
 async def test_metrics_match_sklearn_and_the_version_is_registered(
     client, user, settings, tmp_path
 ):
@@ -86,7 +91,7 @@ async def test_metrics_match_sklearn_and_the_version_is_registered(
     dataset = await upload(client, user, "known", frame)
     job = await submit(client, user, job_body(model_name="churn", seed=4, test_fraction=0.3))
     with workers(settings, tmp_path, "w1"):
-        done = await until(client, user, job["id"], "succeeded", "failed", timeout_s=90)
+        done = await until(client, user, job["id"], "succeeded", "failed")
     assert done["state"] == "succeeded", done
 
     x = frame[["x1", "x2", "x3"]].to_numpy(dtype=float)
@@ -164,31 +169,33 @@ def test_every_catalogue_algorithms_artifact_loads():
         assert (loaded.predict(x) == model.predict(x)).all(), algorithm.name
 
 
+@WORKERS_TIMEOUT
 async def test_sigkill_crash_retry_and_a_stale_token_writes_nothing(
     client, user, settings, tmp_path, event_log
 ):
     await upload(client, user, "known", known_frame(1500))
     job = await submit(client, user, slow(n_estimators=200))
-    with workers(settings, tmp_path, "doomed") as pool:
+    with workers(settings, tmp_path, "doomed", lease_s=LEASE_S) as pool:
 
         async def progressing():
             got = (await client.get(f"{JOBS}/{job['id']}", headers=user)).json()
             return got if got["progress"] > 0 else None
 
-        await eventually(progressing)
+        await eventually(progressing, timeout_s=120)
         pool.kill("doomed")
-        killed_at = time.monotonic()
         crashed = await event_log.wait_for(
             topics.NEOSYNTIS_TRAINING_JOB,
             lambda e: e.type.endswith("crashed.v1") and e.data["job_id"] == job["id"],
         )
-        # The app's sweeper notices the expired lease; no worker is running now.
-        assert time.monotonic() - killed_at < LEASE_S + 5
+        # No worker is running now: the app's own sweeper noticed the expired lease.
+        assert all(process.poll() is not None for process in pool.processes.values())
+        logs = (await client.get(f"{JOBS}/{job['id']}/logs", headers=user)).json()
+        assert any("lease of doomed expired: crashed" in line["message"] for line in logs)
         assert crashed[0].data["will_retry"] is True and crashed[0].data["fencing_token"] == 1
         requeued = (await client.get(f"{JOBS}/{job['id']}", headers=user)).json()
         assert requeued["state"] == "queued"
         pool.start("rescuer")
-        done = await until(client, user, job["id"], "succeeded", "failed", timeout_s=60)
+        done = await until(client, user, job["id"], "succeeded", "failed")
     assert done["state"] == "succeeded" and done["attempts"] == 2
 
     engine = create_engine(settings.database_url)
@@ -216,13 +223,13 @@ async def test_sigkill_crash_retry_and_a_stale_token_writes_nothing(
         await engine.dispose()
 
 
+@WORKERS_TIMEOUT
 async def test_two_workers_never_run_the_same_job(client, user, settings, tmp_path):
     await upload(client, user, "known", known_frame())
     jobs = [await submit(client, user, job_body(seed=i)) for i in range(8)]
     with workers(settings, tmp_path, "a", "b"):
         for job in jobs:
-            # Generous: two workers importing scikit-learn on a loaded 2-core machine.
-            done = await until(client, user, job["id"], "succeeded", "failed", timeout_s=90)
+            done = await until(client, user, job["id"], "succeeded", "failed")
             assert done["state"] == "succeeded" and done["attempts"] == 1
     engine = create_engine(settings.database_url)
     try:
@@ -241,6 +248,7 @@ async def test_two_workers_never_run_the_same_job(client, user, settings, tmp_pa
     assert tokens == {1}
 
 
+@WORKERS_TIMEOUT
 async def test_cancel_stops_the_worker_and_the_budget_is_charged_exactly(
     app, client, user, settings, tmp_path, event_log
 ):
@@ -252,12 +260,14 @@ async def test_cancel_stops_the_worker_and_the_budget_is_charged_exactly(
             got = (await client.get(f"{JOBS}/{long_job['id']}", headers=user)).json()
             return got if got["progress"] > 0 else None
 
-        await eventually(progressing)
+        await eventually(progressing, timeout_s=120)
         response = await client.post(f"{JOBS}/{long_job['id']}/cancel", headers=user)
         assert response.status_code == 202 and response.json()["state"] == "cancelling"
-        asked = time.monotonic()
-        cancelled = await until(client, user, long_job["id"], "cancelled", timeout_s=10)
-        assert time.monotonic() - asked < 3 and cancelled["progress"] < 1
+        cancelled = await until(client, user, long_job["id"], "cancelled")
+        assert cancelled["progress"] < 1
+        # the worker stopped it at its next heartbeat (the sweeper would say its lease expired)
+        logs = (await client.get(f"{JOBS}/{long_job['id']}/logs", headers=user)).json()
+        assert logs[-1]["message"] == "stopped: cancelled", logs
 
         # A price so high that a few milliseconds of CPU use up the budget.
         app.state.settings.training_price_micro_per_cpu_s = 1_000_000_000
