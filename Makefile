@@ -28,21 +28,29 @@ $(UV):
 up: .venv/.synced
 	$(UV) run --no-sync vareon up
 
+# PYTEST_WORKERS=2 runs the suite on pytest-xdist workers, each with its own embedded
+# PostgreSQL and broker (docs/architecture.md D16); CI runs it in one process.
+PYTEST_WORKERS ?= 0
 test: .venv/.synced
-	$(UV) run --no-sync pytest
+	$(UV) run --no-sync pytest --durations=15 $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadscope)
 
 # The suite's tests/fuzz runs a few examples per operation; this is the on-demand deep run.
 FUZZ_EXAMPLES ?= 60
 fuzz: .venv/.synced
 	VAREON_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(UV) run --no-sync pytest tests/fuzz -p no:logging
 
+# mypy (CPU) and the per-package installs (mostly file copies: hard links from uv's cache
+# there, the temporary environments are only imported from) run side by side.
 lint: .venv/.synced
 	$(UV) run --no-sync ruff check .
 	$(UV) run --no-sync ruff format --check .
-	MYPYPATH="$$(printf '%s:' libs/*/src services/*/src deploy/local/src)bench:deploy" $(UV) run --no-sync mypy --explicit-package-bases libs/*/src services/*/src deploy/local/src libs/*/tests services/*/tests deploy/local/tests tests scripts bench deploy/generate
 	$(UV) run --no-sync lint-imports
 	$(UV) run --no-sync python -m vareon_contracts.compat
-	$(UV) run --no-sync python scripts/check_packages.py
+	@log=$$(mktemp); \
+	( MYPYPATH="$$(printf '%s:' libs/*/src services/*/src deploy/local/src)bench:deploy" $(UV) run --no-sync mypy --explicit-package-bases libs/*/src services/*/src deploy/local/src libs/*/tests services/*/tests deploy/local/tests tests scripts bench deploy/generate ) > $$log 2>&1 & mypy=$$!; \
+	UV_LINK_MODE=hardlink $(UV) run --no-sync python scripts/check_packages.py; packages=$$?; \
+	wait $$mypy; typed=$$?; echo "mypy:"; cat $$log; rm -f $$log; \
+	test $$packages -eq 0 && test $$typed -eq 0
 
 check: lint test
 
