@@ -128,8 +128,8 @@ async def main():
         elapsed = time.perf_counter() - started
     latencies.sort()
     pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
-    print(json.dumps({"rps": len(latencies) / elapsed, "p50": pick(0.5), "p99": pick(0.99),
-                      "errors": errors}))
+    print(json.dumps({"requests": len(latencies), "rps": len(latencies) / elapsed,
+                      "p50": pick(0.5), "p99": pick(0.99), "errors": errors}))
 
 asyncio.run(main())
 """
@@ -174,7 +174,7 @@ class Stand:
     def __init__(self, stack: ExitStack, workdir: Path) -> None:
         self.stack, self.workdir = stack, workdir
 
-    def spawn(self, argv: list[str], env: dict[str, str] | None = None) -> None:
+    def spawn(self, argv: list[str], env: dict[str, str] | None = None) -> int:
         process = subprocess.Popen(  # noqa: S603 - fixed argv
             argv,
             env={**os.environ, **(env or {})},
@@ -183,12 +183,39 @@ class Stand:
         )
         self.stack.callback(process.wait, 10)
         self.stack.callback(process.terminate)
+        return process.pid
 
-    def nginx(self, name: str, body: str) -> None:
+    def nginx(self, name: str, body: str) -> int:
         conf = self.workdir / f"nginx-{name}.conf"
         conf.write_text(NGINX_CONF.format(dir=self.workdir, name=name, body=body))
         nginx = shutil.which("nginx") or "nginx"
-        self.spawn([nginx, "-c", str(conf), "-p", str(self.workdir)])
+        return self.spawn([nginx, "-c", str(conf), "-p", str(self.workdir)])
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(root: int | None) -> float:
+    """User + system CPU of a process and its live descendants (uvicorn's or nginx's workers),
+    from /proc: the proxy's own cost, whatever else the shared machine is running."""
+    if root is None or not Path("/proc/self/stat").exists():
+        return float("nan")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        times[pid] = (int(fields[11]) + int(fields[12])) / _TICK
+    tree, total = {root}, 0.0
+    for pid in sorted(parents):  # children have larger pids than their parents here
+        if pid in tree or parents[pid] in tree:
+            tree.add(pid)
+            total += times.get(pid, 0.0)
+    return total
 
 
 def wait_up(url: str, timeout_s: float = 60) -> None:
@@ -208,7 +235,18 @@ _WRK_LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def load(url: str, connections: int, duration: float, header: str | None) -> dict[str, float]:
+def load(
+    url: str, connections: int, duration: float, header: str | None, pid: int | None = None
+) -> dict[str, float]:
+    """One measurement; with ``pid``, also the CPU that process tree spent per request."""
+    before = cpu_seconds(pid)
+    result = _load(url, connections, duration, header)
+    spent = cpu_seconds(pid) - before
+    result["cpu_us"] = spent / max(1.0, result["requests"]) * 1e6
+    return result
+
+
+def _load(url: str, connections: int, duration: float, header: str | None) -> dict[str, float]:
     wrk = shutil.which("wrk")
     if wrk:
         argv = [wrk, "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency", url]
@@ -218,7 +256,9 @@ def load(url: str, connections: int, duration: float, header: str | None) -> dic
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
         lat = {q: float(v) * _UNITS[u] for q, v, u in _WRK_LATENCY.findall(out)}
         non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+        done = re.search(r"(\d+) requests in", out)
         return {
+            "requests": float(done.group(1)) if done else 0.0,
             "rps": rps,
             "p50": lat["50"],
             "p99": lat["99"],
@@ -247,15 +287,16 @@ def main() -> None:
     up = f"http://127.0.0.1:{ports['upstream']}"
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         stand = Stand(stack, Path(tmp))
+        pids: dict[str, int | None] = {}
         if has_nginx:
-            stand.nginx(
+            pids["direct upstream"] = stand.nginx(
                 "upstream",
                 f"""server {{ listen 127.0.0.1:{ports["upstream"]};
                 default_type application/json;
                 location = /.well-known/jwks.json {{ return 200 '{jwks}'; }}
                 location / {{ return 200 '{BODY}'; }} }}""",
             )
-            stand.nginx(
+            pids["nginx proxy_pass"] = stand.nginx(
                 "proxy",
                 f"""upstream up {{ server 127.0.0.1:{ports["upstream"]}; keepalive 64; }}
                 server {{ listen 127.0.0.1:{ports["nginx"]};
@@ -263,8 +304,12 @@ def main() -> None:
                 proxy_set_header Connection ""; }} }}""",
             )
         else:
-            stand.spawn([sys.executable, "-c", UPSTREAM_ASGI, str(ports["upstream"]), BODY, jwks])
-        stand.spawn([sys.executable, "-c", REFERENCE_PROXY, str(ports["reference"]), up])
+            pids["direct upstream"] = stand.spawn(
+                [sys.executable, "-c", UPSTREAM_ASGI, str(ports["upstream"]), BODY, jwks]
+            )
+        pids["reference proxy"] = stand.spawn(
+            [sys.executable, "-c", REFERENCE_PROXY, str(ports["reference"]), up]
+        )
         env = {f"GATEWAY_{s.upper()}_URL": up for s in ("identity", "wallet", "arcana")}
         env.update({f"GATEWAY_{s.upper()}_URL": up for s in ("cognisys", "myntrix", "neosyntis")})
         env.update(
@@ -277,7 +322,7 @@ def main() -> None:
             GATEWAY_RATE_LIMIT_AUTH="1000000000/minute",
             GATEWAY_RATE_LIMIT_DEFAULT="1000000000/minute",
         )
-        stand.spawn(
+        pids["gateway public"] = pids["gateway bearer"] = stand.spawn(
             [
                 sys.executable,
                 *args.gateway.split(),
@@ -316,7 +361,9 @@ def main() -> None:
             for name in names:
                 url, header = targets[name]
                 for connections in (args.connections, 1):
-                    results[name][connections].append(load(url, connections, args.duration, header))
+                    results[name][connections].append(
+                        load(url, connections, args.duration, header, pids.get(name))
+                    )
     report(results, args, has_wrk, has_nginx)
 
 
@@ -340,7 +387,8 @@ def report(
         textwrap.dedent(
             f"""
         {"target":18s} {"req/s c" + str(c):>11s} {"p50 ms":>8s} {"p99 ms":>8s} """
-            f"""{"p50 c1 ms":>10s} {"added c1":>9s} {"errors":>7s}"""
+            f"""{"p50 c1 ms":>10s} {"added c1":>9s} {"cpu us/req":>10s} {"cpu c1":>7s} """
+            f"""{"errors":>7s}"""
         )
     )
     direct_c1 = med("direct upstream", 1, "p50")
@@ -349,7 +397,8 @@ def report(
         print(
             f"{name:18s} {med(name, c, 'rps'):11.0f} {med(name, c, 'p50'):8.2f} "
             f"{med(name, c, 'p99'):8.2f} {med(name, 1, 'p50'):10.3f} "
-            f"{med(name, 1, 'p50') - direct_c1:+9.3f} {errors:7.0f}"
+            f"{med(name, 1, 'p50') - direct_c1:+9.3f} {med(name, c, 'cpu_us'):10.0f} "
+            f"{med(name, 1, 'cpu_us'):7.0f} {errors:7.0f}"
         )
     gw = med("gateway public", c, "rps")
     print(f"\nratios (req/s at c{c}):")
@@ -358,6 +407,13 @@ def report(
         print(f"  gateway public / nginx            {gw / med('nginx proxy_pass', c, 'rps'):6.2f}x")
     print(f"  gateway public / direct upstream  {gw / med('direct upstream', c, 'rps'):6.2f}x")
     print(f"  gateway bearer / gateway public   {med('gateway bearer', c, 'rps') / gw:6.2f}x")
+    cpu = med("gateway public", c, "cpu_us")
+    print(f"CPU per proxied request at c{c} (the steadier yardstick on a shared machine):")
+    print(f"  gateway public / reference proxy  {cpu / med('reference proxy', c, 'cpu_us'):6.2f}x")
+    if has_nginx:
+        nginx_cpu = med("nginx proxy_pass", c, "cpu_us")
+        print(f"  gateway public / nginx            {cpu / nginx_cpu:6.2f}x")
+    print(f"  gateway bearer / gateway public   {med('gateway bearer', c, 'cpu_us') / cpu:6.2f}x")
     print(
         "targets: public >= 6000 req/s, bearer >= 0.8x public, added c1 p50 <= 0.3 ms, p99 <= 10 ms"
     )

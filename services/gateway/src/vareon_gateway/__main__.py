@@ -8,19 +8,20 @@ import os
 import uvicorn
 from vareon_chassis.settings import load_settings
 
+from vareon_gateway.serving import GatewayHttpProtocol
 from vareon_gateway.settings import GatewaySettings
 
 
 def main() -> None:
     settings = load_settings(GatewaySettings)
     uvicorn.run(
-        "vareon_gateway.app:create_app",
+        "vareon_gateway.serving:create_app",
         factory=True,
         host=settings.host,
         port=settings.port,
         workers=settings.workers or os.cpu_count() or 1,
         loop="uvloop",
-        http="httptools",
+        http=GatewayHttpProtocol,  # httptools, one socket write per response
         access_log=False,
         proxy_headers=False,  # the edge decides what to trust (GATEWAY_TRUST_FORWARDED_HEADERS)
         server_header=False,
