@@ -4,7 +4,9 @@ Run: ``uv run python bench/replay.py [--events N]``. Starts embedded PostgreSQL 
 embedded broker on loopback (nothing else is touched), writes N CloudEvents to a 3-partition
 topic, then reads the same records twice: a raw aiokafka consume loop that only counts them,
 and ``ConsumerRuntime.process`` for each (decode, validate, inbox row + one effect row in one
-transaction), as ``vareon replay rebuild`` does. Prints events/s for each and the ratio.
+transaction), as ``vareon replay rebuild`` did, and ``ConsumerRuntime.process_batch`` for each
+fetched batch (one transaction, a savepoint per event), as it does now. Prints events/s and
+the ratios.
 The default is 20,000 events, not 100,000: the runtime does a few hundred events/s on a
 2-core machine, so 100k takes minutes (``--events 100000`` if you have them).
 """
@@ -76,9 +78,8 @@ async def consume(bootstrap: str, n: int, apply) -> float:
         began, seen = time.perf_counter(), 0
         while seen < n:
             for records in (await consumer.getmany(timeout_ms=1000)).values():
-                for record in records:
-                    await apply(record)
-                    seen += 1
+                await apply(records)  # one partition's records, in order
+                seen += len(records)
         return time.perf_counter() - began
     finally:
         await consumer.stop()
@@ -101,7 +102,7 @@ async def measure(bootstrap: str, database_url: str, n: int) -> None:
     await produce(bootstrap, n)
     print(f"produced {n} events in {time.perf_counter() - began:.1f} s")
 
-    async def count(record) -> None:
+    async def count(records) -> None:
         return None
 
     raw_s = await consume(bootstrap, n, count)
@@ -113,21 +114,41 @@ async def measure(bootstrap: str, database_url: str, n: int) -> None:
         runtime = ConsumerRuntime(recording_consumer(), sessions, fixture.inbox_table, dead_letters)
         outcomes: dict[str, int] = {}
 
-        async def process(record) -> None:
-            outcome = await runtime.process(record)
-            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        async def each(records) -> None:
+            for record in records:
+                outcome = await runtime.process(record)
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
 
-        runtime_s = await consume(bootstrap, n, process)
-        async with sessions() as session:
-            rows = await session.scalar(select(func.count()).select_from(fixture.effects))
+        async def batched(records) -> None:
+            for outcome in await runtime.process_batch(records):
+                batch_outcomes[outcome] = batch_outcomes.get(outcome, 0) + 1
+
+        runtime_s = await consume(bootstrap, n, each)
+        rows = await effect_rows(sessions, clear=True)
+        batch_outcomes: dict[str, int] = {}
+        batch_s = await consume(bootstrap, n, batched)
+        batch_rows = await effect_rows(sessions, clear=True)
     finally:
         await dead_letters.stop()
         await engine.dispose()
     assert outcomes == {"applied": n} and rows == n, (outcomes, rows)
-    raw, inbox = n / raw_s, n / runtime_s
-    print(f"{'raw aiokafka loop':>28}: {raw:9.0f} events/s ({raw_s:.1f} s)")
-    print(f"{'ConsumerRuntime + inbox':>28}: {inbox:9.0f} events/s ({runtime_s:.1f} s)")
-    print(f"ratio raw / runtime: {raw / inbox:.1f}x (the runtime's cost is one transaction/event)")
+    assert batch_outcomes == {"applied": n} and batch_rows == n, (batch_outcomes, batch_rows)
+    raw, inbox, batch = n / raw_s, n / runtime_s, n / batch_s
+    print(f"{'raw aiokafka loop':>34}: {raw:9.0f} events/s ({raw_s:.1f} s)")
+    print(f"{'ConsumerRuntime.process + inbox':>34}: {inbox:9.0f} events/s ({runtime_s:.1f} s)")
+    print(f"{'process_batch + inbox (savepoints)':>34}: {batch:9.0f} events/s ({batch_s:.1f} s)")
+    print(f"ratio per event / raw: {inbox / raw:.3f}x (one transaction per event)")
+    print(f"ratio batched / raw: {batch / raw:.3f}x (one transaction per fetched batch)")
+
+
+async def effect_rows(sessions, *, clear: bool) -> int:
+    """Rows the runtime wrote; ``clear`` empties effects and inbox for the next mode."""
+    async with sessions.begin() as session:
+        rows = await session.scalar(select(func.count()).select_from(fixture.effects))
+        if clear:
+            await session.execute(fixture.effects.delete())
+            await session.execute(fixture.inbox_table.delete())
+    return int(rows or 0)
 
 
 def main() -> None:

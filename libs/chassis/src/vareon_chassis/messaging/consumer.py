@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -57,6 +57,8 @@ OUTAGE_RETRIES = Counter(
 )
 OUTAGE_BACKOFF_CAP_S = 5.0
 KeepAlive = Callable[[], Awaitable[None]]
+Plain = tuple[ConsumerRecord[bytes, bytes], "EventHandler[Any]", EventPayload, Envelope]
+"""A record that decoded to an event this consumer handles, ready to apply."""
 """Called between outage retries: keeps the consumer's group membership alive."""
 
 _OUTAGES: tuple[type[BaseException], ...] = (
@@ -252,6 +254,73 @@ class ConsumerRuntime:
                 )
                 await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
 
+    async def process_batch(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[str]:
+        """Apply ``records`` in order, exactly once each; returns their outcomes.
+
+        Consecutive records that decode to a handled event share one transaction, each in
+        its own savepoint (one commit, not one per event). Whatever is not a plain apply
+        goes through ``process`` alone, in order: a record to dead-letter, a handler
+        failure (its savepoint is rolled back, what came before it is committed, then it is
+        retried from scratch: one attempt more than ``process`` alone makes), an outage or a
+        failed commit (the transaction is rolled back; its first record is processed alone,
+        which waits the outage out). The caller commits offsets after this returns."""
+        outcomes: list[str] = []
+        i = 0
+        while i < len(records):
+            run = self._plain_run(records, i)
+            if not run:
+                outcomes.append(await self.process(records[i]))
+                i += 1
+                continue
+            try:
+                applied = await self._apply_run(run)
+            except Exception:  # an outage, or the commit failed: nothing of it was committed
+                applied = []
+            if applied:
+                self._outage_over()
+            for (_, _, _, envelope), outcome in zip(run, applied, strict=False):
+                CONSUMED.labels(self.consumer.name, envelope.type, outcome).inc()
+            outcomes += applied
+            i += len(applied)
+            if len(applied) < len(run):  # the next record failed in the batch: alone
+                outcomes.append(await self.process(records[i]))
+                i += 1
+        return outcomes
+
+    def _plain_run(self, records: Sequence[ConsumerRecord[bytes, bytes]], at: int) -> list[Plain]:
+        """The records from ``at`` on that are handled events, up to the first that is not."""
+        run: list[Plain] = []
+        if self.crash_after_commit_for is not None:
+            return run  # fault injection exits after a single event's commit
+        for record in records[at:]:
+            try:
+                envelope = decode_kafka(record.value, list(record.headers or []))
+            except MalformedEvent:
+                break
+            handler = self.consumer.handlers.get(envelope.type)
+            if envelope.type not in CATALOGUE or handler is None:
+                break
+            try:
+                payload = handler.payload.model_validate(envelope.data)
+            except ValidationError:
+                break
+            run.append((record, handler, payload, envelope))
+        return run
+
+    async def _apply_run(self, run: list[Plain]) -> list[str]:
+        """One transaction, a savepoint per event; stops before the first handler failure."""
+        outcomes: list[str] = []
+        async with self.sessionmaker.begin() as session:
+            for _, handler, payload, envelope in run:
+                try:
+                    async with session.begin_nested():
+                        outcomes.append(await self._apply_in(session, handler, payload, envelope))
+                except Exception as exc:
+                    if is_outage(exc):
+                        raise
+                    break
+        return outcomes
+
     async def _wait_out(
         self, exc: Exception, event_id: str, delay: float, keepalive: KeepAlive | None
     ) -> None:
@@ -285,38 +354,48 @@ class ConsumerRuntime:
     async def _apply(
         self, handler: EventHandler[Any], payload: EventPayload, envelope: Envelope
     ) -> str:
+        async with self.sessionmaker.begin() as session:
+            return await self._apply_in(session, handler, payload, envelope)
+
+    async def _apply_in(
+        self,
+        session: AsyncSession,
+        handler: EventHandler[Any],
+        payload: EventPayload,
+        envelope: Envelope,
+    ) -> str:
+        """Inbox row and effect of one event in ``session``'s transaction (or savepoint)."""
         rid = request_id_var.set(envelope.correlationid or envelope.id)
         cid = causation_id_var.set(envelope.id)
         try:
-            async with self.sessionmaker.begin() as session:
-                # An event the rebuild erased takes its inbox row back (one statement).
-                again = self.erased is not None and (
-                    await session.scalar(
-                        update(self.inbox)
-                        .where(
-                            self.inbox.c.event_id == envelope.id,
-                            self.inbox.c.consumer == self.erased,
-                        )
-                        .values(consumer=self.consumer.name)
-                        .returning(self.inbox.c.event_id)
+            # An event the rebuild erased takes its inbox row back (one statement).
+            again = self.erased is not None and (
+                await session.scalar(
+                    update(self.inbox)
+                    .where(
+                        self.inbox.c.event_id == envelope.id,
+                        self.inbox.c.consumer == self.erased,
                     )
-                    is not None
+                    .values(consumer=self.consumer.name)
+                    .returning(self.inbox.c.event_id)
                 )
-                if not again:
-                    first = await session.scalar(
-                        insert(self.inbox)
-                        .values(
-                            event_id=envelope.id,
-                            consumer=self.consumer.name,
-                            event_type=envelope.type,
-                        )
-                        .on_conflict_do_nothing()
-                        .returning(self.inbox.c.event_id)
+                is not None
+            )
+            if not again:
+                first = await session.scalar(
+                    insert(self.inbox)
+                    .values(
+                        event_id=envelope.id,
+                        consumer=self.consumer.name,
+                        event_type=envelope.type,
                     )
-                    if first is None:
-                        return "duplicate"
-                with side_effects_suppressed() if again else contextlib.nullcontext():
-                    await handler.handle(session, payload, envelope)
+                    .on_conflict_do_nothing()
+                    .returning(self.inbox.c.event_id)
+                )
+                if first is None:
+                    return "duplicate"
+            with side_effects_suppressed() if again else contextlib.nullcontext():
+                await handler.handle(session, payload, envelope)
             return "applied"
         finally:
             causation_id_var.reset(cid)

@@ -24,6 +24,8 @@ from vareon_chassis.messaging.offsets import GroupActive, Progress, Span
 from vareon_chassis.messaging.relay import RELAY_LOCK_ID, kafka_headers
 
 __all__ = ["GroupActive", "RebuildReport", "Refused", "rebuild", "republish", "reset_group"]
+REBUILD_BATCH = 200
+"""Records applied per transaction by a rebuild (a savepoint each: ``process_batch``)."""
 
 
 class Refused(RuntimeError):
@@ -108,12 +110,17 @@ async def rebuild(
             runtime = ConsumerRuntime(
                 consumer, sessionmaker, inbox, producer, erased=erased if since is None else None
             )
-            done = 0
+            done, batch = 0, []
             async for record in offsets.read_spans(kafka, todo):
-                report.outcomes[await runtime.process(record)] += 1
-                done += 1
-                if progress and (done % 500 == 0 or done == report.records):
+                batch.append(record)
+                if len(batch) < REBUILD_BATCH and done + len(batch) < report.records:
+                    continue
+                report.outcomes.update(await runtime.process_batch(batch))
+                done, batch = done + len(batch), []
+                if progress:
                     progress(done, report.records)
+            if batch:  # records that arrived past the spans counted at the start
+                report.outcomes.update(await runtime.process_batch(batch))
         finally:
             await producer.stop()
     if since is None:  # erased events no longer on the topics (only with force)
