@@ -20,6 +20,7 @@ from vareon_arcana.api import (
     personas,
     search,
     summary,
+    transcripts,
     usage,
 )
 from vareon_arcana.calls import Calls
@@ -49,6 +50,7 @@ def create_app(
             usage.router,
             personas.router,
             search.router,
+            transcripts.router,
             summary.router,
         ],
         messaging=Messaging(

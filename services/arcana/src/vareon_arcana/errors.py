@@ -79,3 +79,11 @@ class MessageNotFound(NotFound):
 class IdempotencyKeyReused(Conflict):
     type = PROBLEM_BASE + "idempotency-key-reused"
     title = "Idempotency key already used for another request"
+
+
+class InvalidTranscript(DomainError):
+    """An imported transcript whose messages do not form a tree in order."""
+
+    type = PROBLEM_BASE + "invalid-transcript"
+    title = "Invalid transcript"
+    status = 422

@@ -49,6 +49,8 @@ class ChatSession(Base):
     """Context memory: key facts the user stated, newest last."""
     folded_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
     """Messages up to this seq are in the summary and no longer sent verbatim."""
+    titled: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    """The title was given (by the user, an import) or generated: no title is generated."""
     language: Mapped[str] = mapped_column(Text, server_default="english")
     """The text search configuration of its messages (search.py's LANGUAGES)."""
     current_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
@@ -91,6 +93,10 @@ class Message(Base):
         REGCONFIG, server_default=text("'english'::regconfig")
     )
     """Its session's language when it was written: how its words are stemmed for search."""
+    feedback_rating: Mapped[str | None] = mapped_column(Text)
+    """The user's verdict on an answer: up or down (None: none given)."""
+    feedback_comment: Mapped[str | None] = mapped_column(Text)
+    feedback_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     search_vector: Mapped[Any] = mapped_column(
         TSVECTOR,
         Computed("to_tsvector(search_config, content)", persisted=True),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -20,7 +20,8 @@ MAX_MESSAGE_CHARS = 32_000
 
 class SessionCreate(BaseModel):
     category: str = Field(min_length=1, max_length=64)
-    title: str = Field("New chat", min_length=1, max_length=200)
+    title: str | None = Field(None, min_length=1, max_length=200)
+    """None: "New chat" until the first exchange names the session."""
     language: str = Field("english", pattern="^(" + "|".join(LANGUAGES) + ")$")
     """How its messages are searched (a PostgreSQL text search configuration)."""
 
@@ -42,6 +43,10 @@ class SessionPage(BaseModel):
     next_cursor: str | None
 
 
+class TitleUpdate(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+
+
 class NotesUpdate(BaseModel):
     notes: str = Field(max_length=20_000)
 
@@ -60,6 +65,9 @@ class MessageOut(BaseModel):
     tokens_out: int | None
     cost: int | None
     created_at: datetime
+    feedback_rating: str | None = None
+    """up or down: the user's verdict on an answer."""
+    feedback_comment: str | None = None
 
 
 class MessagePage(BaseModel):
@@ -93,6 +101,11 @@ class RegenerateCreate(BaseModel):
     """Answer with this model (one a routing rule open to you names) instead."""
     persona: str | None = Field(None, min_length=1, max_length=64)
     """Answer as this persona (its slug) instead."""
+
+
+class FeedbackUpdate(BaseModel):
+    rating: Literal["up", "down"]
+    comment: str | None = Field(None, max_length=2_000)
 
 
 class CurrentUpdate(BaseModel):

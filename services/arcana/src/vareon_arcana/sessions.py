@@ -21,11 +21,14 @@ async def create(
     title: str,
     category: str,
     language: str = "english",
+    titled: bool = True,
 ) -> ChatSession:
+    """``titled``: the title is the user's (False: the first exchange names the session)."""
     chat = ChatSession(
         id=uuid.uuid4(),
         user_id=user_id,
         title=title,
+        titled=titled,
         category=category,
         language=language,
         notes="",
@@ -85,6 +88,14 @@ async def history(
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (encode_cursor(rows[-1].seq) if more else None)
+
+
+async def set_title(session: AsyncSession, chat: ChatSession, title: str) -> ChatSession:
+    chat.title = title
+    chat.titled = True
+    chat.updated_at = datetime.now(UTC)
+    await session.flush()
+    return chat
 
 
 async def set_notes(session: AsyncSession, chat: ChatSession, notes: str) -> ChatSession:

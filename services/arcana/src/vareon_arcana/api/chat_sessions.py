@@ -10,9 +10,9 @@ from vareon_chassis.auth import CurrentUser
 from vareon_chassis.db import SessionDep
 from vareon_chassis.pagination import Cursor
 
-from vareon_arcana import chat, sessions
+from vareon_arcana import chat, sessions, titles
 from vareon_arcana.api.deps import CallerDep, CallsDep, LiveDep
-from vareon_arcana.api.replies import PAID_TURN, live_stream, reply_out
+from vareon_arcana.api.replies import PAID_TURN, replied
 from vareon_arcana.schemas import (
     MessageCreate,
     MessageOut,
@@ -22,6 +22,7 @@ from vareon_arcana.schemas import (
     SessionCreate,
     SessionOut,
     SessionPage,
+    TitleUpdate,
 )
 
 router = APIRouter(prefix="/api/v1/arcana", tags=["arcana"])
@@ -31,7 +32,12 @@ Limit = Annotated[int, Query(ge=1, le=100)]
 @router.post("/sessions", status_code=status.HTTP_201_CREATED, response_model=SessionOut)
 async def create_session(body: SessionCreate, user: CurrentUser, db: SessionDep) -> Any:
     return await sessions.create(
-        db, user.id, title=body.title, category=body.category, language=body.language
+        db,
+        user.id,
+        title=body.title or titles.DEFAULT,
+        category=body.category,
+        language=body.language,
+        titled=body.title is not None,
     )
 
 
@@ -61,6 +67,15 @@ async def session_history(
     return {"items": [MessageOut.model_validate(m) for m in items], "next_cursor": next_cursor}
 
 
+@router.put("/sessions/{session_id}/title", response_model=SessionOut)
+async def put_title(
+    session_id: uuid.UUID, body: TitleUpdate, user: CurrentUser, db: SessionDep
+) -> Any:
+    """Your title: the session is never renamed after it."""
+    owned = await sessions.owned(db, user.id, session_id, for_update=True)
+    return await sessions.set_title(db, owned, body.title)
+
+
 @router.put("/sessions/{session_id}/notes", response_model=SessionOut)
 async def put_notes(
     session_id: uuid.UUID, body: NotesUpdate, user: CurrentUser, db: SessionDep
@@ -88,6 +103,4 @@ async def send_message(
     stream = await chat.send(
         calls, caller, session_id=session_id, content=body.content, max_tokens=body.max_tokens
     )
-    if not body.stream:
-        return reply_out(await stream.collect())
-    return live_stream(live.start(stream, caller.user_id))
+    return await replied(stream, body.stream, calls, live, caller)

@@ -6,17 +6,25 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Response, status
 from vareon_chassis.db import SessionDep
 
-from vareon_arcana import branches, chat, sessions
+from vareon_arcana import branches, chat, feedback, sessions
 from vareon_arcana.api.deps import CallerDep, CallsDep, LiveDep
-from vareon_arcana.api.replies import PAID_TURN, live_stream, reply_out, stored_end, stored_stream
+from vareon_arcana.api.replies import (
+    PAID_TURN,
+    live_stream,
+    replied,
+    stored_end,
+    stored_stream,
+)
 from vareon_arcana.errors import MessageNotFound
 from vareon_arcana.schemas import (
     BranchOut,
     CurrentUpdate,
+    FeedbackUpdate,
     MessageCreate,
+    MessageOut,
     PlacedMessageOut,
     ReceiptOut,
     RegenerateCreate,
@@ -96,9 +104,7 @@ async def edit_message(
         content=body.content,
         max_tokens=body.max_tokens,
     )
-    if not body.stream:
-        return reply_out(await stream.collect())
-    return live_stream(live.start(stream, caller.user_id))
+    return await replied(stream, body.stream, calls, live, caller)
 
 
 @router.post(
@@ -124,9 +130,7 @@ async def regenerate_message(
         answering=chat.Answering(model=body.model, persona=body.persona),
         max_tokens=body.max_tokens,
     )
-    if not body.stream:
-        return reply_out(await stream.collect())
-    return live_stream(live.start(stream, caller.user_id))
+    return await replied(stream, body.stream, calls, live, caller)
 
 
 @router.get(
@@ -164,3 +168,25 @@ async def cancel_reply(
     if end.receipt is None:
         raise MessageNotFound(f"the reply {message_id} produced nothing")
     return ReceiptOut.of(end.receipt)
+
+
+@router.put("/messages/{message_id}/feedback", response_model=MessageOut)
+async def give_feedback(
+    session_id: uuid.UUID,
+    message_id: uuid.UUID,
+    body: FeedbackUpdate,
+    caller: CallerDep,
+    db: SessionDep,
+) -> Any:
+    """Thumbs up or down on an answer, with an optional comment (replaces any earlier one)."""
+    owned = await sessions.owned(db, caller.user_id, session_id)
+    return await feedback.give(db, owned, message_id, body.rating, body.comment)
+
+
+@router.delete("/messages/{message_id}/feedback", status_code=status.HTTP_204_NO_CONTENT)
+async def clear_feedback(
+    session_id: uuid.UUID, message_id: uuid.UUID, caller: CallerDep, db: SessionDep
+) -> Response:
+    owned = await sessions.owned(db, caller.user_id, session_id)
+    await feedback.give(db, owned, message_id, None, None)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

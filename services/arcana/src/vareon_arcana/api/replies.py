@@ -9,8 +9,9 @@ from typing import Any
 from fastapi.responses import StreamingResponse
 from vareon_chassis.errors import problem_response
 
-from vareon_arcana.calls import End, Receipt, Reply, Stream
-from vareon_arcana.live import LiveReply, Piece
+from vareon_arcana import titles
+from vareon_arcana.calls import Caller, Calls, End, Receipt, Reply, Stream
+from vareon_arcana.live import LiveReplies, LiveReply, Piece
 from vareon_arcana.models import Message
 from vareon_arcana.schemas import ReceiptOut, ReplyOut
 
@@ -110,3 +111,22 @@ def stored_stream(message: Message, after: int = 0) -> StreamingResponse:
     return StreamingResponse(
         _replay(message, after), media_type="text/event-stream", headers=headers
     )
+
+
+async def replied(
+    stream: Stream, streamed: bool, calls: Calls, live: LiveReplies, caller: Caller
+) -> Any:
+    """A chat reply as JSON (``streamed`` false) or as a live, resumable stream; once it is
+    stored the session gets its title if it has none."""
+    session_id = stream.turn.session_id
+
+    async def after() -> None:
+        if session_id is not None:
+            await titles.name(calls.sessionmaker, session_id)
+
+    if not streamed:
+        reply = await stream.collect()
+        if reply.end.receipt is not None:
+            await after()
+        return reply_out(reply)
+    return live_stream(live.start(stream, caller.user_id, after=after))
