@@ -20,6 +20,11 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
+
+# Imported at collection, not lazily by the first from_dict: pytest rewrites schemathesis
+# (a pytest plugin) on import, and CPython 3.11's ast.parse failed once inside a test
+# ("AST constructor recursion depth mismatch") after the suite had run for 14 minutes.
+from schemathesis.specs.openapi import schemas as _openapi_schemas  # noqa: F401
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
