@@ -1,5 +1,8 @@
 """Gateway speed, side by side: direct upstream, a minimal reference proxy, nginx, the gateway.
 
+One file over 400 lines on purpose: a bench is read top to bottom as one run (its targets,
+load, CPU accounting and table); the shared start-up lives in bench/harness.
+
 Run: ``uv run python bench/gateway.py [--duration S] [--rounds R] [--workers N]``.
 
 Every part runs as its own process on loopback: one upstream (nginx answering a fixed JSON

@@ -1,5 +1,6 @@
 """Grafana dashboards as code: `python deploy/observability/dashboards.py [--check]` writes
-(or checks) grafana/dashboards/*.json, which Grafana provisions from files.
+(or checks) grafana/dashboards/*.json, which Grafana provisions from files. Over 400 lines:
+it is the three dashboards' panels as data, one panel per call.
 
 Every query reads only metric names the services expose (tests/deploy/test_observability.py
 checks each one against the services' registries). Replicas of one consumer all report the

@@ -1,4 +1,8 @@
-"""`vareon up`: start PostgreSQL, the broker and every service; supervise; stop in order."""
+"""`vareon up`: start PostgreSQL, the broker and every service; supervise; stop in order.
+
+Over 400 lines as one idea: the order of start, supervision and stop must be read together
+(the broker re-seed lives in reseed.py, process handling in processes.py).
+"""
 
 from __future__ import annotations
 

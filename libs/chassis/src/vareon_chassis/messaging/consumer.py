@@ -1,5 +1,8 @@
 """Idempotent event consumers: inbox row and effect in one transaction, retries, dead letters.
 
+Over 400 lines as one idea: the single-event and the batched path share the retry, outage
+and dead-letter rules, which are only checkable side by side.
+
 The offset is committed only after the effect committed or the message went to the
 dead-letter topic, and a message is never skipped: while neither is possible the consumer
 keeps retrying the same message (the partition waits, order is kept).
