@@ -57,3 +57,7 @@ class ArcanaSettings(ServiceSettings):
     """Commands one connection may run per minute; more are answered with an error."""
     demo_limit: str = "5/minute"
     """Calls of the unauthenticated demo per client IP (the `limits` notation)."""
+    title_model: str | None = None
+    """The model a session's title is asked of (a routing target's model id, or
+    vareon-offline-1 for the deterministic offline title). None: the first free (price 0)
+    target of the rules open to the user, else the offline title (titles.py)."""
