@@ -19,8 +19,6 @@ STATELESS = {"gateway"}
 """No database: no tables, no outbox (the gateway proxies; it owns nothing)."""
 PENDING = {
     ("routers", "arcana"): "api/summary.py (the dashboard section, issue 20) queries itself",
-    ("app", "arcana"): "ArcanaSettings() without load_settings (issue 17 item 1)",
-    ("loops", "arcana"): "calls/running.py keeps the reservation by hand (chassis repeat())",
     ("pages", "arcana"): "its own Limit (1-100) on chat sessions and personas",
 }
 """Known and being moved; strict: once fixed the entry must go."""

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from vareon_chassis.auth import TokenVerifier
 from vareon_chassis.openai_errors import OpenAIErrors
 from vareon_chassis.service import Messaging, Resource, create_service
+from vareon_chassis.settings import load_settings
 
 from vareon_arcana import analysis, api_keys
 from vareon_arcana.api import (
@@ -36,7 +37,7 @@ from vareon_arcana.shell import socket
 def create_app(
     settings: ArcanaSettings | None = None, *, token_verifier: TokenVerifier | None = None
 ) -> FastAPI:
-    settings = settings or ArcanaSettings()
+    settings = settings or load_settings(ArcanaSettings)
     app = create_service(
         settings,
         title="Vareon arcana",
