@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import structlog
+from vareon_chassis.periodic import repeat
 from vareon_contracts.events.cognisys import ModelTarget
 
 from vareon_arcana import credits
@@ -80,13 +81,12 @@ class Run:
         """A call may outlive its reservation's TTL: extend it while the call runs."""
         ttl_s = self.calls.settings.reservation_ttl_s
         every = max(ttl_s / 3, 0.05)
-        while True:
-            await asyncio.sleep(every)
-            try:
-                async with self.calls.sessionmaker.begin() as session:
-                    await credits.extend(session, self.turn.reservation_id, ttl_s=ttl_s)
-            except Exception as exc:  # the next round tries again; the TTL is the backstop
-                log.warning("extending a reservation failed", error=repr(exc))
+
+        async def extend() -> None:  # a failed round is tried again; the TTL is the backstop
+            async with self.calls.sessionmaker.begin() as session:
+                await credits.extend(session, self.turn.reservation_id, ttl_s=ttl_s)
+
+        await repeat("keep-reservation", extend, every_s=every, first_delay_s=every)
 
     async def _run(self) -> None:
         target: ModelTarget | None = None
