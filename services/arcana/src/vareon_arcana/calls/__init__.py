@@ -94,9 +94,11 @@ class Calls:
         options: Options,
         *,
         session_id: uuid.UUID | None = None,
+        charge: bool = True,
     ) -> Turn:
         """Reserve the call's maximum cost (402/403 when refused); only flushes: the call
-        starts after the caller's transaction committed."""
+        starts after the caller's transaction committed. ``charge=False``: no reservation,
+        no usage record nor event (the receipt still carries what it would cost)."""
         return await admission.admit(
             session,
             caller,
@@ -105,6 +107,7 @@ class Calls:
             options,
             session_id=session_id,
             reservation_ttl_s=self.settings.reservation_ttl_s,
+            charge=charge,
         )
 
     def offline(self, caller: Caller, messages: list[dict[str, str]], options: Options) -> Turn:

@@ -94,6 +94,8 @@ class Turn:
     """A chat turn's assistant message id, known before it is stored (streams name it)."""
     parent_id: uuid.UUID | None = None
     """The message a chat turn's reply answers (its parent in the session's tree)."""
+    charged: bool = True
+    """False: nothing reserved nor charged (a synthetic test run); the receipt still prices it."""
 
 
 async def route(
@@ -129,6 +131,7 @@ async def admit(
     *,
     session_id: uuid.UUID | None,
     reservation_ttl_s: int,
+    charge: bool = True,
 ) -> Turn:
     """Reserve the call's maximum cost on the most expensive target (402 when it does not
     fit, 403 for a paid call of an unverified caller). Only flushes."""
@@ -136,7 +139,11 @@ async def admit(
     amount = pricing.maximum_cost(chosen.targets, prompt_tokens, options.max_tokens)
     if amount > 0 and not caller.verified:
         raise EmailNotVerified("verify your email address to use paid models")
-    reservation = await credits.admit(session, caller.user_id, amount, ttl_s=reservation_ttl_s)
+    reservation = (
+        await credits.admit(session, caller.user_id, amount, ttl_s=reservation_ttl_s)
+        if charge
+        else None
+    )
     return Turn(
         caller,
         session_id,
@@ -146,6 +153,7 @@ async def admit(
         prompt_tokens,
         reservation,
         amount if reservation is not None else 0,
+        charged=charge,
     )
 
 

@@ -71,7 +71,8 @@ async def settle(
     tokens_out = usage.tokens_out if usage else tokens.count(text)
     cost = pricing.cost(target, tokens_in, tokens_out)
     await _sample(session, turn, target, tokens_in, tokens_out, cost)
-    charge = Charge(target, tokens_in, tokens_out, cost, uuid.uuid4() if cost > 0 else None)
+    paid = cost > 0 and turn.charged
+    charge = Charge(target, tokens_in, tokens_out, cost, uuid.uuid4() if paid else None)
     message_id = await _store_reply(session, turn, text, status, charge)
     if charge.usage_id is not None:
         await _record_usage(session, turn, charge, charge.usage_id)
