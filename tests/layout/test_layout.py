@@ -19,7 +19,6 @@ STATELESS = {"gateway"}
 """No database: no tables, no outbox (the gateway proxies; it owns nothing)."""
 PENDING = {
     ("routers", "arcana"): "api/summary.py (the dashboard section, issue 20) queries itself",
-    ("pages", "arcana"): "its own Limit (1-100) on chat sessions and personas",
 }
 """Known and being moved; strict: once fixed the entry must go."""
 SESSION_CALLS = {"execute", "scalars", "scalar", "get", "add", "add_all", "delete", "merge"}

@@ -73,3 +73,17 @@ async def test_demo_needs_no_account_is_free_and_rate_limited(client, settings):
         assert response.json()["receipt"]["model"] == "vareon-offline-1"
     refused = await client.post("/api/v1/arcana/chat/demo", json={"message": "hello?"})
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+
+
+async def test_lists_take_the_chassis_page_size(client, signing_key):
+    me = signing_key.headers(uuid.uuid4())
+    sid = (await _create(client, me))["id"]
+    for path in (
+        "/api/v1/arcana/sessions",
+        f"/api/v1/arcana/sessions/{sid}/history",
+        "/api/v1/arcana/personas",
+    ):
+        assert (await client.get(f"{path}?limit=200", headers=me)).status_code == 200, path
+        for bad in (0, 201):
+            refused = await client.get(f"{path}?limit={bad}", headers=me)
+            assert refused.status_code == 422, (path, bad)

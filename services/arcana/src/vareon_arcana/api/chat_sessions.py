@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Response, status
 from vareon_chassis.auth import CurrentUser
 from vareon_chassis.db import SessionDep
-from vareon_chassis.pagination import Cursor
+from vareon_chassis.pagination import Cursor, PageSize
 
 from vareon_arcana import chat, sessions, titles
 from vareon_arcana.api.deps import CallerDep, CallsDep, LiveDep
@@ -26,7 +26,6 @@ from vareon_arcana.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/arcana", tags=["arcana"])
-Limit = Annotated[int, Query(ge=1, le=100)]
 
 
 @router.post("/sessions", status_code=status.HTTP_201_CREATED, response_model=SessionOut)
@@ -43,7 +42,7 @@ async def create_session(body: SessionCreate, user: CurrentUser, db: SessionDep)
 
 @router.get("/sessions", response_model=SessionPage)
 async def list_sessions(
-    user: CurrentUser, db: SessionDep, limit: Limit = 20, cursor: Cursor = None
+    user: CurrentUser, db: SessionDep, limit: PageSize = 20, cursor: Cursor = None
 ) -> Any:
     items, next_cursor = await sessions.page(db, user.id, limit=limit, cursor=cursor)
     return {"items": items, "next_cursor": next_cursor}
@@ -59,7 +58,7 @@ async def session_history(
     session_id: uuid.UUID,
     user: CurrentUser,
     db: SessionDep,
-    limit: Limit = 50,
+    limit: PageSize = 50,
     cursor: Cursor = None,
 ) -> Any:
     owned = await sessions.owned(db, user.id, session_id)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Header, Response, status
 from vareon_chassis.db import SessionDep
 from vareon_chassis.errors import problem_response
-from vareon_chassis.pagination import Cursor
+from vareon_chassis.pagination import Cursor, PageSize
 
 from vareon_arcana import personas
 from vareon_arcana.api.deps import CallerDep
@@ -67,7 +67,7 @@ async def create_persona(body: PersonaCreate, caller: CallerDep, db: SessionDep)
 async def list_personas(
     caller: CallerDep,
     db: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    limit: PageSize = 20,
     cursor: Cursor = None,
     mine: bool = False,
 ) -> PersonaPage:
