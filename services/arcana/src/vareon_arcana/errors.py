@@ -87,3 +87,26 @@ class InvalidTranscript(DomainError):
     type = PROBLEM_BASE + "invalid-transcript"
     title = "Invalid transcript"
     status = 422
+
+
+class ReplyStreamExpired(DomainError):
+    """A reconnect to a reply that stopped because nobody watched it for the grace period."""
+
+    type = PROBLEM_BASE + "reply-stream-expired"
+    title = "The reply's stream has expired"
+    status = 410
+
+
+class ScenarioNotFound(NotFound):
+    type = PROBLEM_BASE + "scenario-not-found"
+    title = "Scenario not found"
+
+
+class ScenarioRunNotFound(NotFound):
+    type = PROBLEM_BASE + "scenario-run-not-found"
+    title = "Scenario run not found"
+
+
+class ScenarioRunFinished(Conflict):
+    type = PROBLEM_BASE + "scenario-run-finished"
+    title = "The scenario run has already finished"

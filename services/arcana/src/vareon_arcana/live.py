@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import structlog
 
 from vareon_arcana.calls import End, Stream
+from vareon_arcana.errors import ReplyStreamExpired
+from vareon_arcana.models import Message
 
 log = structlog.get_logger(__name__)
 
@@ -132,6 +134,17 @@ class LiveReply:
         self.stream.close("cancelled")
         await asyncio.shield(self.task)
         return self.end
+
+
+def replayable(message: Message) -> Message:
+    """A stored reply a reconnect may replay: one stopped because nobody watched it within the
+    grace period has no stream left to resume (410; its text is in the branch)."""
+    if message.status == "disconnected":
+        raise ReplyStreamExpired(
+            f"the reply {message.id} was stopped with nobody watching (its grace period ran "
+            "out, or arcana restarted); what it produced is stored: GET .../messages"
+        )
+    return message
 
 
 class LiveReplies:

@@ -8,8 +8,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response, status
 from vareon_chassis.db import SessionDep
+from vareon_chassis.errors import problem_response
 
 from vareon_arcana import branches, chat, feedback, sessions
+from vareon_arcana import live as live_replies
 from vareon_arcana.api.deps import CallerDep, CallsDep, LiveDep
 from vareon_arcana.api.replies import (
     PAID_TURN,
@@ -135,7 +137,10 @@ async def regenerate_message(
 
 @router.get(
     "/messages/{message_id}/stream",
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        410: problem_response("Stopped after the grace period with nobody watching"),
+    },
 )
 async def follow_reply(
     session_id: uuid.UUID,
@@ -146,12 +151,14 @@ async def follow_reply(
     last_event_id: LastEventId = 0,
 ) -> Any:
     """A reply's events after ``Last-Event-ID``: live while it runs (any number of watchers),
-    replayed from the stored message once it ended."""
+    replayed from the stored message once it ended; 410 reply-stream-expired when it was
+    stopped because nobody watched it for the grace period."""
     owned = await sessions.owned(db, caller.user_id, session_id)
     running = live.get(message_id, caller.user_id)
     if running is not None:
         return live_stream(running, last_event_id)
-    return stored_stream(await branches.message(db, owned, message_id), last_event_id)
+    stored = live_replies.replayable(await branches.message(db, owned, message_id))
+    return stored_stream(stored, last_event_id)
 
 
 @router.post("/messages/{message_id}/cancel", response_model=ReceiptOut)
