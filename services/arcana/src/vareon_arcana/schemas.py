@@ -207,3 +207,23 @@ class SearchHit(BaseModel):
 class SearchPage(BaseModel):
     items: list[SearchHit]
     next_cursor: str | None
+
+
+class Recent(BaseModel):
+    kind: Literal["chat"]
+    id: uuid.UUID
+    title: str
+    at: datetime
+
+
+class ArcanaSummary(BaseModel):
+    scope: Literal["user", "platform"]
+    sessions: int
+    sessions_this_month: int
+    messages_this_month: int
+    credits_spent_this_month: int
+    """Micro-credits of model usage recorded this month (UTC)."""
+    personas: int
+    active_users_this_month: int | None = None
+    """Platform scope only."""
+    recent: list[Recent] = []

@@ -1,111 +1,19 @@
-"""Arcana's section of the dashboard: one cheap read per request (the gateway fans out)."""
+"""Arcana's section of the dashboard (the gateway fans out to every service's)."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-from typing import Literal
-
 from fastapi import APIRouter
-from pydantic import BaseModel
-from sqlalchemy import func, select
 from vareon_chassis.auth import CurrentUser
 from vareon_chassis.db import SessionDep
-from vareon_chassis.errors import Forbidden
 
-from vareon_arcana.models import ChatSession, Message, Persona, UsageRecord
+from vareon_arcana.schemas import ArcanaSummary
+from vareon_arcana.summary import Scope
+from vareon_arcana.summary import summary as summary_of
 
 router = APIRouter(prefix="/api/v1/arcana", tags=["dashboard"])
-PLATFORM_READ = "system:read"
-
-
-class Recent(BaseModel):
-    kind: Literal["chat"]
-    id: uuid.UUID
-    title: str
-    at: datetime
-
-
-class ArcanaSummary(BaseModel):
-    scope: Literal["user", "platform"]
-    sessions: int
-    sessions_this_month: int
-    messages_this_month: int
-    credits_spent_this_month: int
-    """Micro-credits of model usage recorded this month (UTC)."""
-    personas: int
-    active_users_this_month: int | None = None
-    """Platform scope only."""
-    recent: list[Recent] = []
-
-
-def month_start(now: datetime) -> datetime:
-    return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 @router.get("/summary", response_model=ArcanaSummary)
-async def summary(
-    user: CurrentUser, db: SessionDep, scope: Literal["user", "platform"] = "user"
-) -> ArcanaSummary:
+async def summary(user: CurrentUser, db: SessionDep, scope: Scope = "user") -> ArcanaSummary:
     """The caller's chats this month (``scope=platform``: everyone's, needs system:read)."""
-    if scope == "platform" and not user.has(PLATFORM_READ):
-        raise Forbidden(f"platform totals need {PLATFORM_READ}")
-    start = month_start(datetime.now(UTC))
-    mine = scope == "user"
-    sessions = select(func.count()).select_from(ChatSession)
-    recent_sessions = select(func.count()).select_from(ChatSession)
-    messages = (
-        select(func.count())
-        .select_from(Message)
-        .join(ChatSession, ChatSession.id == Message.session_id)
-        .where(Message.created_at >= start)
-    )
-    spent = select(func.coalesce(func.sum(UsageRecord.cost), 0)).where(
-        UsageRecord.recorded_at >= start
-    )
-    personas = select(func.count()).select_from(Persona)
-    if mine:
-        sessions = sessions.where(ChatSession.user_id == user.id)
-        recent_sessions = recent_sessions.where(ChatSession.user_id == user.id)
-        messages = messages.where(ChatSession.user_id == user.id)
-        spent = spent.where(UsageRecord.user_id == user.id)
-        personas = personas.where(Persona.owner_id == user.id)
-    recent_sessions = recent_sessions.where(ChatSession.created_at >= start)
-    # One round trip for the five counts (each its own indexed subquery).
-    counts = (
-        await db.execute(
-            select(
-                sessions.scalar_subquery(),
-                recent_sessions.scalar_subquery(),
-                messages.scalar_subquery(),
-                spent.scalar_subquery(),
-                personas.scalar_subquery(),
-            )
-        )
-    ).one()
-    result = ArcanaSummary(
-        scope=scope,
-        sessions=counts[0] or 0,
-        sessions_this_month=counts[1] or 0,
-        messages_this_month=counts[2] or 0,
-        credits_spent_this_month=int(counts[3] or 0),
-        personas=counts[4] or 0,
-    )
-    if mine:
-        rows = await db.execute(
-            select(ChatSession.id, ChatSession.title, ChatSession.updated_at)
-            .where(ChatSession.user_id == user.id)
-            .order_by(ChatSession.updated_at.desc())
-            .limit(5)
-        )
-        result.recent = [Recent(kind="chat", id=i, title=t, at=a) for i, t, a in rows.all()]
-    else:
-        result.active_users_this_month = (
-            await db.scalar(
-                select(func.count(func.distinct(ChatSession.user_id))).where(
-                    ChatSession.updated_at >= start
-                )
-            )
-            or 0
-        )
-    return result
+    return await summary_of(db, user, scope)
