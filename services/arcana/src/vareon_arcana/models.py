@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, REGCONFIG, TSVECTOR
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from vareon_chassis.routing_samples import RoutingSampleColumns
 from vareon_chassis.tables import service_tables
 
 TABLES = service_tables("arcana", inbox=True)
@@ -215,30 +216,12 @@ class ShellCommand(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class RoutingSample(Base):
+class RoutingSample(RoutingSampleColumns, Base):
     """One routed call's routing inputs (never its text) and what it used; see
     routing_samples.py. Erased with the user."""
 
     __tablename__ = "routing_samples"
     __table_args__ = (Index("ix_routing_samples_user", "user_id"),)
-
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    category: Mapped[str | None] = mapped_column(Text)
-    roles: Mapped[list[str]] = mapped_column(JSONB)
-    length: Mapped[int] = mapped_column(Integer)
-    terms: Mapped[list[str]] = mapped_column(JSONB)
-    text_complete: Mapped[bool] = mapped_column(Boolean)
-    rule_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    first_provider: Mapped[str | None] = mapped_column(Text)
-    first_model: Mapped[str | None] = mapped_column(Text)
-    provider: Mapped[str | None] = mapped_column(Text)
-    model: Mapped[str | None] = mapped_column(Text)
-    fell_back: Mapped[bool] = mapped_column(Boolean)
-    tokens_in: Mapped[int] = mapped_column(BigInteger)
-    tokens_out: Mapped[int] = mapped_column(BigInteger)
-    cost: Mapped[int] = mapped_column(BigInteger)
 
 
 class ErasedUser(Base):

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import delete, exists, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from vareon_chassis.routing_samples import sample_values
 from vareon_contracts.events.arcana import RoutingSampleRecordedV1
 from vareon_contracts.events.cognisys import ModelTarget
 from vareon_routing import Decision, NoRoute, RoutingRequest, RoutingRule, choose
@@ -80,8 +81,8 @@ async def record(
     if await session.scalar(select(exists().where(ErasedUser.user_id == user_id))):
         return
     first = targets[0] if targets else None
-    sample = RoutingSample(
-        id=uuid.uuid4(),
+    event = RoutingSampleRecordedV1(
+        sample_id=uuid.uuid4(),
         user_id=user_id,
         recorded_at=inputs.at,
         category=inputs.category,
@@ -99,30 +100,9 @@ async def record(
         tokens_out=tokens_out,
         cost=cost,
     )
-    session.add(sample)
+    session.add(RoutingSample(**sample_values(event)))
     await session.flush()
-    await OUTBOX.publish(
-        session,
-        RoutingSampleRecordedV1(
-            sample_id=sample.id,
-            user_id=user_id,
-            recorded_at=sample.recorded_at,
-            category=sample.category,
-            roles=sample.roles,
-            length=sample.length,
-            terms=sample.terms,
-            text_complete=sample.text_complete,
-            rule_id=sample.rule_id,
-            first_provider=sample.first_provider,
-            first_model=sample.first_model,
-            provider=sample.provider,
-            model=sample.model,
-            fell_back=sample.fell_back,
-            tokens_in=tokens_in,
-            tokens_out=tokens_out,
-            cost=cost,
-        ),
-    )
+    await OUTBOX.publish(session, event)
 
 
 async def erase_user(session: AsyncSession, user_id: uuid.UUID) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from vareon_chassis.routing_samples import RoutingSampleColumns
 from vareon_chassis.tables import service_tables
 from vareon_routing import PRIORITY_MAX, PRIORITY_MIN
 
@@ -66,7 +67,7 @@ class RoutingRule(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-class RoutingSample(Base):
+class RoutingSample(RoutingSampleColumns, Base):
     """One call arcana routed (RoutingSampleRecordedV1): the rules' inputs, never the text."""
 
     __tablename__ = "routing_samples"
@@ -74,24 +75,6 @@ class RoutingSample(Base):
         Index("ix_routing_samples_recorded", "recorded_at"),
         Index("ix_routing_samples_user", "user_id"),
     )
-
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    category: Mapped[str | None] = mapped_column(Text)
-    roles: Mapped[list[str]] = mapped_column(JSONB)
-    length: Mapped[int] = mapped_column(Integer)
-    terms: Mapped[list[str]] = mapped_column(JSONB)
-    text_complete: Mapped[bool] = mapped_column(Boolean)
-    rule_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    first_provider: Mapped[str | None] = mapped_column(Text)
-    first_model: Mapped[str | None] = mapped_column(Text)
-    provider: Mapped[str | None] = mapped_column(Text)
-    model: Mapped[str | None] = mapped_column(Text)
-    fell_back: Mapped[bool] = mapped_column(Boolean)
-    tokens_in: Mapped[int] = mapped_column(BigInteger)
-    tokens_out: Mapped[int] = mapped_column(BigInteger)
-    cost: Mapped[int] = mapped_column(BigInteger)
 
 
 class ErasedUser(Base):

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from vareon_chassis.routing_samples import sample_values
 from vareon_contracts.events.arcana import RoutingSampleRecordedV1
 from vareon_routing.dryrun import Sample
 
@@ -19,9 +20,8 @@ async def record(session: AsyncSession, event: RoutingSampleRecordedV1) -> None:
     erased = await session.scalar(select(exists().where(ErasedUser.user_id == event.user_id)))
     if erased:
         return
-    values = event.model_dump(exclude={"sample_id"})
     await session.execute(
-        insert(RoutingSample).values(id=event.sample_id, **values).on_conflict_do_nothing()
+        insert(RoutingSample).values(**sample_values(event)).on_conflict_do_nothing()
     )
 
 
