@@ -19,6 +19,7 @@ from vareon_arcana.api import (
     conversations,
     openai,
     personas,
+    scenarios,
     search,
     summary,
     transcripts,
@@ -30,6 +31,7 @@ from vareon_arcana.demo import DemoLimiter
 from vareon_arcana.live import LiveReplies
 from vareon_arcana.models import INBOX, OUTBOX
 from vareon_arcana.providers import Providers
+from vareon_arcana.scenarios.worker import ScenarioWorker
 from vareon_arcana.settings import ArcanaSettings
 from vareon_arcana.shell import socket
 
@@ -38,6 +40,7 @@ def create_app(
     settings: ArcanaSettings | None = None, *, token_verifier: TokenVerifier | None = None
 ) -> FastAPI:
     settings = settings or load_settings(ArcanaSettings)
+    worker = ScenarioWorker(settings)
     app = create_service(
         settings,
         title="Vareon arcana",
@@ -50,6 +53,7 @@ def create_app(
             openai.router,
             usage.router,
             personas.router,
+            scenarios.router,
             search.router,
             transcripts.router,
             summary.router,
@@ -60,9 +64,10 @@ def create_app(
             consumers=[*build_consumers(), *api_keys.build_consumers()],
         ),
         token_verifier=token_verifier,
-        resources=[_calls(settings)],
+        resources=[_calls(settings), worker.loop()],
     )
     app.state.demo_limiter = DemoLimiter(settings.demo_limit)
+    app.state.scenario_worker = worker
     app.add_middleware(OpenAIErrors)  # /v1 errors in OpenAI's shape
     return app
 

@@ -12,6 +12,7 @@ from vareon_contracts.events.wallet import BalanceChangedV1
 from vareon_routing import InvalidRule, RoutingRule
 
 from vareon_arcana import personas, replicas, routing_samples, sessions
+from vareon_arcana.scenarios import catalog as scenarios
 
 
 def build_consumers() -> list[EventConsumer]:
@@ -42,5 +43,6 @@ def build_consumers() -> list[EventConsumer]:
         await replicas.forget_balance(session, event.user_id)
         await routing_samples.erase_user(session, event.user_id)
         await personas.erase_user(session, event.user_id)
+        await scenarios.erase_user(session, event.user_id)
 
     return [rules, balances, users]

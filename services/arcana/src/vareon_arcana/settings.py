@@ -55,6 +55,10 @@ class ArcanaSettings(ServiceSettings):
     """A shell is closed after this long whatever its token says (4408)."""
     shell_commands_per_minute: int = 60
     """Commands one connection may run per minute; more are answered with an error."""
+    scenario_poll_s: float = 2.0
+    """How often the scenario worker looks for a queued run (a new run wakes it at once)."""
+    scenario_lease_s: float = 60.0
+    """A running scenario run whose worker stopped renewing this long is resumed by another."""
     demo_limit: str = "5/minute"
     """Calls of the unauthenticated demo per client IP (the `limits` notation)."""
     title_model: str | None = None

@@ -1,0 +1,376 @@
+"""Synthetic testing: scenarios played through the real call path by the background worker,
+uncharged unless asked; progress, verdicts with reasons, cancel, compare, owner-only, erased."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+from vareon_arcana.models import RoutingSample, UsageRecord
+from vareon_arcana.scenarios.models import Scenario, ScenarioResult, ScenarioRun
+from vareon_arcana.settings import ArcanaSettings
+from vareon_contracts import topics
+from vareon_contracts.events.identity import UserDeletedV1
+
+from .conftest import eventually, target
+from .test_chat import seed
+
+SCENARIOS = "/api/v1/arcana/scenarios"
+
+
+@pytest.fixture(scope="module")
+def settings(settings: ArcanaSettings) -> ArcanaSettings:
+    """The worker polls often, so a resumed run (no wake-up) is picked up quickly."""
+    return settings.model_copy(update={"scenario_poll_s": 0.2})
+
+
+async def finished(client, headers, sid: str, rid: str) -> dict:
+    async def ended():
+        run = (await client.get(f"{SCENARIOS}/{sid}/runs/{rid}", headers=headers)).json()
+        return run if run["status"] in {"completed", "cancelled"} else None
+
+    return await eventually(ended, timeout_s=30)
+
+
+async def create(client, headers, body: dict) -> dict:
+    response = await client.post(SCENARIOS, headers=headers, json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def start(client, headers, sid: str, **body) -> dict:
+    response = await client.post(f"{SCENARIOS}/{sid}/runs", headers=headers, json=body or None)
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+async def test_a_run_plays_each_conversation_routed_uncharged_and_says_why_one_failed(
+    client, signing_key, publish, db, fake
+):
+    server, _ = fake
+    user = uuid.uuid4()
+    owner = signing_key.headers(user)
+    model = server.behave(f"scn-{uuid.uuid4().hex[:6]}", words=["w1", "w2", "w3"])
+    json_model = server.behave(f"scn-json-{uuid.uuid4().hex[:6]}", replies=['{"mood": 1}'])
+    category = await seed(publish, db, targets=[target(model, price_in=1000, price_out=1000)])
+    json_category = await seed(publish, db, targets=[target(json_model)])
+    spec = {
+        "name": "smoke",
+        "category": category,
+        "expect": {"rule": f"rule-{category}", "max_ttft_ms": 10_000},
+        "conversations": [
+            {
+                "name": "greets",
+                "turns": ["hello", "and again"],
+                "expect": {"model": model, "contains": ["w2"], "not_contains": ["sorry"]},
+            },
+            {
+                "name": "topics",
+                "template": {
+                    "turns": ["tell me about {topic}"],
+                    "variables": {"topic": ["a", "b"]},
+                },
+                "expect": {"max_cost": 1},
+            },
+        ],
+    }
+    scenario = await create(client, owner, spec)
+    assert scenario["conversations"][1]["template"]["variables"] == {"topic": ["a", "b"]}
+    # The user has no wallet balance: a charged call would be refused (402).
+    queued = await start(client, owner, scenario["id"])
+    assert queued["status"] == "queued" and queued["total"] == 3 and not queued["charge"]
+
+    run = await finished(client, owner, scenario["id"], queued["id"])
+    assert (run["status"], run["done"], run["passed"], run["failed"]) == ("completed", 3, 1, 2)
+    assert run["eta_s"] is None
+    greets, topic_a, topic_b = run["results"]
+    assert [r["key"] for r in run["results"]] == ["greets", "topics[topic=a]", "topics[topic=b]"]
+    assert greets["passed"] and greets["rule"] == f"rule-{category}"
+    assert greets["model"] == model and greets["provider"] == "fake"
+    assert len(greets["turns"]) == 2 and greets["turns"][1]["answer"] == "w1 w2 w3"
+    assert greets["tokens_out"] == 6 and greets["cost"] > 0
+    assert greets["ttft_ms"] > 0 and greets["total_ms"] >= greets["ttft_ms"]
+    assert {c["expectation"] for c in greets["checks"]} >= {"rule", "model", "contains:w2"}
+    # The second turn carried the first exchange.
+    asked = [r for r in server.requests if r["model"] == model][1]["messages"]
+    assert [m["content"] for m in asked if m["role"] != "system"][-3:] == [
+        "hello",
+        "w1 w2 w3",
+        "and again",
+    ]
+    failing = {c["expectation"]: c for c in topic_a["checks"]}["max_cost"]
+    assert not topic_a["passed"] and not failing["passed"]
+    assert failing["reason"] == f"cost {topic_a['cost']} micro-credits, at most 1 allowed"
+    assert topic_b["turns"][0]["question"] == "tell me about b"
+
+    async with db() as s:
+        usage = await s.scalar(
+            select(func.count()).select_from(UsageRecord).where(UsageRecord.user_id == user)
+        )
+        samples = await s.scalar(
+            select(func.count()).select_from(RoutingSample).where(RoutingSample.user_id == user)
+        )
+    assert usage == 0 and samples == 0  # not charged, and no routing sample of real traffic
+
+    charged = await start(client, owner, scenario["id"], charge=True)
+    refused = await finished(client, owner, scenario["id"], charged["id"])
+    assert refused["charge"] and refused["failed"] == 3
+    answered = {c["expectation"]: c for c in refused["results"][0]["checks"]}["answered"]
+    assert not answered["passed"] and answered["reason"].startswith("Insufficient credits")
+
+    shaped = await create(
+        client,
+        owner,
+        {
+            "name": "json",
+            "category": json_category,
+            "conversations": [
+                {
+                    "name": "mood",
+                    "turns": ["how do I feel?"],
+                    "json_mode": True,
+                    "expect": {"json_shape": {"mood": "string"}},
+                }
+            ],
+        },
+    )
+    run = await finished(
+        client, owner, shaped["id"], (await start(client, owner, shaped["id"]))["id"]
+    )
+    check = {c["expectation"]: c for c in run["results"][0]["checks"]}["json_shape"]
+    assert check == {
+        "expectation": "json_shape",
+        "passed": False,
+        "reason": "$.mood is an integer, not string",
+    }
+    assert [r for r in server.requests if r["model"] == json_model][-1]["response_format"] == {
+        "type": "json_object"
+    }
+    again = await client.post(f"{SCENARIOS}/{shaped['id']}/runs/{run['id']}/cancel", headers=owner)
+    assert again.status_code == 409
+    assert again.json()["type"].endswith("/scenario-run-finished")
+
+
+async def test_invalid_scenarios_are_422(client, signing_key):
+    owner = signing_key.headers(uuid.uuid4())
+    bad = [
+        {"name": "x", "conversations": [{"name": "a"}]},
+        {"name": "x", "conversations": [{"name": "a", "turns": ["hi"]}] * 2},
+        {
+            "name": "x",
+            "conversations": [{"name": "a", "template": {"turns": ["{nope}"], "variables": {}}}],
+        },
+        {
+            "name": "x",
+            "conversations": [{"name": "a", "turns": ["hi"], "expect": {"json_shape": {"k": 1}}}],
+        },
+    ]
+    for body in bad:
+        response = await client.post(SCENARIOS, headers=owner, json=body)
+        assert response.status_code == 422, body
+    missing = await client.post(
+        SCENARIOS,
+        headers=owner,
+        json={
+            "name": "x",
+            "persona": "nobody-has-this",
+            "conversations": [{"name": "a", "turns": ["hi"]}],
+        },
+    )
+    assert missing.status_code == 404 and missing.json()["type"].endswith("/persona-not-found")
+
+
+async def test_a_cancelled_run_starts_no_further_conversation(
+    client, signing_key, publish, db, fake
+):
+    server, _ = fake
+    owner = signing_key.headers(uuid.uuid4())
+    model = server.behave(f"scn-slow-{uuid.uuid4().hex[:6]}", words=["a", "b", "c"], delay_s=0.2)
+    category = await seed(publish, db, targets=[target(model)])
+    turns = [{"name": f"c{i}", "turns": ["hi"]} for i in range(4)]
+    scenario = await create(
+        client, owner, {"name": "slow", "category": category, "conversations": turns}
+    )
+    run = await start(client, owner, scenario["id"])
+
+    cancelled = await client.post(
+        f"{SCENARIOS}/{scenario['id']}/runs/{run['id']}/cancel", headers=owner
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+
+    async def settled():  # the conversation being played when it was cancelled is recorded
+        got = (
+            await client.get(f"{SCENARIOS}/{scenario['id']}/runs/{run['id']}", headers=owner)
+        ).json()
+        ended = all(s.finished or s.cancelled for s in server.streams if s.model == model)
+        return got if ended and got["done"] == server.calls.count(model) else None
+
+    got = await eventually(settled, timeout_s=20)
+    assert got["status"] == "cancelled" and got["done"] < 4
+
+
+async def test_two_runs_compare_per_conversation(client, signing_key, publish, db, fake):
+    server, _ = fake
+    owner = signing_key.headers(uuid.uuid4())
+    model = server.behave(f"scn-cmp-{uuid.uuid4().hex[:6]}", words=["yes"])
+    category = await seed(publish, db, targets=[target(model)])
+    spec = {
+        "name": "cmp",
+        "category": category,
+        "expect": {"contains": ["yes"]},
+        "conversations": [{"name": "ask", "turns": ["q"]}, {"name": "old", "turns": ["q"]}],
+    }
+    scenario = await create(client, owner, spec)
+    sid = scenario["id"]
+    first = await finished(client, owner, sid, (await start(client, owner, sid))["id"])
+    assert first["passed"] == 2
+
+    server.behave(model, words=["no", "way"])
+    spec["conversations"][1] = {"name": "new", "turns": ["q"]}
+    assert (await client.put(f"{SCENARIOS}/{sid}", headers=owner, json=spec)).status_code == 200
+    second = await finished(client, owner, sid, (await start(client, owner, sid))["id"])
+    assert second["passed"] == 0
+
+    response = await client.get(
+        f"{SCENARIOS}/{sid}/runs/{first['id']}/compare/{second['id']}", headers=owner
+    )
+    assert response.status_code == 200, response.text
+    comparison = response.json()
+    assert comparison["passed"] == {"a": 2, "b": 0}
+    changes = {c["key"]: c for c in comparison["conversations"]}
+    assert {k: c["change"] for k, c in changes.items()} == {
+        "ask": "changed",
+        "old": "removed",
+        "new": "added",
+    }
+    ask = changes["ask"]["differences"]
+    assert ask["passed"] == {"a": True, "b": False}
+    assert ask["check:contains:yes"]["b"] == {
+        "passed": False,
+        "reason": "'yes' not found in the answers",
+    }
+    assert ask["tokens_out"] == {"a": 1, "b": 2, "delta": 1}
+    assert "delta" in ask["ttft_ms"] and "rule" not in ask
+    listed = (await client.get(f"{SCENARIOS}/{sid}/runs", headers=owner)).json()["items"]
+    assert [r["id"] for r in listed] == [second["id"], first["id"]]
+
+
+async def test_a_run_left_by_a_dead_worker_resumes_after_its_recorded_conversations(
+    client, signing_key, publish, db, fake
+):
+    server, _ = fake
+    user = uuid.uuid4()
+    owner = signing_key.headers(user)
+    model = server.behave(f"scn-resume-{uuid.uuid4().hex[:6]}", words=["ok"])
+    category = await seed(publish, db, targets=[target(model)])
+    body = {
+        "name": "resume",
+        "category": category,
+        "conversations": [{"name": "one", "turns": ["1"]}, {"name": "two", "turns": ["2"]}],
+    }
+    scenario = await create(client, owner, body)
+    plan = {"persona": None, "category": category, "conversations": []}
+    for c in body["conversations"]:
+        plan["conversations"].append(
+            {
+                "key": c["name"],
+                "turns": c["turns"],
+                "json_mode": False,
+                "max_tokens": None,
+                "expect": {},
+            }
+        )
+    run_id = uuid.uuid4()
+    async with db.begin() as s:  # what a worker that died after one conversation left
+        s.add(
+            ScenarioRun(
+                id=run_id,
+                scenario_id=uuid.UUID(scenario["id"]),
+                owner_id=user,
+                roles=["user"],
+                verified=True,
+                charge=False,
+                status="running",
+                plan=plan,
+                total=2,
+                done=1,
+                passed=1,
+                failed=0,
+                lease_until=datetime(2020, 1, 1, tzinfo=UTC),
+                started_at=datetime.now(UTC),
+            )
+        )
+        await s.flush()
+        s.add(
+            ScenarioResult(
+                run_id=run_id,
+                position=0,
+                key="one",
+                passed=True,
+                rule=None,
+                provider=None,
+                model=None,
+                tokens_in=0,
+                tokens_out=0,
+                cost=0,
+                ttft_ms=None,
+                total_ms=1.0,
+                checks=[],
+                turns=[],
+                error=None,
+            )
+        )
+    run = await finished(client, owner, scenario["id"], str(run_id))
+    assert (run["done"], run["passed"]) == (2, 2)
+    assert [r["key"] for r in run["results"]] == ["one", "two"]
+    assert server.calls.count(model) == 1  # only the conversation not yet recorded
+
+
+async def test_scenarios_are_their_owners_only_and_go_with_the_user(
+    client, signing_key, publish, db, fake, event_log
+):
+    server, _ = fake
+    user = uuid.uuid4()
+    owner, other = signing_key.headers(user), signing_key.headers(uuid.uuid4())
+    model = server.behave(f"scn-own-{uuid.uuid4().hex[:6]}", words=["hi"])
+    category = await seed(publish, db, targets=[target(model)])
+    body = {"name": "mine", "category": category, "conversations": [{"name": "a", "turns": ["x"]}]}
+    scenario = await create(client, owner, body)
+    sid = scenario["id"]
+    run = await finished(client, owner, sid, (await start(client, owner, sid))["id"])
+    rid = run["id"]
+
+    for path in (
+        f"{SCENARIOS}/{sid}",
+        f"{SCENARIOS}/{sid}/runs",
+        f"{SCENARIOS}/{sid}/runs/{rid}",
+        f"{SCENARIOS}/{sid}/runs/{rid}/compare/{rid}",
+    ):
+        response = await client.get(path, headers=other)
+        assert response.status_code == 404, path
+    assert (await client.post(f"{SCENARIOS}/{sid}/runs", headers=other)).status_code == 404
+    assert (await client.delete(f"{SCENARIOS}/{sid}", headers=other)).status_code == 404
+    assert (await client.get(SCENARIOS, headers=other)).json()["items"] == []
+    assert [s["id"] for s in (await client.get(SCENARIOS, headers=owner)).json()["items"]] == [sid]
+
+    erased = await publish(UserDeletedV1(user_id=user, deleted_at=datetime.now(UTC)))
+    await event_log.consumed("arcana.users", topics.IDENTITY_USER, lambda e: e.id == erased.id)
+    async with db() as s:
+        left = [
+            await s.scalar(
+                select(func.count()).select_from(Scenario).where(Scenario.owner_id == user)
+            ),
+            await s.scalar(
+                select(func.count()).select_from(ScenarioRun).where(ScenarioRun.owner_id == user)
+            ),
+            await s.scalar(
+                select(func.count())
+                .select_from(ScenarioResult)
+                .where(ScenarioResult.run_id == uuid.UUID(rid))
+            ),
+        ]
+    assert left == [0, 0, 0]
+    assert (await client.get(f"{SCENARIOS}/{sid}", headers=owner)).status_code == 404
