@@ -1,5 +1,8 @@
 """Walking a rule's target list: the next target on 429/5xx/timeout, until text has flowed.
 
+A call with tools only goes to targets whose provider takes tools (the entrypoint already
+refused a route without any).
+
 A 429 whose Retry-After is at most ``retry_after_cap_s`` is retried once on the same target
 after that wait; a longer one moves on at once. After the first piece of text reached the
 caller a failure is final (``Broken``): the client already saw that model's words.
@@ -9,19 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import structlog
 from vareon_contracts.events.cognisys import ModelTarget
 
 from vareon_arcana.metrics import FALLBACKS, TOKENS, TTFT
 from vareon_arcana.providers import (
+    Message,
     Options,
     Piece,
     ProviderRejected,
     Providers,
     ProviderUnavailable,
     Text,
+    ToolCallDelta,
     Usage,
 )
 
@@ -39,11 +44,11 @@ class Broken(Exception):
 async def answer(
     providers: Providers,
     targets: list[ModelTarget],
-    messages: list[dict[str, str]],
+    messages: list[Message],
     options: Options,
     *,
     retry_after_cap_s: float,
-) -> AsyncIterator[tuple[ModelTarget, Piece]]:
+) -> AsyncGenerator[tuple[ModelTarget, Piece]]:
     failures: list[str] = []
     for target in targets:
         provider = providers.get(target.provider)
@@ -51,11 +56,14 @@ async def answer(
             failures.append(f"{target.provider}/{target.model}: not configured")
             FALLBACKS.labels(target.model).inc()
             continue
+        if options.tools and not provider.tools:
+            failures.append(f"{target.provider}/{target.model}: does not take tools")
+            continue
         for attempt in (1, 2):
             started, sent = False, time.perf_counter()
             try:
                 async for piece in provider.stream(target.model, messages, options):
-                    if not started and isinstance(piece, Text):
+                    if not started and isinstance(piece, Text | ToolCallDelta):
                         started = True
                         TTFT.labels(target.model).observe(time.perf_counter() - sent)
                     elif isinstance(piece, Usage):

@@ -5,13 +5,17 @@
 - a model id a rule's targets name (``gpt-4o-mini``) or the offline model: that model first,
   then the rest of the first rule that lists it as fallbacks.
 
+A call with tools goes to the targets that take tools only (``with_tools``).
+
 A caller may use the targets of enabled rules open to their roles (a rule without a role
 condition is open to all) whose provider is configured, and the offline model.
 """
 
 from __future__ import annotations
 
-from vareon_chassis.errors import NotFound
+from dataclasses import replace
+
+from vareon_chassis.errors import DomainError, NotFound
 from vareon_contracts.events.cognisys import ModelTarget
 from vareon_routing import RoutingRule, evaluation_order
 
@@ -25,6 +29,12 @@ CATEGORY = "category:"
 class ModelNotFound(NotFound):
     type = "https://vareon.dev/problems/model-not-found"
     title = "Model not found"
+
+
+class ToolsNotSupported(DomainError):
+    type = "https://vareon.dev/problems/tools-not-supported"
+    title = "Tools not supported"
+    status = 400
 
 
 def _open_to(rule: RoutingRule, roles: frozenset[str]) -> bool:
@@ -78,3 +88,15 @@ def category_of(model: str) -> tuple[bool, str | None]:
     if model.startswith(CATEGORY) and len(model) > len(CATEGORY):
         return True, model[len(CATEGORY) :]
     return False, None
+
+
+def with_tools(chosen: Route, providers: Providers) -> Route:
+    """The route without the targets that cannot take tools (no fallback to them); a 400
+    when none is left."""
+    usable = [t for t in chosen.targets if providers.supports_tools(t.provider)]
+    if not usable:
+        raise ToolsNotSupported(
+            f"the routed model {chosen.targets[0].model!r} does not support tools",
+            param="tools",
+        )
+    return replace(chosen, targets=usable)

@@ -17,11 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from vareon_chassis.errors import DomainError
 from vareon_contracts.events.cognisys import ModelTarget
 
-from vareon_arcana.calls import End
+from vareon_arcana.calls import End, Message
+from vareon_arcana.providers import ToolCallDelta
 
 MAX_MESSAGES = 500
 MAX_TEXT = 1_000_000
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
+FunctionName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
 
 
 class UnsupportedParameter(DomainError):
@@ -37,12 +39,62 @@ class ContentPart(BaseModel):
     text: Text | None = None
 
 
+class FunctionCall(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: FunctionName
+    arguments: Text
+
+
+class ToolCall(BaseModel):
+    """A tool call of an assistant message in the history, as the model made it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: Annotated[str, Field(min_length=1, max_length=200)]
+    type: Literal["function"]
+    function: FunctionCall
+
+
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: Text | Annotated[list[ContentPart], Field(max_length=100)] | None = None
     name: Annotated[str, Field(max_length=100)] | None = None
+    tool_calls: Annotated[list[ToolCall], Field(max_length=128)] | None = None
+    tool_call_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class FunctionDefinition(BaseModel):
+    """Passed through as sent (``extra="allow"``): the provider reads it, not us."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: FunctionName
+    description: Annotated[str, Field(max_length=MAX_TEXT)] | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class Tool(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["function"]
+    function: FunctionDefinition
+
+
+class NamedFunction(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: FunctionName
+
+
+class NamedToolChoice(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["function"]
+    function: NamedFunction
 
 
 class StreamOptions(BaseModel):
@@ -74,20 +126,59 @@ class ChatCompletionRequest(BaseModel):
     stream: bool | None = False
     stream_options: StreamOptions | None = None
     response_format: ResponseFormat | None = None
-    tools: Annotated[list[dict[str, Any]], Field(max_length=128)] | None = None
-    tool_choice: str | dict[str, Any] | None = None
+    tools: Annotated[list[Tool], Field(max_length=128)] | None = None
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    parallel_tool_calls: bool | None = None
 
 
 def check_supported(body: ChatCompletionRequest) -> None:
     if body.n not in (None, 1):
         raise UnsupportedParameter("only n=1 is supported", param="n")
-    if body.tools:
-        raise UnsupportedParameter("tools are not supported yet", param="tools")
+    _check_tools(body)
     if body.response_format is not None and body.response_format.type == "json_schema":
         raise UnsupportedParameter(
             "response_format json_schema is not supported; use json_object",
             param="response_format",
         )
+
+
+def _check_tools(body: ChatCompletionRequest) -> None:
+    """What OpenAI itself refuses (its messages), before anything is reserved."""
+    if not body.tools:
+        for given in ("tool_choice", "parallel_tool_calls"):
+            if getattr(body, given) is not None:
+                raise UnsupportedParameter(
+                    f"{given} is only allowed when tools are specified", param=given
+                )
+        return
+    if isinstance(body.tool_choice, NamedToolChoice):
+        name = body.tool_choice.function.name
+        if name not in {t.function.name for t in body.tools}:
+            raise UnsupportedParameter(
+                f"tool_choice names the function {name!r}, which is not in tools",
+                param="tool_choice",
+            )
+    for m in body.messages:
+        if m.role == "tool" and m.tool_call_id is None:
+            raise UnsupportedParameter("a tool message needs its tool_call_id", param="messages")
+
+
+def uses_tools(body: ChatCompletionRequest) -> bool:
+    """Tools given, or tool calls and their results in the history: only a model that takes
+    tools can answer."""
+    return bool(body.tools) or any(m.role == "tool" or m.tool_calls for m in body.messages)
+
+
+def tool_options(body: ChatCompletionRequest) -> dict[str, Any]:
+    """``tools``, ``tool_choice``, ``parallel_tool_calls`` for ``Options``, as sent."""
+    if not body.tools:
+        return {}
+    choice = body.tool_choice
+    return {
+        "tools": tuple(t.model_dump(exclude_unset=True) for t in body.tools),
+        "tool_choice": choice.model_dump() if isinstance(choice, NamedToolChoice) else choice,
+        "parallel_tool_calls": body.parallel_tool_calls,
+    }
 
 
 def _text(message: ChatMessage) -> str:
@@ -105,15 +196,17 @@ def _text(message: ChatMessage) -> str:
     return "".join(parts)
 
 
-def messages_of(body: ChatCompletionRequest) -> list[dict[str, str]]:
+def messages_of(body: ChatCompletionRequest) -> list[Message]:
     """As arcana's calls take them; ``developer`` is OpenAI's newer name for ``system``."""
     out = []
     for m in body.messages:
+        message: Message = {"role": "system" if m.role == "developer" else m.role}
+        message["content"] = None if m.content is None and m.tool_calls else _text(m)
+        if m.tool_calls:
+            message["tool_calls"] = [c.model_dump() for c in m.tool_calls]
         if m.role == "tool":
-            raise UnsupportedParameter(
-                "tool messages need tools, not supported yet", param="messages"
-            )
-        out.append({"role": "system" if m.role == "developer" else m.role, "content": _text(m)})
+            message["tool_call_id"] = m.tool_call_id
+        out.append(message)
     return out
 
 
@@ -151,7 +244,17 @@ def _vareon(end: End, rule: str | None) -> dict[str, Any]:
 
 
 def finish_reason(end: End) -> str:
-    return end.finish_reason if end.finish_reason in ("stop", "length") else "stop"
+    return end.finish_reason if end.finish_reason in ("stop", "length", "tool_calls") else "stop"
+
+
+def _message(text: str, end: End) -> dict[str, Any]:
+    if not end.tool_calls:
+        return {"role": "assistant", "content": text, "refusal": None}
+    calls = [
+        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+        for c in end.tool_calls
+    ]
+    return {"role": "assistant", "content": text or None, "refusal": None, "tool_calls": calls}
 
 
 def completion(cid: str, asked: str, text: str, end: End, rule: str | None) -> dict[str, Any]:
@@ -163,7 +266,7 @@ def completion(cid: str, asked: str, text: str, end: End, rule: str | None) -> d
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": text, "refusal": None},
+                "message": _message(text, end),
                 "logprobs": None,
                 "finish_reason": finish_reason(end),
             }
@@ -205,6 +308,20 @@ class Chunks:
 
     def delta(self, text: str) -> str:
         delta = {"content": text}
+        return self._chunk([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}])
+
+    def tool_call(self, piece: ToolCallDelta, *, first: bool) -> str:
+        """One tool-call piece as OpenAI streams it: a call's first piece carries its id and
+        function name (the stream's first also the role), the next ones argument fragments."""
+        call: dict[str, Any] = {"index": piece.index}
+        if piece.id is not None or piece.name is not None:
+            function = {"name": piece.name, "arguments": piece.arguments}
+            call.update(id=piece.id, type="function", function=function)
+        else:
+            call["function"] = {"arguments": piece.arguments}
+        delta: dict[str, Any] = {"tool_calls": [call]}
+        if first:
+            delta = {"role": "assistant", "content": None, **delta, "refusal": None}
         return self._chunk([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}])
 
     def last(self, end: End, rule: str | None) -> list[str]:

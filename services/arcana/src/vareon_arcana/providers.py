@@ -32,6 +32,17 @@ class Text:
 
 
 @dataclass(frozen=True)
+class ToolCallDelta:
+    """A piece of one tool call as the model streams it: its first piece names it (``id``,
+    function ``name``), the next ones carry fragments of its JSON ``arguments``."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@dataclass(frozen=True)
 class Usage:
     """Tokens as the provider reports them for one call."""
 
@@ -49,6 +60,10 @@ class Options:
     temperature: float | None = None
     """None: the provider's default (not sent)."""
     stop: tuple[str, ...] = ()
+    tools: tuple[dict[str, Any], ...] = ()
+    """Function tools in OpenAI's shape, passed through; only providers with ``tools`` get any."""
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -59,7 +74,10 @@ class Finish:
     reason: str
 
 
-Piece = Text | Usage | Finish
+Piece = Text | ToolCallDelta | Usage | Finish
+Message = dict[str, Any]
+"""A chat message in OpenAI's shape: role and content, and an assistant's ``tool_calls`` or a
+tool result's ``tool_call_id``."""
 
 
 class ProviderUnavailable(Exception):
@@ -76,9 +94,11 @@ class ProviderRejected(Exception):
 
 class Provider(Protocol):
     name: str
+    tools: bool
+    """Whether the provider's models take tools (and tool messages in the history)."""
 
     def stream(
-        self, model: str, messages: list[dict[str, str]], options: Options
+        self, model: str, messages: list[Message], options: Options
     ) -> AsyncIterator[Piece]: ...
 
 
@@ -99,9 +119,10 @@ class OpenAICompatible:
         self.client = client
         self.json_mode = json_mode
         """Whether the endpoint accepts response_format={"type": "json_object"}."""
+        self.tools = True
 
     async def stream(
-        self, model: str, messages: list[dict[str, str]], options: Options
+        self, model: str, messages: list[Message], options: Options
     ) -> AsyncIterator[Piece]:
         body: dict[str, Any] = {
             "model": model,
@@ -116,11 +137,17 @@ class OpenAICompatible:
             body["temperature"] = options.temperature
         if options.stop:
             body["stop"] = list(options.stop)
+        if options.tools:
+            body["tools"] = list(options.tools)
+            if options.tool_choice is not None:
+                body["tool_choice"] = options.tool_choice
+            if options.parallel_tool_calls is not None:
+                body["parallel_tool_calls"] = options.parallel_tool_calls
         try:
             # The SDK's own `chat.completions.create` walks every message through its
             # TypedDict transform first: ~0.7 ms a message here, 27 ms for a 40-message
             # history, all before the request leaves (bench/chat_ttft.py). Our messages are
-            # plain role/content strings it would not change, so they go as they are.
+            # already in the wire shape it would produce, so they go as they are.
             stream = await self.client.post(
                 "/chat/completions",
                 body=body,
@@ -135,6 +162,14 @@ class OpenAICompatible:
                     for choice in chunk.choices:
                         if choice.delta and choice.delta.content:
                             yield Text(choice.delta.content)
+                        for call in (choice.delta and choice.delta.tool_calls) or ():
+                            function = call.function
+                            yield ToolCallDelta(
+                                call.index,
+                                call.id,
+                                function.name if function else None,
+                                (function.arguments if function else None) or "",
+                            )
                         if choice.finish_reason:
                             yield Finish(choice.finish_reason)
         except openai.RateLimitError as exc:
@@ -165,12 +200,13 @@ class Offline:
     """Answers without any model: used when no provider has an API key."""
 
     name = "offline"
+    tools = False
 
     def __init__(self, json_answer: OfflineJSON | None = None) -> None:
         self.json_answer = json_answer
 
     async def stream(
-        self, model: str, messages: list[dict[str, str]], options: Options
+        self, model: str, messages: list[Message], options: Options
     ) -> AsyncIterator[Piece]:
         asked = " ".join(messages[-1]["content"].split())
         finish = "stop"
@@ -204,6 +240,10 @@ class Providers:
     def configured(self, name: str) -> bool:
         config = self.settings.providers.get(name)
         return name == OFFLINE.provider or bool(config and config.api_key)
+
+    def supports_tools(self, name: str) -> bool:
+        provider = self.get(name)
+        return provider is not None and provider.tools
 
     def get(self, name: str) -> Provider | None:
         if name == OFFLINE.provider:

@@ -11,7 +11,9 @@ reported usage when there is one.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import tiktoken
 
@@ -30,8 +32,20 @@ def count(text: str) -> int:
     return len(_encoding().encode(text, disallowed_special=()))
 
 
-def count_messages(messages: Iterable[Mapping[str, str]]) -> int:
-    return 3 + sum(PER_MESSAGE + count(m["content"]) for m in messages)
+def count_messages(messages: Iterable[Mapping[str, Any]]) -> int:
+    return 3 + sum(PER_MESSAGE + _count_message(m) for m in messages)
+
+
+def _count_message(message: Mapping[str, Any]) -> int:
+    n = count(message.get("content") or "")
+    if "tool_calls" in message:
+        n += count(json.dumps(message["tool_calls"]))
+    return n
+
+
+def count_prompt(messages: Iterable[Mapping[str, Any]], tools: Sequence[object] = ()) -> int:
+    """The messages, and the tools' definitions (the provider counts them as prompt)."""
+    return count_messages(messages) + (count(json.dumps(list(tools))) if tools else 0)
 
 
 def truncate(text: str, budget: int) -> str:

@@ -1,7 +1,8 @@
 """A local OpenAI-compatible server speaking the chat-completions wire format.
 
 The model name picks the behaviour, so one server serves every test: ``Behaviour`` says what
-a model does (answer, 429 with Retry-After, 500, stall, die after some chunks, answer slowly).
+a model does (answer, 429 with Retry-After, 500, stall, die after some chunks, answer slowly,
+call tools).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ class Behaviour:
     """Send the words as they are (no space between them)."""
     replies: list[str] | None = None
     """Answer these texts (the nth call the nth, then the last again), in chunks of 8 chars."""
+    tool_calls: list[tuple[str, str]] = field(default_factory=list)
+    """Answer with these (function name, arguments JSON) tool calls instead of words,
+    streamed as OpenAI streams them: id and name first, arguments in 8-char fragments."""
 
 
 @dataclass
@@ -116,6 +120,11 @@ class FakeOpenAI:
         malformed = b.kind == "malformed" and (
             b.times is None or self.calls.count(stream.model) <= b.times
         )
+        if b.tool_calls:
+            for frame_text in self._tool_calls(frame, b.tool_calls):
+                yield frame_text
+            stream.finished = True
+            return
         try:
             for i, word in enumerate(b.words):
                 if malformed and i == b.die_after:
@@ -149,3 +158,32 @@ class FakeOpenAI:
         except (asyncio.CancelledError, GeneratorExit):
             stream.cancelled = True
             raise
+
+    def _tool_calls(self, frame: Any, calls: list[tuple[str, str]]) -> list[str]:
+        def delta(piece: dict[str, Any]) -> str:
+            return frame([{"index": 0, "delta": piece, "logprobs": None, "finish_reason": None}])
+
+        frames, sent = [], 0
+        for i, (name, arguments) in enumerate(calls):
+            named = {
+                "index": i,
+                "id": f"call_{len(self.calls)}_{i}",
+                "type": "function",
+                "function": {"name": name, "arguments": ""},
+            }
+            head: dict[str, Any] = {"tool_calls": [named]}
+            if i == 0:
+                head = {"role": "assistant", "content": None, **head, "refusal": None}
+            frames.append(delta(head))
+            for at in range(0, len(arguments), 8):
+                fragment = {"index": i, "function": {"arguments": arguments[at : at + 8]}}
+                frames.append(delta({"tool_calls": [fragment]}))
+                sent += 1
+        frames.append(frame([{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]))
+        usage = {
+            "prompt_tokens": PROMPT_TOKENS,
+            "completion_tokens": sent,
+            "total_tokens": PROMPT_TOKENS + sent,
+        }
+        frames += [frame([], usage), "data: [DONE]\n\n"]
+        return frames

@@ -33,7 +33,10 @@ from vareon_arcana.openai_wire import (
     messages_of,
     model_entry,
     stops_of,
+    tool_options,
+    uses_tools,
 )
+from vareon_arcana.providers import ToolCallDelta
 
 router = APIRouter(prefix="/v1", tags=["openai"], include_in_schema=False)
 _bearer = HTTPBearer(auto_error=False)
@@ -130,20 +133,22 @@ async def chat_completions(
         temperature=body.temperature,
         stop=stops_of(body),
         json_mode=json_mode,
+        **tool_options(body),
     )
+    text = messages[-1]["content"] or ""
     async with calls.sessionmaker.begin() as db:
         if (slug := personas.slug_of(body.model)) is not None:
             persona = (await personas.by_slug(db, who.caller, slug)).current
             messages = personas.with_prompt(persona, messages)
             options = personas.options(persona, options)
-            chosen = await calls.route(
-                db, who.caller, category=persona.category, text=messages[-1]["content"]
-            )
+            chosen = await calls.route(db, who.caller, category=persona.category, text=text)
             chosen = await personas.pinned_route(db, persona, chosen, calls.providers.configured)
         else:
-            chosen = await _route(db, calls, who, body.model, messages[-1]["content"])
+            chosen = await _route(db, calls, who, body.model, text)
+        if uses_tools(body):
+            chosen = model_names.with_tools(chosen, calls.providers)
         if who.key is not None:
-            prompt = tokens.count_messages(messages)
+            prompt = tokens.count_prompt(messages, options.tools)
             most = pricing.maximum_cost(chosen.targets, prompt, options.max_tokens)
             await key_budgets.admit(db, who.key, most)
         turn = await calls.admit(db, who.caller, messages, chosen, options)
@@ -164,9 +169,16 @@ async def chat_completions(
 
 
 async def _frames(stream: Stream, chunks: Chunks) -> AsyncIterator[str]:
+    opened = False
     try:
-        yield chunks.first()
-        async for item in stream:
+        async for item in stream.pieces():
+            if isinstance(item, ToolCallDelta):
+                yield chunks.tool_call(item, first=not opened)
+                opened = True
+                continue
+            if not opened:
+                yield chunks.first()
+                opened = True
             if not isinstance(item, End):
                 yield chunks.delta(item)
             elif item.status == "completed":

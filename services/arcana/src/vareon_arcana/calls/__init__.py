@@ -36,21 +36,23 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vareon_arcana.calls import admission
 from vareon_arcana.calls.admission import Caller, Route, Turn
-from vareon_arcana.calls.running import End, Reply, Run, Stream
+from vareon_arcana.calls.running import End, Reply, Run, Stream, ToolCall
 from vareon_arcana.calls.settlement import Receipt
 from vareon_arcana.errors import ModelsUnavailable
-from vareon_arcana.providers import Options, Providers
+from vareon_arcana.providers import Message, Options, Providers
 from vareon_arcana.settings import ArcanaSettings
 
 __all__ = [
     "Caller",
     "Calls",
     "End",
+    "Message",
     "Options",
     "Receipt",
     "Reply",
     "Route",
     "Stream",
+    "ToolCall",
     "Turn",
 ]
 
@@ -89,7 +91,7 @@ class Calls:
         self,
         session: AsyncSession,
         caller: Caller,
-        messages: list[dict[str, str]],
+        messages: list[Message],
         chosen: Route,
         options: Options,
         *,
@@ -110,7 +112,7 @@ class Calls:
             charge=charge,
         )
 
-    def offline(self, caller: Caller, messages: list[dict[str, str]], options: Options) -> Turn:
+    def offline(self, caller: Caller, messages: list[Message], options: Options) -> Turn:
         return admission.offline(caller, messages, options)
 
     async def open_stream(self, turn: Turn) -> Stream:
@@ -127,7 +129,7 @@ class Calls:
     async def ask(
         self,
         caller: Caller,
-        messages: list[dict[str, str]],
+        messages: list[Message],
         *,
         category: str | None,
         options: Options,

@@ -19,7 +19,7 @@ from vareon_routing import MATCH_BUDGET_S, RoutingRequest
 
 from vareon_arcana import credits, pricing, replicas, routing_samples, tokens
 from vareon_arcana.errors import EmailNotVerified
-from vareon_arcana.providers import OFFLINE, Options, Providers
+from vareon_arcana.providers import OFFLINE, Message, Options, Providers
 from vareon_arcana.routing_samples import RoutingInputs
 
 NOBODY = uuid.UUID(int=0)
@@ -83,7 +83,7 @@ class Turn:
     caller: Caller
     session_id: uuid.UUID | None
     """The chat session the reply is stored in; None for a sessionless call."""
-    messages: list[dict[str, str]]
+    messages: list[Message]
     route: Route
     options: Options
     prompt_tokens: int
@@ -125,7 +125,7 @@ async def route(
 async def admit(
     session: AsyncSession,
     caller: Caller,
-    messages: list[dict[str, str]],
+    messages: list[Message],
     chosen: Route,
     options: Options,
     *,
@@ -135,7 +135,7 @@ async def admit(
 ) -> Turn:
     """Reserve the call's maximum cost on the most expensive target (402 when it does not
     fit, 403 for a paid call of an unverified caller). Only flushes."""
-    prompt_tokens = tokens.count_messages(messages)
+    prompt_tokens = tokens.count_prompt(messages, options.tools)
     amount = pricing.maximum_cost(chosen.targets, prompt_tokens, options.max_tokens)
     if amount > 0 and not caller.verified:
         raise EmailNotVerified("verify your email address to use paid models")
@@ -157,7 +157,7 @@ async def admit(
     )
 
 
-def offline(caller: Caller, messages: list[dict[str, str]], options: Options) -> Turn:
+def offline(caller: Caller, messages: list[Message], options: Options) -> Turn:
     """A free call to the offline model: no routing, no reservation, nothing stored."""
     prompt_tokens = tokens.count_messages(messages)
     return Turn(caller, None, messages, Route(None, [OFFLINE]), options, prompt_tokens, None)

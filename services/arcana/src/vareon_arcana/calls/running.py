@@ -1,6 +1,10 @@
 """Running an admitted call: the provider call (with fallback) in its own task feeding a
 queue, and the ``Stream`` an entrypoint reads it from.
 
+A model may answer with tool calls instead of (or after) text: their pieces are in the stream
+for an entrypoint that passes them on (``Stream.pieces()``), and whole in the ``End``; a plain
+``async for`` reads text only.
+
 When the reader goes away it closes the stream: the task stops the provider call, and still
 settles, so what was produced is stored and charged, nothing more.
 """
@@ -8,6 +12,7 @@ settles, so what was produced is stored and charged, nothing more.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -19,12 +24,25 @@ from vareon_arcana import credits
 from vareon_arcana.calls.admission import Turn
 from vareon_arcana.calls.settlement import Receipt, settle
 from vareon_arcana.fallback import Broken, Unanswered, answer
-from vareon_arcana.providers import Text, Usage
+from vareon_arcana.providers import Text, ToolCallDelta, Usage
 
 if TYPE_CHECKING:
     from vareon_arcana.calls import Calls
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One whole tool call of an answer."""
+
+    id: str
+    name: str
+    arguments: str
+    """JSON text, as the model wrote it (not checked: the caller's tool reads it)."""
+
+
+Item = str | ToolCallDelta
 
 
 @dataclass(frozen=True)
@@ -37,7 +55,8 @@ class End:
     receipt: Receipt | None
     error: str | None = None
     finish_reason: str | None = None
-    """The model's own reason to stop (``stop``, ``length``, ...), when it gave one."""
+    """The model's own reason to stop (``stop``, ``length``, ``tool_calls``...), when given."""
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -55,7 +74,7 @@ class Run:
 
     turn: Turn
     calls: Calls
-    queue: asyncio.Queue[str | End] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[Item | End] = field(default_factory=asyncio.Queue)
     task: asyncio.Task[None] | None = None
     streaming: bool = True
     ended: bool = False
@@ -71,7 +90,7 @@ class Run:
             self.stopped_as = status
             self.task.cancel()
 
-    async def next(self) -> str | End:
+    async def next(self) -> Item | End:
         item = await self.queue.get()
         if isinstance(item, End):
             self.ended = True
@@ -91,6 +110,7 @@ class Run:
     async def _run(self) -> None:
         target: ModelTarget | None = None
         parts: list[str] = []
+        calls: dict[int, list[str]] = {}  # index: [id, name, arguments]
         usage: Usage | None = None
         finish: str | None = None
         status, error = "completed", None
@@ -109,6 +129,12 @@ class Run:
                 if isinstance(piece, Text):
                     parts.append(piece.text)
                     self.queue.put_nowait(piece.text)
+                elif isinstance(piece, ToolCallDelta):
+                    call = calls.setdefault(piece.index, ["", "", ""])
+                    call[0] = piece.id or call[0]
+                    call[1] += piece.name or ""
+                    call[2] += piece.arguments
+                    self.queue.put_nowait(piece)
                 elif isinstance(piece, Usage):
                     usage = piece
                 else:
@@ -124,40 +150,43 @@ class Run:
             status, error = "failed", str(exc)
         except Exception as exc:  # any other failure on the SDK path must still settle
             log.exception("the model call failed unexpectedly")
-            status = "failed" if parts else "unanswered"
+            status = "failed" if parts or calls else "unanswered"
             error = f"the model call failed: {type(exc).__name__}"
-            if not parts:
+            if not parts and not calls:
                 target = None
         finally:
             if keeper is not None:
                 keeper.cancel()
         self.streaming = False
+        tool_calls = tuple(ToolCall(*calls[i]) for i in sorted(calls))
+        produced = "".join(parts) + "".join(c.name + c.arguments for c in tool_calls)
         receipt = None
         try:
             async with self.calls.sessionmaker.begin() as session:
                 receipt = await settle(
                     session,
                     self.turn,
-                    target if parts or usage else None,
-                    "".join(parts),
+                    target if produced or usage else None,
+                    produced,
                     usage,
                     status,
                 )
         except Exception as exc:  # the reader must still get an end
             log.exception("settling a call failed")
             status, error = "failed", f"could not record the answer: {type(exc).__name__}"
-        self.queue.put_nowait(End(status, receipt, error, finish))
+        self.queue.put_nowait(End(status, receipt, error, finish, tool_calls))
 
 
 class Stream:
     """The reply as it is produced: text pieces (``str``), then exactly one ``End``.
 
-    Iterate it (``async for item in stream``) or ``collect()`` it; a reader that stops early
-    calls ``close()`` (in a ``finally``), which stops the provider call."""
+    Iterate it (``async for item in stream``), or ``pieces()`` with the tool-call pieces too,
+    or ``collect()`` it; a reader that stops early calls ``close()`` (in a ``finally``),
+    which stops the provider call."""
 
-    def __init__(self, run: Run, first: str | End) -> None:
+    def __init__(self, run: Run, first: Item | End) -> None:
         self._run = run
-        self._first: str | End | None = first
+        self._first: Item | End | None = first
         self.rule = run.turn.route.rule
         self.turn = run.turn
 
@@ -165,6 +194,16 @@ class Stream:
         return self
 
     async def __anext__(self) -> str | End:
+        while True:
+            item = await self._next()
+            if not isinstance(item, ToolCallDelta):
+                return item
+
+    async def pieces(self) -> AsyncIterator[Item | End]:
+        while not self._run.ended or self._first is not None:
+            yield await self._next()
+
+    async def _next(self) -> Item | End:
         if self._first is not None:
             item, self._first = self._first, None
             return item

@@ -1,0 +1,176 @@
+"""Tools on the OpenAI-compatible API (issue 19): passed through to providers that call
+them, in OpenAI's wire format, through the official SDK; metered like any other call."""
+
+from __future__ import annotations
+
+import uuid
+
+import openai
+import pytest
+from openai import AsyncOpenAI
+from sqlalchemy import select
+from vareon_arcana.models import ApiKeySpend, UsageRecord
+
+from .conftest import target
+from .test_chat import PRICE_IN, PRICE_OUT, seed
+from .test_openai_api import make_key
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+TIME = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}}
+ASK = [{"role": "user", "content": "weather in Paris?"}]
+
+
+@pytest.fixture
+async def sdk(arcana_url, publish, db):
+    """(the SDK on a fresh key, the key's user)."""
+    user = uuid.uuid4()
+    key = await make_key(publish, db, user)
+    async with AsyncOpenAI(base_url=arcana_url + "/v1", api_key=key, max_retries=0) as client:
+        yield client, user
+
+
+async def tool_model(publish, db, fake, user, calls, *, targets=None):
+    server, _ = fake
+    model = server.behave(f"tools-{uuid.uuid4().hex[:6]}", tool_calls=calls)
+    await seed(
+        publish,
+        db,
+        user_id=user,
+        available=10**9,
+        targets=targets or [target(model, price_in=PRICE_IN, price_out=PRICE_OUT)],
+    )
+    return model
+
+
+async def test_a_tool_call_comes_back_whole_and_is_charged_like_any_call(sdk, publish, db, fake):
+    client, user = sdk
+    model = await tool_model(publish, db, fake, user, [("get_weather", '{"city": "Paris"}')])
+    completion = await client.chat.completions.create(
+        model=model,
+        messages=ASK,
+        tools=[WEATHER],
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+        parallel_tool_calls=False,
+    )
+    choice = completion.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    assert choice.message.content is None
+    [call] = choice.message.tool_calls
+    assert call.type == "function" and call.id.startswith("call_")
+    assert (call.function.name, call.function.arguments) == ("get_weather", '{"city": "Paris"}')
+    sent = fake[0].requests[-1]
+    assert sent["tools"] == [WEATHER]
+    assert sent["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    assert sent["parallel_tool_calls"] is False
+    assert completion.usage.completion_tokens == 3
+    async with db() as s:
+        [spend] = (await s.scalars(select(ApiKeySpend).where(ApiKeySpend.user_id == user))).all()
+        record = await s.get(UsageRecord, spend.usage_id)
+    assert spend.cost == record.cost > 0 and record.tokens_out == 3
+
+
+async def test_streamed_tool_calls_arrive_as_openai_streams_them(sdk, publish, db, fake):
+    client, user = sdk
+    calls = [("get_weather", '{"city": "Paris"}'), ("get_time", '{"zone": "Europe/Paris"}')]
+    model = await tool_model(publish, db, fake, user, calls)
+    stream = await client.chat.completions.create(
+        model=model,
+        messages=ASK,
+        tools=[WEATHER, TIME],
+        tool_choice="required",
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = [chunk async for chunk in stream]
+    first = chunks[0].choices[0].delta
+    assert first.role == "assistant" and first.content is None
+    assert first.tool_calls[0].index == 0 and first.tool_calls[0].function.name == "get_weather"
+    names: dict[int, str] = {}
+    arguments: dict[int, str] = {}
+    for chunk in chunks:
+        for piece in (chunk.choices and chunk.choices[0].delta.tool_calls) or []:
+            if piece.id is not None:
+                assert piece.type == "function" and piece.function.arguments == ""
+                names[piece.index] = piece.function.name
+            else:
+                assert piece.function.name is None
+            arguments[piece.index] = arguments.get(piece.index, "") + piece.function.arguments
+    assert [(names[i], arguments[i]) for i in (0, 1)] == calls
+    assert sum(len(c.choices[0].delta.tool_calls or []) for c in chunks if c.choices) > 4
+    assert chunks[-2].choices[0].finish_reason == "tool_calls"
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 6
+
+
+async def test_a_tool_result_goes_back_to_the_model_as_sent(sdk, publish, db, fake):
+    client, user = sdk
+    server, _ = fake
+    model = server.behave(f"after-tools-{uuid.uuid4().hex[:6]}", replies=["Sunny, 21 C."])
+    await seed(publish, db, user_id=user, available=10**9, targets=[target(model)])
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+    }
+    history = [
+        *ASK,
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": '{"sky": "sunny", "c": 21}'},
+    ]
+    completion = await client.chat.completions.create(
+        model=model, messages=history, tools=[WEATHER]
+    )
+    assert completion.choices[0].message.content == "Sunny, 21 C."
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.choices[0].message.tool_calls is None
+    assert server.requests[-1]["messages"] == history
+
+
+async def test_tools_on_a_model_without_tool_support_are_a_400(sdk):
+    client, _ = sdk
+    for model in ("vareon-offline-1", "vareon/auto"):  # no rule matches: offline answers
+        with pytest.raises(openai.BadRequestError) as raised:
+            await client.chat.completions.create(model=model, messages=ASK, tools=[WEATHER])
+        error = raised.value.body
+        assert error["code"] == "tools_not_supported" and error["param"] == "tools"
+        assert "vareon-offline-1" in error["message"]
+
+
+async def test_tools_fall_back_only_to_targets_that_support_tools(sdk, publish, db, fake):
+    client, user = sdk
+    server, _ = fake
+    model = server.behave(f"tools-{uuid.uuid4().hex[:6]}", tool_calls=[("get_time", "{}")])
+    offline = target("vareon-offline-1", provider="offline")
+    category = await seed(
+        publish, db, user_id=user, available=10**9, targets=[offline, target(model)]
+    )
+    completion = await client.chat.completions.create(
+        model=f"category:{category}", messages=ASK, tools=[TIME]
+    )
+    assert completion.model == model
+    assert completion.choices[0].message.tool_calls[0].function.name == "get_time"
+
+
+async def test_tool_parameters_are_checked_as_openai_checks_them(sdk, publish, db, fake):
+    client, user = sdk
+    model = await tool_model(publish, db, fake, user, [("get_weather", "{}")])
+    named = {"type": "function", "function": {"name": "get_time"}}
+    bad = [
+        ({"tools": [WEATHER], "tool_choice": named}, "tool_choice"),
+        ({"tool_choice": "auto"}, "tool_choice"),
+        ({"tools": [{"type": "function", "function": {"name": "no spaces"}}]}, "tools"),
+    ]
+    for extra, param in bad:
+        with pytest.raises(openai.BadRequestError) as raised:
+            await client.chat.completions.create(model=model, messages=ASK, **extra)
+        assert raised.value.body["param"].startswith(param), (extra, raised.value.body)
