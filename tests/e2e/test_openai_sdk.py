@@ -119,3 +119,53 @@ async def test_a_revoked_key_is_refused_once_arcana_has_the_revocation(platform,
         with pytest.raises(openai.AuthenticationError) as raised:
             await client.models.list()
     assert raised.value.code == "invalid_api_key"
+
+
+async def test_the_sdk_calls_tools_through_the_gateway_streamed_and_not(platform, event_log):
+    model, user, _, key, base_url = await setup(platform, event_log)
+    weather = {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    }
+    platform.provider.behave(model, tool_calls=[("get_weather", '{"city": "Paris"}')])
+    asked = [{"role": "user", "content": "weather in Paris?"}]
+    async with AsyncOpenAI(base_url=base_url, api_key=key["key"], max_retries=0) as client:
+        whole = await client.chat.completions.create(
+            model=model, messages=asked, tools=[weather], tool_choice="auto"
+        )
+        [call] = whole.choices[0].message.tool_calls
+        assert whole.choices[0].finish_reason == "tool_calls"
+        assert call.function.arguments == '{"city": "Paris"}'
+
+        stream = await client.chat.completions.create(
+            model=model, messages=asked, tools=[weather], stream=True
+        )
+        pieces = [p async for c in stream if c.choices for p in c.choices[0].delta.tool_calls or []]
+        assert pieces[0].function.name == "get_weather" and pieces[0].id
+        assert "".join(p.function.arguments for p in pieces) == call.function.arguments
+
+        platform.provider.behave(model, replies=["Sunny."])
+        history = [
+            *asked,
+            whole.choices[0].message.model_dump(exclude_none=True),
+            {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
+        ]
+        after = await client.chat.completions.create(model=model, messages=history)
+        assert after.choices[0].message.content == "Sunny."
+        assert platform.provider.requests[-1]["messages"][-1]["tool_call_id"] == call.id
+
+        with pytest.raises(openai.BadRequestError) as raised:
+            await client.chat.completions.create(
+                model="vareon-offline-1", messages=asked, tools=[weather]
+            )
+        assert raised.value.code == "tools_not_supported"
+
+    await event_log.consumed(
+        platform.groups + "wallet.usage",
+        topics.ARCANA_USAGE,
+        lambda e: e.data.get("user_id") == user["id"],
+        count=3,
+    )
