@@ -51,6 +51,7 @@ def settings(
         provider_timeout_s=1.5,
         retry_after_cap_s=1.0,
         stream_grace_s=0,  # a client gone stops its call at once (test_live_replies: a grace)
+        title_model="vareon-offline-1",  # no title calls to the fake models (test_titles: some)
         db_pool_size=25,
         db_max_overflow=5,
         **infrastructure.service_env(),

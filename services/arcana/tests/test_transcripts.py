@@ -6,7 +6,7 @@ import uuid
 
 from vareon_arcana.titles import title_for
 
-from .conftest import target
+from .conftest import eventually, target
 from .test_branches import ask
 from .test_chat import seed
 
@@ -31,8 +31,11 @@ async def test_export_round_trips_through_import_with_the_tree_receipts_and_feed
     )
     assert rated.status_code == 200 and rated.json()["feedback_rating"] == "up"
 
-    session = (await client.get(f"{BASE}/{sid}", headers=me)).json()
-    assert session["title"] == "How are you"  # named after the first exchange, offline
+    async def titled():
+        session = (await client.get(f"{BASE}/{sid}", headers=me)).json()
+        return session["title"] == "How are you"  # named after the first exchange, offline
+
+    await eventually(titled, timeout_s=30)
 
     exported = (await client.get(f"{BASE}/{sid}/export?tree=true", headers=me)).json()
     assert len(exported["messages"]) == 3 and exported["tree"] is True

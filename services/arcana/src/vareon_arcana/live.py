@@ -159,14 +159,14 @@ class LiveReplies:
         stream: Stream,
         user_id: uuid.UUID,
         *,
-        after: Callable[[], Awaitable[None]] | None = None,
+        after: Callable[[End], Awaitable[None]] | None = None,
     ) -> LiveReply:
         message_id = stream.turn.reply_id or uuid.uuid4()
 
         async def ended(live: LiveReply) -> None:
             self._live.pop(live.message_id, None)
             if after is not None and live.end is not None and live.end.receipt is not None:
-                await after()
+                await after(live.end)
 
         live = LiveReply(
             stream, message_id=message_id, user_id=user_id, grace_s=self.grace_s, on_end=ended

@@ -27,3 +27,9 @@ FALLBACKS = Counter(
     "Model targets given up for the next one (429/5xx/timeout/not configured)",
     ["model"],
 )
+TITLES = Counter(
+    "vareon_arcana_titles_total",
+    "Session titles per title model: generated, offline (the deterministic title), kept (the "
+    "session was named meanwhile), failed (left untitled; the next exchange tries again)",
+    ["model", "outcome"],
+)

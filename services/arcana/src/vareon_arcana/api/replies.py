@@ -117,16 +117,13 @@ async def replied(
     stream: Stream, streamed: bool, calls: Calls, live: LiveReplies, caller: Caller
 ) -> Any:
     """A chat reply as JSON (``streamed`` false) or as a live, resumable stream; once it is
-    stored the session gets its title if it has none."""
-    session_id = stream.turn.session_id
+    stored the session gets its title if it has none (in the background)."""
 
-    async def after() -> None:
-        if session_id is not None:
-            await titles.name(calls.sessionmaker, session_id)
+    async def after(end: End) -> None:
+        titles.after_reply(calls, stream.turn, end)
 
     if not streamed:
         reply = await stream.collect()
-        if reply.end.receipt is not None:
-            await after()
+        titles.after_reply(calls, stream.turn, reply.end)
         return reply_out(reply)
     return live_stream(live.start(stream, caller.user_id, after=after))

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from vareon_arcana import chat, credits, replicas, sessions
+from vareon_arcana import chat, credits, replicas, sessions, titles
 from vareon_arcana.calls import Caller, Calls, End
 from vareon_arcana.schemas import ReceiptOut
 
@@ -105,6 +105,7 @@ async def _ask(shell: Shell, text: str) -> Usage:
     finally:
         stream.close()
     assert end is not None
+    titles.after_reply(shell.calls, stream.turn, end)
     receipt: Any = ReceiptOut.of(end.receipt)
     await shell.send(
         "done",
