@@ -111,6 +111,13 @@ async def test_streamed_tool_calls_arrive_as_openai_streams_them(sdk, publish, d
     assert chunks[-2].choices[0].finish_reason == "tool_calls"
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 6
 
+    async with client.chat.completions.stream(  # the SDK's own accumulator reads it too
+        model=model, messages=ASK, tools=[WEATHER, TIME]
+    ) as events:
+        final = await events.get_final_completion()
+    made = [(c.function.name, c.function.arguments) for c in final.choices[0].message.tool_calls]
+    assert made == calls and final.choices[0].finish_reason == "tool_calls"
+
 
 async def test_a_tool_result_goes_back_to_the_model_as_sent(sdk, publish, db, fake):
     client, user = sdk
