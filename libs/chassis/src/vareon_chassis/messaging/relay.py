@@ -30,7 +30,7 @@ from typing import Any, cast
 import psycopg
 import structlog
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import MessageSizeTooLargeError
+from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 from prometheus_client import Counter, Gauge
 from sqlalchemy import CursorResult, Table, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -164,6 +164,12 @@ class OutboxRelay:
             producer = self.producer_factory()
             await producer.start()
             self._producer = producer
+        elif not await self._producer.client.force_metadata_update():
+            # Queued now, the records would wait for the broker to return; one that returns
+            # empty (the embedded broker keeps topics in memory) acknowledges records for
+            # topics it never created and stores them nowhere a consumer reads. Metadata
+            # fresh from a reachable broker lets send() have missing topics created first.
+            raise KafkaConnectionError("the broker is unreachable; nothing was queued")
         futures: list[asyncio.Future[Any]] = []
         size = 0
         for row in rows:
