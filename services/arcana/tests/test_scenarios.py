@@ -167,6 +167,9 @@ async def test_invalid_scenarios_are_422(client, signing_key):
             "conversations": [{"name": "a", "turns": ["hi"], "expect": {"json_shape": {"k": 1}}}],
         },
     ]
+    values = {v: ["1", "2", "3", "4", "5"] for v in ("a", "b", "c")}  # 125 once expanded
+    too_many = {"name": "a", "template": {"turns": ["{a}{b}{c}"], "variables": values}}
+    bad.append({"name": "x", "conversations": [too_many]})
     for body in bad:
         response = await client.post(SCENARIOS, headers=owner, json=body)
         assert response.status_code == 422, body
@@ -374,3 +377,32 @@ async def test_scenarios_are_their_owners_only_and_go_with_the_user(
         ]
     assert left == [0, 0, 0]
     assert (await client.get(f"{SCENARIOS}/{sid}", headers=owner)).status_code == 404
+
+
+async def test_a_persona_scenario_answers_with_its_prompt_and_pinned_model(
+    client, signing_key, publish, db, fake
+):
+    server, _ = fake
+    owner = signing_key.headers(uuid.uuid4())
+    routed = server.behave(f"scn-routed-{uuid.uuid4().hex[:6]}", words=["plain"])
+    pinned = server.behave(f"scn-pinned-{uuid.uuid4().hex[:6]}", words=["arr"])
+    category = await seed(publish, db, targets=[target(routed), target(pinned)])
+    slug = f"pirate-{uuid.uuid4().hex[:6]}"
+    persona = {"slug": slug, "name": "P", "system_prompt": "Say arr.", "category": category}
+    made = await client.post(
+        "/api/v1/arcana/personas", headers=owner, json=persona | {"model": pinned}
+    )
+    assert made.status_code == 201, made.text
+    body = {
+        "name": "pirate",
+        "persona": slug,
+        "expect": {"model": pinned, "contains": ["arr"]},
+        "conversations": [{"name": "ahoy", "turns": ["ahoy"]}],
+    }
+    scenario = await create(client, owner, body)
+    run = await finished(
+        client, owner, scenario["id"], (await start(client, owner, scenario["id"]))["id"]
+    )
+    assert run["passed"] == 1, run["results"]
+    sent = [r for r in server.requests if r["model"] == pinned][-1]["messages"]
+    assert sent[0]["role"] == "system" and sent[0]["content"].startswith("Say arr.")

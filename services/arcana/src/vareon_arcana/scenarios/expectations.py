@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -61,6 +62,13 @@ def validate_template(turns: list[str], variables: dict[str, list[str]]) -> None
         for name in PLACEHOLDER.findall(turn):
             if name not in variables:
                 raise ValueError(f"the template names {{{name}}}, which is not a variable")
+
+
+def count(conversation: Conversation) -> int:
+    """How many conversations ``expand`` makes (counted without making them)."""
+    if conversation.template is None:
+        return 1
+    return math.prod(len(values) for values in conversation.template.variables.values())
 
 
 def expand(conversation: Conversation) -> list[tuple[str, list[str]]]:

@@ -55,7 +55,13 @@ class Template(BaseModel):
 
     turns: Annotated[Turns, Field(min_length=1)]
     variables: Annotated[
-        dict[str, Annotated[list[Annotated[str, Field(max_length=500)]], Field(min_length=1)]],
+        dict[
+            Annotated[str, Field(pattern=r"^\w{1,64}$")],
+            Annotated[
+                list[Annotated[str, Field(max_length=500)]],
+                Field(min_length=1, max_length=MAX_CONVERSATIONS),
+            ],
+        ],
         Field(max_length=5),
     ] = {}
 
@@ -99,9 +105,9 @@ class ScenarioSpec(BaseModel):
     def _names(self) -> Self:
         if self.persona is not None and self.category is not None:
             raise ValueError("give a persona or a category, not both")
-        keys = [key for c in self.conversations for key, _ in expectations.expand(c)]
-        if len(keys) > MAX_CONVERSATIONS:
+        if sum(expectations.count(c) for c in self.conversations) > MAX_CONVERSATIONS:
             raise ValueError(f"at most {MAX_CONVERSATIONS} conversations once expanded")
+        keys = [key for c in self.conversations for key, _ in expectations.expand(c)]
         if len(set(keys)) != len(keys):
             raise ValueError("conversation names must be unique")
         return self
