@@ -139,8 +139,8 @@ async def test_a_title_you_set_while_the_model_answers_is_kept(
 ):
     server, _ = fake
     user, role, titler, _, category = await titling_user(
-        publish, db, server, words=["Slow", "title", "from", "the", "model"], delay_s=0.3
-    )
+        publish, db, server, words="A slow title from the model word by word".split(), delay_s=0.3
+    )  # ~2 s from its first word to its last: the rename lands in between
     me = signing_key.headers(user, roles=["user", role])
     sid = await new_session(client, me, category)
     await send(client, me, sid, "Anything")
