@@ -39,6 +39,7 @@ from vareon_contracts.envelope import MalformedEvent, decode_kafka
 from vareon_contracts.topics import dead_letter_topic
 
 from vareon_chassis.context import causation_id_var, request_id_var
+from vareon_chassis.messaging.relay import refresh_metadata
 from vareon_chassis.messaging.suppress import side_effects_suppressed
 from vareon_chassis.metrics import CONSUMER_RETRIES, DEAD_LETTERS
 from vareon_chassis.telemetry import consume_span
@@ -424,6 +425,7 @@ class ConsumerRuntime:
         while True:  # the offset must not move on until the dead letter is safely stored
             try:
                 producer = await self._dead_letter_producer()
+                await refresh_metadata(producer)
                 await producer.send_and_wait(
                     dead_letter_topic(record.topic),
                     value=record.value,

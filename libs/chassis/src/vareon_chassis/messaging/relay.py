@@ -59,6 +59,17 @@ def libpq_url(sqlalchemy_url: str) -> str:
     return sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
+async def refresh_metadata(producer: AIOKafkaProducer) -> None:
+    """Raise unless a reachable broker just answered ``producer``'s metadata request.
+
+    Queued without it, records wait for an unreachable broker to return; one that returns
+    empty (the embedded broker keeps topics in memory) acknowledges records for topics it
+    never created and stores them nowhere a consumer reads. With metadata fresh from a
+    reachable broker, ``send()`` has a missing topic created before it sends."""
+    if not await producer.client.force_metadata_update():
+        raise KafkaConnectionError("the broker is unreachable; nothing was queued")
+
+
 def kafka_headers(headers: dict[str, str]) -> list[tuple[str, bytes]]:
     return [(name, value.encode()) for name, value in headers.items()]
 
@@ -164,12 +175,8 @@ class OutboxRelay:
             producer = self.producer_factory()
             await producer.start()
             self._producer = producer
-        elif not await self._producer.client.force_metadata_update():
-            # Queued now, the records would wait for the broker to return; one that returns
-            # empty (the embedded broker keeps topics in memory) acknowledges records for
-            # topics it never created and stores them nowhere a consumer reads. Metadata
-            # fresh from a reachable broker lets send() have missing topics created first.
-            raise KafkaConnectionError("the broker is unreachable; nothing was queued")
+        else:
+            await refresh_metadata(self._producer)
         futures: list[asyncio.Future[Any]] = []
         size = 0
         for row in rows:
