@@ -22,8 +22,9 @@ SCENARIOS = "/api/v1/arcana/scenarios"
 
 @pytest.fixture(scope="module")
 def settings(settings: ArcanaSettings) -> ArcanaSettings:
-    """The worker polls often, so a resumed run (no wake-up) is picked up quickly."""
-    return settings.model_copy(update={"scenario_poll_s": 0.2})
+    """The worker polls often, so a resumed run (no wake-up) is picked up quickly; two runs of
+    a user's may be in progress."""
+    return settings.model_copy(update={"scenario_poll_s": 0.2, "scenario_active_runs": 2})
 
 
 async def finished(client, headers, sid: str, rid: str) -> dict:
@@ -193,26 +194,31 @@ async def test_a_cancelled_run_starts_no_further_conversation(
     model = server.behave(f"scn-slow-{uuid.uuid4().hex[:6]}", words=["a", "b", "c"], delay_s=0.2)
     category = await seed(publish, db, targets=[target(model)])
     turns = [{"name": f"c{i}", "turns": ["hi"]} for i in range(4)]
-    scenario = await create(
-        client, owner, {"name": "slow", "category": category, "conversations": turns}
-    )
-    run = await start(client, owner, scenario["id"])
+    body = {"name": "slow", "category": category, "conversations": turns}
+    sid = (await create(client, owner, body))["id"]
+    started = [await start(client, owner, sid), await start(client, owner, sid)]
+    busy = await client.post(f"{SCENARIOS}/{sid}/runs", headers=owner)
+    assert busy.status_code == 409 and busy.json()["type"].endswith("/scenario-runs-busy")
 
-    cancelled = await client.post(
-        f"{SCENARIOS}/{scenario['id']}/runs/{run['id']}/cancel", headers=owner
-    )
-    assert cancelled.status_code == 200, cancelled.text
-    assert cancelled.json()["status"] == "cancelled"
+    for run in started:
+        cancelled = await client.post(f"{SCENARIOS}/{sid}/runs/{run['id']}/cancel", headers=owner)
+        assert cancelled.status_code == 200, cancelled.text
+        assert cancelled.json()["status"] == "cancelled"
 
     async def settled():  # the conversation being played when it was cancelled is recorded
-        got = (
-            await client.get(f"{SCENARIOS}/{scenario['id']}/runs/{run['id']}", headers=owner)
-        ).json()
+        got = [
+            (await client.get(f"{SCENARIOS}/{sid}/runs/{r['id']}", headers=owner)).json()
+            for r in started
+        ]
         ended = all(s.finished or s.cancelled for s in server.streams if s.model == model)
-        return got if ended and got["done"] == server.calls.count(model) else None
+        return got if ended and sum(g["done"] for g in got) == server.calls.count(model) else None
 
     got = await eventually(settled, timeout_s=20)
-    assert got["status"] == "cancelled" and got["done"] < 4
+    assert all(g["status"] == "cancelled" and g["done"] < 4 for g in got)
+    again = await start(client, owner, sid)  # no longer busy
+    assert (
+        await client.post(f"{SCENARIOS}/{sid}/runs/{again['id']}/cancel", headers=owner)
+    ).is_success
 
 
 async def test_two_runs_compare_per_conversation(client, signing_key, publish, db, fake):

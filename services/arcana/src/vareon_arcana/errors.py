@@ -110,3 +110,10 @@ class ScenarioRunNotFound(NotFound):
 class ScenarioRunFinished(Conflict):
     type = PROBLEM_BASE + "scenario-run-finished"
     title = "The scenario run has already finished"
+
+
+class ScenarioRunsBusy(Conflict):
+    """The user already has as many runs queued or running as one may."""
+
+    type = PROBLEM_BASE + "scenario-runs-busy"
+    title = "Too many scenario runs in progress"

@@ -59,6 +59,8 @@ class ArcanaSettings(ServiceSettings):
     """How often the scenario worker looks for a queued run (a new run wakes it at once)."""
     scenario_lease_s: float = 60.0
     """A running scenario run whose worker stopped renewing this long is resumed by another."""
+    scenario_active_runs: int = 3
+    """Runs one user may have queued or running at once (uncharged runs cost the operator)."""
     demo_limit: str = "5/minute"
     """Calls of the unauthenticated demo per client IP (the `limits` notation)."""
     title_model: str | None = None

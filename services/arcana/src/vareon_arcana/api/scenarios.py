@@ -92,7 +92,12 @@ async def delete_scenario(scenario_id: uuid.UUID, caller: CallerDep, db: Session
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/{scenario_id}/runs", status_code=status.HTTP_202_ACCEPTED, response_model=RunOut)
+@router.post(
+    "/{scenario_id}/runs",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=RunOut,
+    responses={409: problem_response("As many of your runs as allowed are queued or running")},
+)
 async def start_run(
     scenario_id: uuid.UUID,
     caller: CallerDep,
@@ -103,8 +108,14 @@ async def start_run(
 ) -> RunOut:
     """Queued, then played in the background; follow it at ``GET .../runs/{id}``. Not
     charged to your wallet unless ``charge`` is true."""
-    run = await runs.start(db, caller, scenario_id, charge=(body or RunCreate()).charge)
     worker: ScenarioWorker = request.app.state.scenario_worker
+    run = await runs.start(
+        db,
+        caller,
+        scenario_id,
+        charge=(body or RunCreate()).charge,
+        active_limit=worker.active_runs,
+    )
     tasks.add_task(worker.wake)  # background tasks run after the commit
     return render_run(run)
 

@@ -7,11 +7,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vareon_arcana.calls import Caller
-from vareon_arcana.errors import ScenarioRunFinished, ScenarioRunNotFound
+from vareon_arcana.errors import ScenarioRunFinished, ScenarioRunNotFound, ScenarioRunsBusy
 from vareon_arcana.scenarios import catalog
 from vareon_arcana.scenarios.expectations import expand
 from vareon_arcana.scenarios.models import ScenarioResult, ScenarioRun
@@ -46,9 +46,26 @@ def plan(spec: ScenarioSpec) -> dict[str, Any]:
 
 
 async def start(
-    session: AsyncSession, caller: Caller, scenario_id: uuid.UUID, *, charge: bool
+    session: AsyncSession,
+    caller: Caller,
+    scenario_id: uuid.UUID,
+    *,
+    charge: bool,
+    active_limit: int,
 ) -> ScenarioRun:
+    """Queued for the worker (409 scenario-runs-busy past ``active_limit`` queued or running
+    runs of the caller's)."""
     scenario = await catalog.owned(session, caller, scenario_id)
+    await session.execute(select(func.pg_advisory_xact_lock(_lock_key(caller.user_id))))
+    active = await session.scalar(
+        select(func.count())
+        .select_from(ScenarioRun)
+        .where(ScenarioRun.owner_id == caller.user_id, ScenarioRun.status.in_((QUEUED, RUNNING)))
+    )
+    if (active or 0) >= active_limit:
+        raise ScenarioRunsBusy(
+            f"{active} of your runs are queued or running; {active_limit} at most"
+        )
     spec = ScenarioSpec.model_validate(scenario.spec)
     await catalog.check_persona(session, caller, spec)
     played = plan(spec)
@@ -131,6 +148,11 @@ async def cancel(
     run.lease_until = None
     await session.flush()
     return run
+
+
+def _lock_key(user_id: uuid.UUID) -> int:
+    """One advisory lock per user: concurrent starts count their active runs one at a time."""
+    return int.from_bytes(user_id.bytes[:8], "big", signed=True)
 
 
 def eta_s(run: ScenarioRun, now: datetime | None = None) -> float | None:

@@ -29,7 +29,7 @@ class Expect(BaseModel):
     """The model that answered after fallbacks (every turn)."""
     max_cost: Annotated[int, Field(ge=0)] | None = None
     """Micro-credits (the wallet's unit, as in receipts) the whole conversation may cost."""
-    max_ttft_ms: Annotated[float, Field(gt=0)] | None = None
+    max_ttft_ms: Annotated[float, Field(gt=0, le=3_600_000)] | None = None
     """Time to the first token of each turn, in milliseconds."""
     contains: Annotated[list[Text], Field(max_length=20)] = []
     """Text every one of which appears in the answers (case-insensitive)."""

@@ -47,6 +47,7 @@ class ScenarioWorker:
     def __init__(self, settings: ArcanaSettings) -> None:
         self.lease_s = settings.scenario_lease_s
         self.every_s = settings.scenario_poll_s
+        self.active_runs = settings.scenario_active_runs
         self._wakeup = asyncio.Event()
 
     def wake(self) -> None:
