@@ -197,6 +197,15 @@ async def test_a_cancelled_run_starts_no_further_conversation(
     body = {"name": "slow", "category": category, "conversations": turns}
     sid = (await create(client, owner, body))["id"]
     started = [await start(client, owner, sid), await start(client, owner, sid)]
+
+    async def under_way():
+        got = await client.get(f"{SCENARIOS}/{sid}/runs/{started[0]['id']}", headers=owner)
+        run = got.json()
+        return run if run["status"] == "running" and run["done"] >= 1 else None
+
+    progress = await eventually(under_way, timeout_s=20)
+    if progress["done"] < 4:  # the ETA exists while conversations are left
+        assert progress["eta_s"] > 0 and progress["passed"] + progress["failed"] == progress["done"]
     busy = await client.post(f"{SCENARIOS}/{sid}/runs", headers=owner)
     assert busy.status_code == 409 and busy.json()["type"].endswith("/scenario-runs-busy")
 
@@ -409,6 +418,25 @@ async def test_a_persona_scenario_answers_with_its_prompt_and_pinned_model(
     run = await finished(
         client, owner, scenario["id"], (await start(client, owner, scenario["id"]))["id"]
     )
-    assert run["passed"] == 1, run["results"]
+    assert run["passed"] == 1 and run["persona_version"] == 1, run["results"]
     sent = [r for r in server.requests if r["model"] == pinned][-1]["messages"]
     assert sent[0]["role"] == "system" and sent[0]["content"].startswith("Say arr.")
+
+    # The persona changes: a run started now plays its new version, and the comparison says so.
+    pid = made.json()["id"]
+    edit = {"system_prompt": "Say nothing.", "model": None}
+    assert (
+        await client.patch(f"/api/v1/arcana/personas/{pid}", headers=owner, json=edit)
+    ).is_success
+    later = await start(client, owner, scenario["id"])
+    assert later["persona_version"] == 2
+    later = await finished(client, owner, scenario["id"], later["id"])
+    assert later["results"][0]["model"] == routed and not later["results"][0]["passed"]
+    path = f"{SCENARIOS}/{scenario['id']}/runs/{run['id']}/compare/{later['id']}"
+    comparison = (await client.get(path, headers=owner)).json()
+    assert comparison["persona_version"] == {"a": 1, "b": 2}
+    differences = comparison["conversations"][0]["differences"]
+    assert differences["model"] == {"a": pinned, "b": routed}
+    assert (
+        differences["check:model"]["b"]["reason"] == f"expected {pinned!r}, turn 1 got {routed!r}"
+    )

@@ -45,6 +45,7 @@ def render_run(run: ScenarioRun, results: list[ScenarioResult] | None = None) ->
         scenario_id=run.scenario_id,
         status=run.status,
         charge=run.charge,
+        persona_version=runs.version_of(run),
         total=run.total,
         done=run.done,
         passed=run.passed,

@@ -19,9 +19,13 @@ from vareon_arcana.scenarios.models import Scenario
 from vareon_arcana.scenarios.schemas import ScenarioSpec
 
 
-async def check_persona(session: AsyncSession, caller: Caller, spec: ScenarioSpec) -> None:
-    if spec.persona is not None:
-        await personas.by_slug(session, caller, spec.persona)  # 404 persona-not-found
+async def check_persona(
+    session: AsyncSession, caller: Caller, spec: ScenarioSpec
+) -> personas.View | None:
+    """The persona the scenario names, as it is now (404 persona-not-found)."""
+    if spec.persona is None:
+        return None
+    return await personas.by_slug(session, caller, spec.persona)
 
 
 async def create(session: AsyncSession, caller: Caller, spec: ScenarioSpec) -> Scenario:

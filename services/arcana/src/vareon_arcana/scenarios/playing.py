@@ -8,12 +8,15 @@ real traffic only); uncharged runs reserve and charge nothing (``admit(charge=Fa
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, replace
+from typing import Any
 
 from vareon_chassis.errors import DomainError
 
 from vareon_arcana import memory, personas
 from vareon_arcana.calls import Caller, Calls, End
+from vareon_arcana.errors import PersonaNotFound
 from vareon_arcana.models import PersonaVersion
 from vareon_arcana.scenarios.expectations import TurnPlayed
 
@@ -30,14 +33,18 @@ class Setup:
     charge: bool
 
 
-async def setup(calls: Calls, caller: Caller, spec: dict[str, object], charge: bool) -> Setup:
-    """The persona named by the scenario, as it is now (404 persona-not-found when gone)."""
+async def setup(calls: Calls, caller: Caller, plan: dict[str, Any], charge: bool) -> Setup:
+    """The persona version the run was started with (404 persona-not-found when the persona
+    was deleted since), else the category."""
     persona = None
-    category = str(spec.get("category") or DEFAULT_CATEGORY)
-    slug = spec.get("persona")
-    if isinstance(slug, str):
+    category = str(plan.get("category") or DEFAULT_CATEGORY)
+    pinned = plan.get("persona_version")
+    if pinned:
         async with calls.sessionmaker() as session:
-            persona = (await personas.by_slug(session, caller, slug)).current
+            key = (uuid.UUID(pinned["id"]), int(pinned["version"]))
+            persona = await session.get(PersonaVersion, key)
+        if persona is None:
+            raise PersonaNotFound(f"the persona {plan.get('persona')!r} was deleted")
         category = persona.category
     return Setup(caller, category, persona, charge)
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from vareon_arcana import personas
 from vareon_arcana.calls import Caller
 from vareon_arcana.errors import ScenarioRunFinished, ScenarioRunNotFound, ScenarioRunsBusy
 from vareon_arcana.scenarios import catalog
@@ -25,8 +26,9 @@ TIMES = ("ttft_ms", "total_ms")
 """Shown with their delta in every comparison; never a change by themselves."""
 
 
-def plan(spec: ScenarioSpec) -> dict[str, Any]:
-    """What a run plays: every conversation expanded, its expectations over the scenario's."""
+def plan(spec: ScenarioSpec, persona: personas.View | None = None) -> dict[str, Any]:
+    """What a run plays: the persona's version of now, every conversation expanded, its
+    expectations over the scenario's."""
     conversations = []
     for conversation in spec.conversations:
         expect = spec.expect.model_copy(
@@ -42,7 +44,15 @@ def plan(spec: ScenarioSpec) -> dict[str, Any]:
                     "expect": expect,
                 }
             )
-    return {"persona": spec.persona, "category": spec.category, "conversations": conversations}
+    pinned = None
+    if persona is not None:
+        pinned = {"id": str(persona.persona.id), "version": persona.current.version}
+    return {
+        "persona": spec.persona,
+        "persona_version": pinned,
+        "category": spec.category,
+        "conversations": conversations,
+    }
 
 
 async def start(
@@ -67,8 +77,7 @@ async def start(
             f"{active} of your runs are queued or running; {active_limit} at most"
         )
     spec = ScenarioSpec.model_validate(scenario.spec)
-    await catalog.check_persona(session, caller, spec)
-    played = plan(spec)
+    played = plan(spec, await catalog.check_persona(session, caller, spec))
     run = ScenarioRun(
         id=uuid.uuid4(),
         scenario_id=scenario.id,
@@ -150,6 +159,12 @@ async def cancel(
     return run
 
 
+def version_of(run: ScenarioRun) -> int | None:
+    """The persona version the run plays (None: a category's scenario)."""
+    pinned = run.plan.get("persona_version")
+    return int(pinned["version"]) if pinned else None
+
+
 def _lock_key(user_id: uuid.UUID) -> int:
     """One advisory lock per user: concurrent starts count their active runs one at a time."""
     return int.from_bytes(user_id.bytes[:8], "big", signed=True)
@@ -228,6 +243,7 @@ async def compare(
     return {
         "a": a.id,
         "b": b.id,
+        "persona_version": {"a": version_of(a), "b": version_of(b)},
         "passed": {"a": a.passed, "b": b.passed},
         "cost": {
             "a": sum(r["cost"] for r in rows_a.values()),

@@ -177,6 +177,8 @@ class RunOut(BaseModel):
     scenario_id: uuid.UUID
     status: RunStatus
     charge: bool
+    persona_version: int | None
+    """The version of the scenario's persona it plays (fixed when it started)."""
     total: int
     done: int
     passed: int
@@ -206,6 +208,7 @@ class Change(BaseModel):
 class Comparison(BaseModel):
     a: uuid.UUID
     b: uuid.UUID
+    persona_version: dict[str, int | None]
     passed: dict[str, int]
     """``{"a": n, "b": m}``"""
     cost: dict[str, int]
