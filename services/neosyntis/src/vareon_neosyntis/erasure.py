@@ -8,8 +8,10 @@ import uuid
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from vareon_chassis import idempotency
 
 from vareon_neosyntis.datasets.models import Dataset, DatasetVersion
+from vareon_neosyntis.db import IDEMPOTENCY_KEYS
 from vareon_neosyntis.lab.models import LabOperation, LabResult
 from vareon_neosyntis.registry.models import AliasHistory, Model, ModelVersion
 from vareon_neosyntis.storage import Storage
@@ -37,6 +39,7 @@ async def erase_user(session: AsyncSession, storage: Storage, user_id: uuid.UUID
     await session.execute(
         update(AliasHistory).where(AliasHistory.moved_by == user_id).values(moved_by=None)
     )
+    await idempotency.forget_owner(session, IDEMPOTENCY_KEYS, user_id)
     for row in rows:
         await asyncio.to_thread(storage.delete, row.storage_key)
     return len(rows)

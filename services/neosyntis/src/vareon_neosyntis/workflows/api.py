@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from vareon_chassis.auth import CurrentUser
 from vareon_chassis.db import SessionDep
 from vareon_chassis.errors import NotFound, problem_response
+from vareon_chassis.idempotency import REPLAYED_HEADER, IdempotencyKey
 
 from vareon_neosyntis.workflows import service
 from vareon_neosyntis.workflows.models import WorkflowRun, WorkflowRunStep
@@ -77,9 +78,26 @@ async def delete(workflow_id: str, session: SessionDep, user: CurrentUser) -> Re
     return Response(status_code=204)
 
 
-@router.post("/{workflow_id}/runs", status_code=201, response_model=RunOut)
-async def start_run(workflow_id: str, session: SessionDep, user: CurrentUser) -> RunOut:
-    run = await service.start_run(session, user, _id(workflow_id, "workflow"))
+@router.post(
+    "/{workflow_id}/runs",
+    status_code=201,
+    response_model=RunOut,
+    responses={409: problem_response("The Idempotency-Key started a run of another workflow")},
+)
+async def start_run(
+    workflow_id: str,
+    session: SessionDep,
+    user: CurrentUser,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> RunOut:
+    """The quick action "run workflow W": with an ``Idempotency-Key`` a retry gets the same
+    run back (``Idempotent-Replayed: true``) and starts nothing."""
+    run, replayed = await service.start_run(
+        session, user, _id(workflow_id, "workflow"), idempotency_key
+    )
+    if replayed:
+        response.headers[REPLAYED_HEADER] = "true"
     return _run(run, await service.run_steps(session, run.id))
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from vareon_chassis import idempotency
 from vareon_chassis.auth import Principal
 from vareon_chassis.errors import Conflict, DomainError, Forbidden, NotFound
 from vareon_contracts.events.neosyntis import (
@@ -24,7 +25,7 @@ from vareon_contracts.events.neosyntis import (
 )
 
 from vareon_neosyntis.datasets import service as datasets
-from vareon_neosyntis.db import OUTBOX
+from vareon_neosyntis.db import IDEMPOTENCY_KEYS, OUTBOX
 from vareon_neosyntis.errors import InvalidRequest
 from vareon_neosyntis.training import service as training
 from vareon_neosyntis.workflows import dag, steps
@@ -35,6 +36,7 @@ log = structlog.get_logger(__name__)
 
 DEPLOYMENTS_WRITE = "deployments:write"
 RETRY_BATCH = 100
+RUN_ACTION = "workflow-run"
 
 
 def _definition(raw_steps: list[Any]) -> list[dict[str, Any]]:
@@ -127,10 +129,44 @@ async def delete(session: AsyncSession, owner_id: uuid.UUID, workflow_id: uuid.U
 # Runs ----------------------------------------------------------------------------------
 
 
-async def start_run(session: AsyncSession, user: Principal, workflow_id: uuid.UUID) -> WorkflowRun:
+async def start_run(
+    session: AsyncSession,
+    user: Principal,
+    workflow_id: uuid.UUID,
+    idempotency_key: str | None = None,
+) -> tuple[WorkflowRun, bool]:
+    """The run started, and whether it is an earlier one replayed for its Idempotency-Key
+    (the quick action "run workflow W": a retry with the key starts nothing new)."""
     owner_id = user.id
     workflow = await get(session, owner_id, workflow_id)
     _check_allowed(user, workflow.steps)
+    if idempotency_key is not None:
+        earlier = await idempotency.claim(
+            session,
+            IDEMPOTENCY_KEYS,
+            owner_id=owner_id,
+            action=RUN_ACTION,
+            key=idempotency_key,
+            request_hash=idempotency.fingerprint({"workflow_id": str(workflow_id)}),
+        )
+        if earlier is not None:
+            run, _ = await get_run(session, owner_id, uuid.UUID(earlier["run_id"]))
+            return run, True
+    run = await _new_run(session, user, workflow)
+    if idempotency_key is not None:
+        await idempotency.remember(
+            session,
+            IDEMPOTENCY_KEYS,
+            owner_id=owner_id,
+            action=RUN_ACTION,
+            key=idempotency_key,
+            result={"run_id": str(run.id)},
+        )
+    return run, False
+
+
+async def _new_run(session: AsyncSession, user: Principal, workflow: Workflow) -> WorkflowRun:
+    owner_id = user.id
     now = datetime.now(UTC)
     run = WorkflowRun(
         id=uuid.uuid4(),
