@@ -440,3 +440,29 @@ async def test_a_persona_scenario_answers_with_its_prompt_and_pinned_model(
     assert (
         differences["check:model"]["b"]["reason"] == f"expected {pinned!r}, turn 1 got {routed!r}"
     )
+
+
+async def test_runs_of_different_users_play_side_by_side(client, signing_key, publish, db, fake):
+    server, _ = fake
+    slow_user, quick_user = signing_key.headers(uuid.uuid4()), signing_key.headers(uuid.uuid4())
+    slow = server.behave(f"scn-long-{uuid.uuid4().hex[:6]}", words=["a", "b"], delay_s=0.3)
+    quick = server.behave(f"scn-quick-{uuid.uuid4().hex[:6]}", words=["done"])
+    slow_category = await seed(publish, db, targets=[target(slow)])
+    quick_category = await seed(publish, db, targets=[target(quick)])
+    many = [{"name": f"c{i}", "turns": ["hi"]} for i in range(6)]
+    long = await create(
+        client, slow_user, {"name": "long", "category": slow_category, "conversations": many}
+    )
+    short = await create(
+        client,
+        quick_user,
+        {"name": "short", "category": quick_category, "conversations": [many[0]]},
+    )
+    long_run = await start(client, slow_user, long["id"])
+    short_run = await finished(
+        client, quick_user, short["id"], (await start(client, quick_user, short["id"]))["id"]
+    )
+    assert short_run["status"] == "completed"
+    path = f"{SCENARIOS}/{long['id']}/runs/{long_run['id']}"
+    assert (await client.get(path, headers=slow_user)).json()["status"] in {"queued", "running"}
+    assert (await client.post(f"{path}/cancel", headers=slow_user)).is_success

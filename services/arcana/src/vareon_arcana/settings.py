@@ -60,6 +60,8 @@ class ArcanaSettings(ServiceSettings):
     scenario_lease_s: float = 60.0
     """A running scenario run whose worker stopped renewing this long is resumed by another."""
     scenario_active_runs: int = 3
+    scenario_parallel_runs: int = 4
+    """Runs one process plays at once (each plays its conversations one after another)."""
     """Runs one user may have queued or running at once (uncharged runs cost the operator)."""
     demo_limit: str = "5/minute"
     """Calls of the unauthenticated demo per client IP (the `limits` notation)."""

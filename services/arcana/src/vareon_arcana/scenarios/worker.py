@@ -1,5 +1,6 @@
 """The scenario worker: a periodic step of the app (``vareon_chassis.periodic``) that claims
-one run at a time and plays its conversations in order, recording each as it ends.
+runs (up to ``ARCANA_SCENARIO_PARALLEL_RUNS`` at once, each in its own task) and plays each
+run's conversations in order, recording each as it ends.
 
 Claims are rows (``FOR UPDATE SKIP LOCKED``, so replicas never play one run twice) with a
 lease the worker renews while it plays (chassis ``repeat``). A run whose lease passed (its
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +24,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vareon_chassis.errors import DomainError
 from vareon_chassis.periodic import periodic, repeat
-from vareon_chassis.service import Resource
+from vareon_chassis.service import STOP_TIMEOUT_S, Resource
 
 from vareon_arcana.calls import Caller, Calls
 from vareon_arcana.scenarios import playing
@@ -48,23 +50,50 @@ class ScenarioWorker:
         self.lease_s = settings.scenario_lease_s
         self.every_s = settings.scenario_poll_s
         self.active_runs = settings.scenario_active_runs
+        self.parallel = settings.scenario_parallel_runs
         self._wakeup = asyncio.Event()
+        self._playing: set[asyncio.Task[None]] = set()
 
     def wake(self) -> None:
         """After a commit that queued a run: play it now rather than at the next poll."""
         self._wakeup.set()
 
     def loop(self) -> Resource:
-        return periodic("scenario-runs", self.step, every_s=self.every_s, wake=self._wakeup)
+        """The periodic step, and at shutdown the runs being played stopped (their leases
+        run out and another process resumes them)."""
+        stepping = periodic("scenario-runs", self.step, every_s=self.every_s, wake=self._wakeup)
+
+        @contextlib.asynccontextmanager
+        async def running(app: FastAPI) -> AsyncIterator[None]:
+            async with stepping(app):
+                try:
+                    yield
+                finally:
+                    for task in self._playing:
+                        task.cancel()
+                    if self._playing:
+                        await asyncio.wait(self._playing, timeout=STOP_TIMEOUT_S)
+
+        return running
 
     async def step(self, app: FastAPI) -> bool:
-        """Play one claimed run to its end; True when one was claimed (more may wait)."""
+        """Claim runs while fewer than ``parallel`` are being played, each played in its own
+        task (one that ends wakes the step for the next)."""
         calls: Calls = app.state.calls
-        claimed = await self.claim(calls.sessionmaker)
-        if claimed is None:
-            return False
-        await self.play(calls, claimed)
-        return True
+        while len(self._playing) < self.parallel:
+            claimed = await self.claim(calls.sessionmaker)
+            if claimed is None:
+                break
+            task = asyncio.create_task(self.play(calls, claimed))
+            self._playing.add(task)
+            task.add_done_callback(self._played)
+        return False
+
+    def _played(self, task: asyncio.Task[None]) -> None:
+        self._playing.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("playing a scenario run failed", error=repr(task.exception()))
+        self.wake()
 
     async def claim(self, sessionmaker: async_sessionmaker[AsyncSession]) -> Claimed | None:
         now = datetime.now(UTC)
