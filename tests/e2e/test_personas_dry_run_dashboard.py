@@ -1,6 +1,9 @@
-"""Issue 20 through the gateway: a persona chat leaves a routing sample, an admin dry-runs a
-price change over it, the dashboard answers, and erasure takes the persona and the sample."""
+"""Issue 20 through the gateway: a persona chat leaves a routing sample, a scenario of the
+persona runs (uncharged, no samples) with a failing expectation, an admin dry-runs a price
+change over the sample, the dashboard answers, and erasure takes persona, scenario, sample."""
 
+import asyncio
+import time
 import uuid
 
 from sqlalchemy import text
@@ -15,6 +18,31 @@ DEAR = {**CHEAP, "model": "e2e-dear", "input_price_per_1k": 50_000, "output_pric
 
 def rule_report(dry_run, rule_id):
     return next(r for r in dry_run["rules"] if r["rule_id"] == rule_id)
+
+
+async def scenario_run(gw, me, persona: str) -> dict:
+    """A scenario of the persona, run (uncharged) until it completes; its run with results."""
+    body = {
+        "name": "review",
+        "persona": persona,
+        "expect": {"model": "e2e-cheap"},
+        "conversations": [
+            {"name": "greet", "turns": ["hello"]},
+            {"name": "strict", "turns": ["review this"], "expect": {"contains": ["LGTM"]}},
+        ],
+    }
+    scenario = await gw.post("/api/v1/arcana/scenarios", headers=me, json=body)
+    assert scenario.status_code == 201, scenario.text
+    runs = f"/api/v1/arcana/scenarios/{scenario.json()['id']}/runs"
+    started = await gw.post(runs, headers=me, json={})
+    assert started.status_code == 202, started.text
+    deadline = time.monotonic() + 60
+    while True:
+        run = (await gw.get(f"{runs}/{started.json()['id']}", headers=me)).json()
+        if run["status"] == "completed" or time.monotonic() > deadline:
+            assert (run["status"], run["done"], run["passed"]) == ("completed", 2, 1), run
+            return run
+        await asyncio.sleep(0.1)
 
 
 async def test_persona_chat_dry_run_dashboard_and_erasure(platform, event_log):
@@ -51,6 +79,12 @@ async def test_persona_chat_dry_run_dashboard_and_erasure(platform, event_log):
     assert receipt["model"] == "e2e-cheap"
     sent = [r for r in platform.provider.requests if r["model"] == "e2e-cheap"][-1]
     assert sent["messages"][0]["content"].startswith("You review code.")
+
+    run = await scenario_run(gw, me, "reviewer")
+    greet, strict = run["results"]
+    assert greet["passed"] and greet["model"] == "e2e-cheap" and greet["cost"] > 0
+    why = next(c for c in strict["checks"] if not c["passed"])
+    assert why["expectation"] == "contains:LGTM" and "not found" in why["reason"]
 
     await event_log.consumed(
         platform.groups + "cognisys.routing-samples",
@@ -106,6 +140,7 @@ async def test_persona_chat_dry_run_dashboard_and_erasure(platform, event_log):
             text(
                 "SELECT (SELECT count(*) FROM personas WHERE owner_id = :u)"
                 " + (SELECT count(*) FROM routing_samples WHERE user_id = :u)"
+                " + (SELECT count(*) FROM scenarios WHERE owner_id = :u)"
             ),
             {"u": user["id"]},
         )

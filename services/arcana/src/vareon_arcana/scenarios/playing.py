@@ -113,9 +113,9 @@ async def _one(
             if isinstance(item, End):
                 end = item
                 break
-            if first is None:
-                first = time.perf_counter()
-            parts.append(item)
+            if isinstance(item, str):
+                first = first or time.perf_counter()
+                parts.append(item)
     finally:
         stream.close()
     assert end is not None  # a stream always ends with End
