@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Header
@@ -59,35 +60,36 @@ def define_idempotency_keys(metadata: Any) -> Table:
     )
 
 
-def _where(table: Table, owner_id: uuid.UUID, action: str, key: str) -> Any:
-    return and_(table.c.owner_id == owner_id, table.c.action == action, table.c.key == key)
+@dataclass(frozen=True)
+class Scope:
+    """One key of one owner for one action: another user's (or action's) identical key is
+    another request."""
+
+    owner_id: uuid.UUID
+    action: str
+    key: str
+
+    def where(self, table: Table) -> Any:
+        c = table.c
+        return and_(c.owner_id == self.owner_id, c.action == self.action, c.key == self.key)
 
 
 async def claim(
-    session: AsyncSession,
-    table: Table,
-    *,
-    owner_id: uuid.UUID,
-    action: str,
-    key: str,
-    request_hash: str,
+    session: AsyncSession, table: Table, scope: Scope, request_hash: str
 ) -> dict[str, Any] | None:
     """None: the key is new and now this transaction's; do the work, then ``remember``.
-    Otherwise the result remembered for the earlier, identical request. Keys are per owner
-    and action: another user's (or action's) identical key is another request."""
+    Otherwise the result remembered for the earlier, identical request."""
+    values = {"owner_id": scope.owner_id, "action": scope.action, "key": scope.key}
     inserted = await session.scalar(
         insert(table)
-        .values(owner_id=owner_id, action=action, key=key, request_hash=request_hash)
+        .values(**values, request_hash=request_hash)
         .on_conflict_do_nothing()
         .returning(table.c.key)
     )
     if inserted is not None:
         return None
-    row = (
-        await session.execute(
-            select(table.c.request_hash, table.c.result).where(_where(table, owner_id, action, key))
-        )
-    ).one()
+    query = select(table.c.request_hash, table.c.result).where(scope.where(table))
+    row = (await session.execute(query)).one()
     if row.request_hash != request_hash:
         raise IdempotencyKeyReused("this Idempotency-Key was already used with a different request")
     result: dict[str, Any] = row.result
@@ -95,17 +97,9 @@ async def claim(
 
 
 async def remember(
-    session: AsyncSession,
-    table: Table,
-    *,
-    owner_id: uuid.UUID,
-    action: str,
-    key: str,
-    result: dict[str, Any],
+    session: AsyncSession, table: Table, scope: Scope, result: dict[str, Any]
 ) -> None:
-    await session.execute(
-        update(table).where(_where(table, owner_id, action, key)).values(result=result)
-    )
+    await session.execute(update(table).where(scope.where(table)).values(result=result))
 
 
 async def forget_owner(session: AsyncSession, table: Table, owner_id: uuid.UUID) -> None:

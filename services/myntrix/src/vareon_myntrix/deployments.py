@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from vareon_chassis import idempotency
 from vareon_chassis.pagination import decode_cursor
 from vareon_contracts.events.myntrix import (
     DeploymentRequestedV1,
@@ -22,6 +23,7 @@ from vareon_myntrix.errors import (
     DeploymentConflict,
     DeploymentFinished,
     DeploymentNotFound,
+    NoEligibleDevice,
     NothingToRollBack,
     UnknownDevices,
     UnknownModelVersion,
@@ -33,10 +35,12 @@ from vareon_myntrix.models import (
     Device,
     ModelAlias,
     ModelVersion,
+    idempotency_keys,
 )
 from vareon_myntrix.rollout import DeploymentState, TargetState
 
 ACTIVE_TARGETS = (TargetState.PENDING, TargetState.IN_PROGRESS)
+MY_DEVICES_ACTION = "deploy-to-my-devices"
 
 
 def _now() -> datetime:
@@ -318,7 +322,51 @@ async def rollback(
     )
 
 
+async def to_my_devices(
+    session: AsyncSession,
+    policy: Policy,
+    *,
+    user_id: uuid.UUID,
+    model_name: str,
+    alias: str,
+    idempotency_key: str,
+) -> tuple[Deployment, bool]:
+    """One rollout of what the alias points at over every device the user registered (and
+    did not retire), and whether it is an earlier one replayed for the Idempotency-Key."""
+    scope = idempotency.Scope(user_id, MY_DEVICES_ACTION, idempotency_key)
+    request_hash = idempotency.fingerprint({"model_name": model_name, "alias": alias})
+    earlier = await idempotency.claim(session, idempotency_keys, scope, request_hash)
+    if earlier is not None:
+        return await get(session, uuid.UUID(earlier["deployment_id"])), True
+    version = await resolve_version(session, model_name, None, alias)
+    mine = list(
+        await session.scalars(
+            select(Device.id)
+            .where(Device.registered_by == user_id, Device.admin_state != "retired")
+            .order_by(Device.created_at, Device.id)
+        )
+    )
+    if not mine:
+        raise NoEligibleDevice("you have registered no devices to deploy to")
+    deployment = await request(
+        session,
+        policy,
+        model_name=model_name,
+        version=version,
+        device_ids=mine,
+        batch_size=1,
+        pause_s=0,
+        failure_threshold=0.2,
+        device_timeout_s=600,
+        requested_by=user_id,
+    )
+    result = {"deployment_id": str(deployment.id)}
+    await idempotency.remember(session, idempotency_keys, scope, result)
+    return deployment, False
+
+
 async def erase_user(session: AsyncSession, user_id: uuid.UUID) -> None:
     await session.execute(
         update(Deployment).where(Deployment.requested_by == user_id).values(requested_by=None)
     )
+    await idempotency.forget_owner(session, idempotency_keys, user_id)

@@ -1,4 +1,5 @@
-"""Tables: agents, commands, devices, the model replica, deployments, outbox and inbox."""
+"""Tables: agents, commands, devices, the model replica, deployments, outbox, inbox and
+Idempotency-Keys."""
 
 from __future__ import annotations
 
@@ -22,11 +23,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from vareon_chassis.idempotency import define_idempotency_keys
 from vareon_chassis.tables import service_tables
 
 TABLES = service_tables("myntrix", inbox=True)
 metadata, OUTBOX, inbox_table = TABLES.metadata, TABLES.outbox, TABLES.inbox
 outbox_table = OUTBOX.table
+idempotency_keys = define_idempotency_keys(metadata)
 
 
 class Base(DeclarativeBase):

@@ -178,6 +178,13 @@ class DeploymentIn(_In):
     device_timeout_s: float = Field(600, gt=0, le=86_400)
 
 
+class MyDevicesDeploymentIn(_In):
+    """The quick action "deploy the model alias A to my devices"."""
+
+    model_name: Name
+    alias: Name
+
+
 class TargetOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 from vareon_chassis.auth import Principal, require_any, require_permission
 from vareon_chassis.db import SessionDep
+from vareon_chassis.errors import problem_response
+from vareon_chassis.idempotency import REPLAYED_HEADER, RequiredIdempotencyKey
 from vareon_chassis.pagination import Cursor, PageSize, encode_cursor
 
 from vareon_myntrix import deployments
@@ -19,7 +21,13 @@ from vareon_myntrix.api.deps import (
 )
 from vareon_myntrix.models import Deployment
 from vareon_myntrix.rollout import DeploymentState
-from vareon_myntrix.schemas import DeploymentIn, DeploymentOut, DeploymentPage, TargetOut
+from vareon_myntrix.schemas import (
+    DeploymentIn,
+    DeploymentOut,
+    DeploymentPage,
+    MyDevicesDeploymentIn,
+    TargetOut,
+)
 
 router = APIRouter(prefix=PREFIX + "/deployments", tags=["deployments"])
 READERS = (DEVICES_READ, DEPLOYMENTS_WRITE)
@@ -58,6 +66,38 @@ async def deploy(
         device_timeout_s=body.device_timeout_s,
         requested_by=user.id,
     )
+    return await _out(session, deployment)
+
+
+@router.post(
+    "/my-devices",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        409: problem_response("The Idempotency-Key deployed something else, or a device is busy"),
+        422: problem_response("No such alias, or the caller registered no devices"),
+    },
+)
+async def deploy_to_my_devices(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    body: MyDevicesDeploymentIn,
+    idempotency_key: RequiredIdempotencyKey,
+    user: Principal = require_permission(DEPLOYMENTS_WRITE),
+) -> DeploymentOut:
+    """The quick action "deploy the model alias A to my devices": one rollout of the alias's
+    version over every device the caller registered. A retry with the same key returns the
+    same deployment (``Idempotent-Replayed: true``) and deploys nothing new."""
+    deployment, replayed = await deployments.to_my_devices(
+        session,
+        policy(request),
+        user_id=user.id,
+        model_name=body.model_name,
+        alias=body.alias,
+        idempotency_key=idempotency_key,
+    )
+    if replayed:
+        response.headers[REPLAYED_HEADER] = "true"
     return await _out(session, deployment)
 
 

@@ -140,28 +140,16 @@ async def start_run(
     owner_id = user.id
     workflow = await get(session, owner_id, workflow_id)
     _check_allowed(user, workflow.steps)
-    if idempotency_key is not None:
-        earlier = await idempotency.claim(
-            session,
-            IDEMPOTENCY_KEYS,
-            owner_id=owner_id,
-            action=RUN_ACTION,
-            key=idempotency_key,
-            request_hash=idempotency.fingerprint({"workflow_id": str(workflow_id)}),
-        )
+    scope = idempotency.Scope(owner_id, RUN_ACTION, idempotency_key) if idempotency_key else None
+    if scope is not None:
+        request_hash = idempotency.fingerprint({"workflow_id": str(workflow_id)})
+        earlier = await idempotency.claim(session, IDEMPOTENCY_KEYS, scope, request_hash)
         if earlier is not None:
             run, _ = await get_run(session, owner_id, uuid.UUID(earlier["run_id"]))
             return run, True
     run = await _new_run(session, user, workflow)
-    if idempotency_key is not None:
-        await idempotency.remember(
-            session,
-            IDEMPOTENCY_KEYS,
-            owner_id=owner_id,
-            action=RUN_ACTION,
-            key=idempotency_key,
-            result={"run_id": str(run.id)},
-        )
+    if scope is not None:
+        await idempotency.remember(session, IDEMPOTENCY_KEYS, scope, {"run_id": str(run.id)})
     return run, False
 
 
