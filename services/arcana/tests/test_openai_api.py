@@ -283,3 +283,19 @@ async def test_vareon_auto_without_a_matching_rule_is_the_free_offline_model(cli
     assert frames[-1] == "[DONE]" and "usage" not in chunks[-1]
     assert chunks[-1]["model"] == "vareon-offline-1"
     assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
+
+
+async def test_message_names_are_forwarded_to_the_provider(client, publish, db, fake):
+    server, _ = fake
+    _, model, key = await paid_setup(publish, db, fake)
+    messages = [
+        {"role": "developer", "content": "be brief", "name": "house_rules"},
+        {"role": "user", "content": "hi", "name": "ada"},
+        {"role": "assistant", "content": "hello", "name": "guide"},
+        {"role": "user", "content": "again"},
+    ]
+    response = await client.post(
+        "/v1/chat/completions", headers=bearer(key), json={"model": model, "messages": messages}
+    )
+    assert response.status_code == 200, response.text
+    assert server.requests[-1]["messages"] == [{**messages[0], "role": "system"}, *messages[1:]]

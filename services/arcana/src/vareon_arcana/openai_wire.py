@@ -61,7 +61,8 @@ class ChatMessage(BaseModel):
 
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: Text | Annotated[list[ContentPart], Field(max_length=100)] | None = None
-    name: Annotated[str, Field(max_length=100)] | None = None
+    name: Annotated[str, Field(max_length=100, pattern=r"^[^\s<|\\/>]+$")] | None = None
+    """The participant's name (OpenAI's pattern); forwarded on system, user and assistant."""
     tool_calls: Annotated[list[ToolCall], Field(max_length=128)] | None = None
     tool_call_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
 
@@ -202,6 +203,8 @@ def messages_of(body: ChatCompletionRequest) -> list[Message]:
     for m in body.messages:
         message: Message = {"role": "system" if m.role == "developer" else m.role}
         message["content"] = None if m.content is None and m.tool_calls else _text(m)
+        if m.name is not None and m.role != "tool":
+            message["name"] = m.name
         if m.tool_calls:
             message["tool_calls"] = [c.model_dump() for c in m.tool_calls]
         if m.role == "tool":

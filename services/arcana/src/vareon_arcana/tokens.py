@@ -37,7 +37,7 @@ def count_messages(messages: Iterable[Mapping[str, Any]]) -> int:
 
 
 def _count_message(message: Mapping[str, Any]) -> int:
-    n = count(message.get("content") or "")
+    n = count(message.get("content") or "") + count(message.get("name") or "")
     if "tool_calls" in message:
         n += count(json.dumps(message["tool_calls"]))
     return n
