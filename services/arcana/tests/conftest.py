@@ -46,6 +46,9 @@ def settings(
         database_url=database_url,
         providers={
             "fake": ProviderSettings(base_url=fake[1] + "/v1", api_key="test-key"),
+            "fake-no-tools": ProviderSettings(
+                base_url=fake[1] + "/v1", api_key="test-key", tools=False
+            ),
             "openai": ProviderSettings(),
         },
         provider_timeout_s=1.5,

@@ -3,6 +3,7 @@ them, in OpenAI's wire format, through the official SDK; metered like any other 
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import openai
@@ -29,6 +30,16 @@ WEATHER = {
 }
 TIME = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object"}}}
 ASK = [{"role": "user", "content": "weather in Paris?"}]
+CALL = {
+    "id": "call_1",
+    "type": "function",
+    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+}
+TOOL_HISTORY = [
+    *ASK,
+    {"role": "assistant", "content": None, "tool_calls": [CALL]},
+    {"role": "tool", "tool_call_id": "call_1", "content": '{"sky": "sunny", "c": 21}'},
+]
 
 
 @pytest.fixture
@@ -124,48 +135,41 @@ async def test_a_tool_result_goes_back_to_the_model_as_sent(sdk, publish, db, fa
     server, _ = fake
     model = server.behave(f"after-tools-{uuid.uuid4().hex[:6]}", replies=["Sunny, 21 C."])
     await seed(publish, db, user_id=user, available=10**9, targets=[target(model)])
-    call = {
-        "id": "call_1",
-        "type": "function",
-        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
-    }
-    history = [
-        *ASK,
-        {"role": "assistant", "content": None, "tool_calls": [call]},
-        {"role": "tool", "tool_call_id": "call_1", "content": '{"sky": "sunny", "c": 21}'},
-    ]
     completion = await client.chat.completions.create(
-        model=model, messages=history, tools=[WEATHER]
+        model=model, messages=TOOL_HISTORY, tools=[WEATHER]
     )
     assert completion.choices[0].message.content == "Sunny, 21 C."
     assert completion.choices[0].finish_reason == "stop"
     assert completion.choices[0].message.tool_calls is None
-    assert server.requests[-1]["messages"] == history
+    assert server.requests[-1]["messages"] == TOOL_HISTORY
 
 
-async def test_tools_on_a_model_without_tool_support_are_a_400(sdk):
-    client, _ = sdk
-    for model in ("vareon-offline-1", "vareon/auto"):  # no rule matches: offline answers
-        with pytest.raises(openai.BadRequestError) as raised:
-            await client.chat.completions.create(model=model, messages=ASK, tools=[WEATHER])
-        error = raised.value.body
-        assert error["code"] == "tools_not_supported" and error["param"] == "tools"
-        assert "vareon-offline-1" in error["message"]
-
-
-async def test_tools_fall_back_only_to_targets_that_support_tools(sdk, publish, db, fake):
+async def test_a_provider_configured_without_tools_is_left_out_of_tool_routes(
+    sdk, publish, db, fake
+):
     client, user = sdk
     server, _ = fake
+    plain = server.behave(f"plain-{uuid.uuid4().hex[:6]}", replies=["no tools here"])
     model = server.behave(f"tools-{uuid.uuid4().hex[:6]}", tool_calls=[("get_time", "{}")])
-    offline = target("vareon-offline-1", provider="offline")
-    category = await seed(
-        publish, db, user_id=user, available=10**9, targets=[offline, target(model)]
-    )
+    no_tools = target(plain, provider="fake-no-tools")
+    both = await seed(publish, db, user_id=user, available=10**9, targets=[no_tools, target(model)])
     completion = await client.chat.completions.create(
-        model=f"category:{category}", messages=ASK, tools=[TIME]
+        model=f"category:{both}", messages=ASK, tools=[TIME]
     )
     assert completion.model == model
     assert completion.choices[0].message.tool_calls[0].function.name == "get_time"
+    without = await client.chat.completions.create(model=f"category:{both}", messages=ASK)
+    assert (without.model, without.choices[0].message.content) == (plain, "no tools here")
+
+    only = await seed(publish, db, targets=[no_tools])
+    for messages, extra in [(ASK, {"tools": [WEATHER]}), (TOOL_HISTORY, {})]:
+        with pytest.raises(openai.BadRequestError) as raised:
+            await client.chat.completions.create(
+                model=f"category:{only}", messages=messages, **extra
+            )
+        error = raised.value.body
+        assert error["code"] == "tools_not_supported" and error["param"] == "tools"
+        assert plain in error["message"]
 
 
 async def test_tool_parameters_are_checked_as_openai_checks_them(sdk, publish, db, fake):
@@ -181,3 +185,97 @@ async def test_tool_parameters_are_checked_as_openai_checks_them(sdk, publish, d
         with pytest.raises(openai.BadRequestError) as raised:
             await client.chat.completions.create(model=model, messages=ASK, **extra)
         assert raised.value.body["param"].startswith(param), (extra, raised.value.body)
+
+
+PLACES = {
+    "type": "function",
+    "function": {
+        "name": "find_places",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "near": {
+                    "type": "object",
+                    "properties": {
+                        "lat": {"type": "number", "minimum": -90},
+                        "lon": {"type": "number"},
+                        "label": {"type": "string"},
+                    },
+                    "required": ["lat", "lon"],
+                },
+                "kind": {"type": "string", "enum": ["cafe", "park"]},
+                "limit": {"type": "integer", "default": 5},
+                "open_now": {"type": "boolean"},
+                "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                "radius": {"anyOf": [{"type": "null"}, {"type": "integer"}]},
+                "note": {"type": "string"},
+            },
+            "required": ["near", "kind", "limit", "open_now", "tags", "radius"],
+        },
+    },
+}
+
+
+async def test_the_offline_model_calls_tools_with_arguments_from_their_schema(sdk):
+    client, _ = sdk
+    offline = "vareon-offline-1"
+    required = await client.chat.completions.create(
+        model=offline, messages=ASK, tools=[WEATHER, PLACES], tool_choice="required"
+    )
+    choice = required.choices[0]
+    assert choice.finish_reason == "tool_calls" and choice.message.content is None
+    [call] = choice.message.tool_calls
+    assert (call.id, call.function.name) == ("call_offline_0", "get_weather")
+    assert json.loads(call.function.arguments) == {"city": "string"}
+    assert required.vareon["cost"] == 0 and required.vareon["provider"] == "offline"
+
+    named = {"type": "function", "function": {"name": "find_places"}}
+    chose = await client.chat.completions.create(
+        model=offline, messages=ASK, tools=[WEATHER, PLACES], tool_choice=named
+    )
+    [call] = chose.choices[0].message.tool_calls
+    assert json.loads(call.function.arguments) == {
+        "near": {"lat": -90, "lon": 0},
+        "kind": "cafe",
+        "limit": 5,
+        "open_now": False,
+        "tags": ["string"],
+        "radius": None,
+    }
+
+    none = await client.chat.completions.create(
+        model=offline, messages=ASK, tools=[WEATHER], tool_choice="none"
+    )
+    assert none.choices[0].finish_reason == "stop" and none.choices[0].message.tool_calls is None
+    assert "weather in Paris?" in none.choices[0].message.content
+
+
+async def test_the_offline_tool_loop_ends_in_text_and_streams_like_openai(sdk):
+    client, _ = sdk
+    first = await client.chat.completions.create(  # no rule: vareon/auto is the offline model
+        model="vareon/auto", messages=ASK, tools=[WEATHER]
+    )
+    assert first.model == "vareon-offline-1"
+    [call] = first.choices[0].message.tool_calls  # auto: a call, the last message asked
+    history = [
+        *ASK,
+        first.choices[0].message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": '{"sky": "sunny"}'},
+    ]
+    after = await client.chat.completions.create(
+        model="vareon/auto", messages=history, tools=[WEATHER]
+    )
+    assert after.choices[0].finish_reason == "stop"
+    assert '{"sky": "sunny"}' in after.choices[0].message.content  # auto: text after a result
+    again = await client.chat.completions.create(
+        model="vareon/auto", messages=history, tools=[WEATHER], tool_choice="required"
+    )
+    assert again.choices[0].message.tool_calls[0].id == "call_offline_1"
+
+    async with client.chat.completions.stream(
+        model="vareon-offline-1", messages=ASK, tools=[TIME, WEATHER], tool_choice="required"
+    ) as events:
+        final = await events.get_final_completion()
+    [call] = final.choices[0].message.tool_calls
+    assert (call.function.name, call.function.arguments) == ("get_time", "{}")
+    assert final.choices[0].finish_reason == "tool_calls"

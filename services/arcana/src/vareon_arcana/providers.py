@@ -18,7 +18,7 @@ import openai
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from vareon_contracts.events.cognisys import ModelTarget
 
-from vareon_arcana import tokens
+from vareon_arcana import offline_tools, tokens
 from vareon_arcana.settings import ArcanaSettings
 
 OFFLINE = ModelTarget(
@@ -114,12 +114,14 @@ def _retry_after(response: object) -> float | None:
 
 
 class OpenAICompatible:
-    def __init__(self, name: str, client: openai.AsyncOpenAI, *, json_mode: bool = True) -> None:
+    def __init__(
+        self, name: str, client: openai.AsyncOpenAI, *, json_mode: bool = True, tools: bool = True
+    ) -> None:
         self.name = name
         self.client = client
         self.json_mode = json_mode
         """Whether the endpoint accepts response_format={"type": "json_object"}."""
-        self.tools = True
+        self.tools = tools
 
     async def stream(
         self, model: str, messages: list[Message], options: Options
@@ -197,10 +199,11 @@ OfflineJSON = Callable[[str], object]
 
 
 class Offline:
-    """Answers without any model: used when no provider has an API key."""
+    """Answers without any model: used when no provider has an API key. With tools it calls
+    one deterministically (offline_tools)."""
 
     name = "offline"
-    tools = False
+    tools = True
 
     def __init__(self, json_answer: OfflineJSON | None = None) -> None:
         self.json_answer = json_answer
@@ -208,14 +211,25 @@ class Offline:
     async def stream(
         self, model: str, messages: list[Message], options: Options
     ) -> AsyncIterator[Piece]:
-        asked = " ".join(messages[-1]["content"].split())
+        last = messages[-1]
+        prompt = tokens.count_prompt(messages, options.tools)
+        function = offline_tools.chosen(options.tools, options.tool_choice, last["role"])
+        if function is not None:
+            call_id, name, arguments = offline_tools.call(function, messages)
+            yield ToolCallDelta(0, call_id, name)
+            yield ToolCallDelta(0, arguments=arguments)
+            yield Finish("tool_calls")
+            yield Usage(prompt, tokens.count(name + arguments))
+            return
+        asked = " ".join((last["content"] or "").split())
         finish = "stop"
         if options.json_mode and self.json_answer is not None:
-            reply = json.dumps(self.json_answer(messages[-1]["content"]))
+            reply = json.dumps(self.json_answer(last["content"] or ""))
         else:
+            said = "The tool answered" if last["role"] == "tool" else "You asked"
             whole = (
                 "Vareon is offline: no model provider is configured, so this is a fixed answer "
-                f"and nothing was charged. You asked: {asked}"
+                f"and nothing was charged. {said}: {asked}"
             )
             reply = tokens.truncate(whole, options.max_tokens)
             finish = "stop" if reply == whole else "length"
@@ -224,7 +238,7 @@ class Offline:
             yield Text(word if i == 0 else " " + word)
             await asyncio.sleep(0)
         yield Finish(finish)
-        yield Usage(tokens.count_messages(messages), tokens.count(reply))
+        yield Usage(prompt, tokens.count(reply))
 
 
 class Providers:
@@ -258,7 +272,9 @@ class Providers:
                 timeout=self.settings.provider_timeout_s,
                 max_retries=0,
             )  # fallback and Retry-After are ours (fallback.py)
-            self._clients[name] = OpenAICompatible(name, client, json_mode=config.json_mode)
+            self._clients[name] = OpenAICompatible(
+                name, client, json_mode=config.json_mode, tools=config.tools
+            )
         return self._clients[name]
 
     async def close(self) -> None:

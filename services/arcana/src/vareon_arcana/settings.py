@@ -15,6 +15,9 @@ class ProviderSettings(BaseModel):
     api_key: str | None = None
     json_mode: bool = True
     """Send response_format json_object when JSON is wanted (false for endpoints without it)."""
+    tools: bool = True
+    """Whether its models take tools (and tool calls or results in the history); false: its
+    targets are left out of such a call's route (a 400 tools_not_supported if none is left)."""
 
 
 def _default_providers() -> dict[str, ProviderSettings]:
