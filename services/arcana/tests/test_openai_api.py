@@ -299,3 +299,42 @@ async def test_message_names_are_forwarded_to_the_provider(client, publish, db, 
     )
     assert response.status_code == 200, response.text
     assert server.requests[-1]["messages"] == [{**messages[0], "role": "system"}, *messages[1:]]
+
+
+async def test_sampling_fields_reach_the_provider_and_unsupported_ones_are_400s(
+    client, publish, db, fake
+):
+    server, _ = fake
+    _, model, key = await paid_setup(publish, db, fake)
+    sent = ask(
+        model,
+        temperature=0.25,
+        max_completion_tokens=20,
+        stop=["END", "STOP"],
+        response_format={"type": "json_object"},
+        n=1,
+        seed=7,
+    )
+    response = await client.post("/v1/chat/completions", headers=bearer(key), json=sent)
+    assert response.status_code == 200, response.text
+    given = server.requests[-1]
+    assert (given["temperature"], given["max_tokens"], given["stop"]) == (0.25, 20, ["END", "STOP"])
+    assert given["response_format"] == {"type": "json_object"} and "seed" not in given
+
+    image = {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
+    for extra, param in [
+        ({"response_format": {"type": "json_schema"}}, "response_format"),
+        ({"messages": [{"role": "user", "content": [image]}]}, "messages"),
+    ]:
+        bad = await client.post(
+            "/v1/chat/completions", headers=bearer(key), json=ask(model, **extra)
+        )
+        assert bad.status_code == 400 and bad.json()["error"]["param"] == param, bad.text
+
+
+async def test_an_expired_key_is_refused(client, publish, db, fake):
+    user, model, _ = await paid_setup(publish, db, fake)
+    key = await make_key(publish, db, user, expires_at=datetime(2026, 1, 1, tzinfo=UTC))
+    refused = await client.post("/v1/chat/completions", headers=bearer(key), json=ask(model))
+    assert refused.status_code == 401
+    assert refused.json()["error"]["message"] == "this API key has expired"
