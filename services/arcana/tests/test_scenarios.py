@@ -54,9 +54,7 @@ async def test_a_run_plays_each_conversation_routed_uncharged_and_says_why_one_f
     user = uuid.uuid4()
     owner = signing_key.headers(user)
     model = server.behave(f"scn-{uuid.uuid4().hex[:6]}", words=["w1", "w2", "w3"])
-    json_model = server.behave(f"scn-json-{uuid.uuid4().hex[:6]}", replies=['{"mood": 1}'])
     category = await seed(publish, db, targets=[target(model, price_in=1000, price_out=1000)])
-    json_category = await seed(publish, db, targets=[target(json_model)])
     spec = {
         "name": "smoke",
         "category": category,
@@ -121,6 +119,20 @@ async def test_a_run_plays_each_conversation_routed_uncharged_and_says_why_one_f
     answered = {c["expectation"]: c for c in refused["results"][0]["checks"]}["answered"]
     assert not answered["passed"] and answered["reason"].startswith("Insufficient credits")
 
+    again = await client.post(
+        f"{SCENARIOS}/{scenario['id']}/runs/{run['id']}/cancel", headers=owner
+    )
+    assert again.status_code == 409
+    assert again.json()["type"].endswith("/scenario-run-finished")
+
+
+async def test_a_json_mode_answer_is_checked_against_its_shape(
+    client, signing_key, publish, db, fake
+):
+    server, _ = fake
+    owner = signing_key.headers(uuid.uuid4())
+    json_model = server.behave(f"scn-json-{uuid.uuid4().hex[:6]}", replies=['{"mood": 1}'])
+    json_category = await seed(publish, db, targets=[target(json_model)])
     shaped = await create(
         client,
         owner,
@@ -149,9 +161,6 @@ async def test_a_run_plays_each_conversation_routed_uncharged_and_says_why_one_f
     assert [r for r in server.requests if r["model"] == json_model][-1]["response_format"] == {
         "type": "json_object"
     }
-    again = await client.post(f"{SCENARIOS}/{shaped['id']}/runs/{run['id']}/cancel", headers=owner)
-    assert again.status_code == 409
-    assert again.json()["type"].endswith("/scenario-run-finished")
 
 
 async def test_invalid_scenarios_are_422(client, signing_key):
@@ -466,3 +475,25 @@ async def test_runs_of_different_users_play_side_by_side(client, signing_key, pu
     path = f"{SCENARIOS}/{long['id']}/runs/{long_run['id']}"
     assert (await client.get(path, headers=slow_user)).json()["status"] in {"queued", "running"}
     assert (await client.post(f"{path}/cancel", headers=slow_user)).is_success
+
+
+async def test_the_model_recorded_is_the_one_that_answered_after_fallback(
+    client, signing_key, publish, db, fake
+):
+    server, _ = fake
+    owner = signing_key.headers(uuid.uuid4())
+    broken = server.behave(f"scn-broken-{uuid.uuid4().hex[:6]}", kind="error")
+    backup = server.behave(f"scn-backup-{uuid.uuid4().hex[:6]}", words=["saved"])
+    category = await seed(publish, db, targets=[target(broken), target(backup)])
+    body = {
+        "name": "fallback",
+        "category": category,
+        "conversations": [{"name": "a", "turns": ["hi"], "expect": {"model": broken}}],
+    }
+    sid = (await create(client, owner, body))["id"]
+    run = await finished(client, owner, sid, (await start(client, owner, sid))["id"])
+    result = run["results"][0]
+    assert result["model"] == backup and result["turns"][0]["fell_back"]
+    check = {c["expectation"]: c for c in result["checks"]}["model"]
+    assert check["reason"] == f"expected {broken!r}, turn 1 got {backup!r}"
+    assert server.calls.count(broken) >= 1

@@ -42,6 +42,8 @@ class TurnPlayed:
     ttft_ms: float | None
     total_ms: float
     error: str | None = None
+    fell_back: bool = False
+    """Another target than the route's first answered (or none did)."""
 
     def json(self) -> dict[str, Any]:
         return asdict(self)

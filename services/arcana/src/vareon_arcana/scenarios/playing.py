@@ -120,6 +120,8 @@ async def _one(
         stream.close()
     assert end is not None  # a stream always ends with End
     receipt = end.receipt
+    first_target = turn.route.targets[0] if turn.route.targets else None
+    answered = (receipt.provider, receipt.model) if receipt else None
     return TurnPlayed(
         question=question,
         answer="".join(parts),
@@ -133,4 +135,5 @@ async def _one(
         ttft_ms=(first - asked) * 1000 if first is not None else None,
         total_ms=(time.perf_counter() - started) * 1000,
         error=None if end.status == "completed" else end.error or end.status,
+        fell_back=first_target is None or answered != (first_target.provider, first_target.model),
     )

@@ -150,6 +150,8 @@ class TurnOut(BaseModel):
     ttft_ms: float | None
     total_ms: float
     error: str | None = None
+    fell_back: bool = False
+    """Another target than the route's first answered (or none did)."""
 
 
 class ResultOut(BaseModel):
