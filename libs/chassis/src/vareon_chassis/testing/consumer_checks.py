@@ -81,6 +81,10 @@ class _DeadLetters:
         self.producer = producer
         self.sent: list[dict[str, str]] = []
 
+    @property
+    def client(self) -> Any:  # the runtime refreshes metadata through it before sending
+        return self.producer.client
+
     async def send_and_wait(self, topic: str, **kwargs: Any) -> Any:
         result = await self.producer.send_and_wait(topic, **kwargs)
         self.sent.append({k: v.decode(errors="replace") for k, v in kwargs.get("headers") or []})
