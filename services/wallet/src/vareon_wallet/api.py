@@ -12,6 +12,7 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response, status
 from vareon_chassis.auth import CurrentUser, Principal, require_permission
 from vareon_chassis.db import SessionDep
 from vareon_chassis.errors import problem_response
+from vareon_chassis.idempotency import REPLAYED_HEADER, RequiredIdempotencyKey, fingerprint
 from vareon_chassis.pagination import Cursor, PageSize, decode_cursor, encode_cursor
 
 from vareon_wallet import accounts, billing, holds, transfers, wallets
@@ -22,12 +23,14 @@ from vareon_wallet.schemas import (
     GrantOut,
     HoldIn,
     HoldOut,
+    TopUpIn,
     TransactionOut,
     TransactionPage,
     WalletOut,
     WalletSummary,
 )
 from vareon_wallet.summary import summary as summary_of
+from vareon_wallet.transfers import Posted
 
 GRANT_PERMISSION = "wallet:grant"
 READ_ANY_PERMISSION = "wallet:read-any"
@@ -113,13 +116,47 @@ async def grant_credits(
         idempotency_key=idempotency_key,
         request_hash=fingerprint,
     )
+    return _granted(response, posted, body.user_id)
+
+
+@router.post(
+    "/top-up",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        409: problem_response("A closed wallet, or the Idempotency-Key reused for another amount")
+    },
+)
+async def top_up(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    idempotency_key: RequiredIdempotencyKey,
+    body: Annotated[TopUpIn | None, Body()] = None,
+    admin: Principal = require_permission(GRANT_PERMISSION),
+) -> GrantOut:
+    """The quick action "top up my test wallet" (admins, ``wallet:grant``): credit the
+    caller's own wallet, opening it if need be, from platform:grants (default 100 credits).
+    The key is the ledger transfer's: a retry with the same body replays the one credit."""
+    body = body or TopUpIn()
+    posted = await billing.top_up(
+        session,
+        _policy(request),
+        admin_id=admin.id,
+        amount=body.amount_micro,
+        idempotency_key=idempotency_key,
+        request_hash=fingerprint(body),
+    )
+    return _granted(response, posted, admin.id)
+
+
+def _granted(response: Response, posted: Posted, user_id: uuid.UUID) -> GrantOut:
     if posted.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
+        response.headers[REPLAYED_HEADER] = "true"
     t = posted.transfer
     return GrantOut(
         transfer_id=t.id,
         wallet_id=t.credit_account_id,
-        user_id=body.user_id,
+        user_id=user_id,
         amount=credits(t.amount),
         amount_micro=t.amount,
         reason=t.reason,

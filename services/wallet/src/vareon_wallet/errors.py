@@ -1,6 +1,9 @@
 """Problems the wallet API reports (RFC 9457 through the chassis handlers)."""
 
 from vareon_chassis.errors import PROBLEM_BASE, Conflict, DomainError, NotFound
+from vareon_chassis.idempotency import IdempotencyKeyReused
+
+__all__ = ["IdempotencyKeyReused"]  # the chassis's problem, raised by grants and top-ups
 
 
 class WalletNotFound(NotFound):
@@ -27,11 +30,6 @@ class WalletClosed(Conflict):
 class HoldNotPending(Conflict):
     type = PROBLEM_BASE + "hold-not-pending"
     title = "Hold is no longer pending"
-
-
-class IdempotencyKeyReused(Conflict):
-    type = PROBLEM_BASE + "idempotency-key-reused"
-    title = "Idempotency key reused with a different request"
 
 
 class InvalidAmount(DomainError):

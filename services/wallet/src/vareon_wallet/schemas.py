@@ -6,12 +6,14 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from vareon_wallet.ledger import credits
 from vareon_wallet.models import Account, Entry, Hold, Transfer
 
 MAX_AMOUNT = 10**15  # a billion credits: far above any real amount, far below BIGINT
+TOP_UP_DEFAULT = 100_000_000  # 100 credits
+TOP_UP_MAX = 10_000_000_000  # 10,000 credits: a test balance, not a payroll
 
 
 class WalletOut(BaseModel):
@@ -82,6 +84,13 @@ class GrantIn(BaseModel):
     user_id: uuid.UUID
     amount_micro: int = Field(gt=0, le=MAX_AMOUNT)
     reason: str = Field(min_length=1, max_length=500)
+
+
+class TopUpIn(BaseModel):
+    """The quick action "top up my test wallet" (admins)."""
+
+    model_config = ConfigDict(extra="forbid")
+    amount_micro: int = Field(TOP_UP_DEFAULT, gt=0, le=TOP_UP_MAX)
 
 
 class GrantOut(BaseModel):
