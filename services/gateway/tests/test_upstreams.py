@@ -15,6 +15,11 @@ from vareon_gateway.upstreams import Route, is_websocket_path, resolve
         ("/api/v1/cognisys/routing-rules", "cognisys"),
         ("/api/v1/myntrix/agents/actions", "myntrix"),
         ("/api/v1/neosyntis/datasets/", "neosyntis"),
+        # the dashboard's quick actions (docs/quick-actions.md)
+        ("/api/v1/arcana/personas/1/sessions", "arcana"),
+        ("/api/v1/neosyntis/workflows/1/runs", "neosyntis"),
+        ("/api/v1/myntrix/deployments/my-devices", "myntrix"),
+        ("/api/v1/wallet/top-up", "wallet"),
     ],
 )
 def test_each_prefix_belongs_to_its_service(path: str, service: str) -> None:
