@@ -69,10 +69,11 @@ class ScenarioWorker:
                 try:
                     yield
                 finally:
-                    for task in self._playing:
+                    playing = list(self._playing)
+                    for task in playing:
                         task.cancel()
-                    if self._playing:
-                        await asyncio.wait(self._playing, timeout=STOP_TIMEOUT_S)
+                    if playing:
+                        await asyncio.wait(playing, timeout=STOP_TIMEOUT_S)
 
         return running
 
