@@ -11,7 +11,7 @@ from vareon_chassis.service import create_service
 from vareon_chassis.settings import load_settings
 
 from vareon_gateway import api
-from vareon_gateway.clients import create_proxy_session, create_upstream_client
+from vareon_gateway.clients import create_pools, create_upstream_client
 from vareon_gateway.edge import Edge
 from vareon_gateway.settings import GatewaySettings
 from vareon_gateway.status import CachedStatus
@@ -29,7 +29,7 @@ def create_app(
     async def upstream(app: FastAPI) -> AsyncIterator[None]:
         app.state.upstream = create_upstream_client(settings)
         app.state.status_cache = CachedStatus(settings.status_cache_s)
-        edge.session = create_proxy_session(settings)
+        edge.pools = create_pools(settings)
         edge.tokens = VerifiedTokens(
             app.state.token_verifier,
             ttl_s=settings.token_cache_ttl_s,
@@ -38,7 +38,8 @@ def create_app(
         try:
             yield
         finally:
-            await edge.session.close()
+            for pool, _ in edge.pools.values():
+                pool.close()
             await app.state.upstream.aclose()
 
     app = create_service(

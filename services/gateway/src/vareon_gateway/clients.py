@@ -1,54 +1,36 @@
-"""The pooled HTTP clients per process: aiohttp for proxied requests (the hot path), httpx for
-the gateway's own calls to the services (status fan-out, API documents)."""
+"""The pooled HTTP clients per process: ``upstream_pool`` for proxied requests (the hot path),
+httpx for the gateway's own calls to the services (status fan-out, API documents)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from http.cookiejar import CookieJar, DefaultCookiePolicy
+from urllib.parse import urlsplit
 
-import aiohttp
 import httpx
-from multidict import CIMultiDict
 
-from vareon_gateway.settings import GatewaySettings
-
-_SKIP: CIMultiDict[None] = CIMultiDict({"Content-Type": None})
+from vareon_gateway.settings import SERVICES, GatewaySettings
+from vareon_gateway.upstream_pool import Pool
 
 
-class ProxyRequest(aiohttp.ClientRequest):
-    """Adds no headers of its own (no Accept, Accept-Encoding, User-Agent, Content-Type): the
-    client's go through as they are. Also the fast path: aiohttp's ``skip_auto_headers``
-    builds and copies header dicts on every request (~9% of the edge's CPU, measured)."""
-
-    def update_auto_headers(self, skip_auto_headers: Iterable[str] | None) -> None:
-        self._skip_auto_headers = _SKIP
-
-
-def create_proxy_session(settings: GatewaySettings) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(
-        limit=settings.max_connections,
-        limit_per_host=0,
-        keepalive_timeout=settings.keepalive_expiry_s,
-        ttl_dns_cache=300,
-    )
-    timeout = aiohttp.ClientTimeout(
-        total=None,
-        # waiting for a pooled connection plus opening one: ConnectionTimeoutError -> 503
-        connect=settings.pool_timeout_s + settings.connect_timeout_s,
-        sock_connect=settings.connect_timeout_s,
-        # per read, so a slow server-sent-event stream stays open between events
-        sock_read=settings.read_timeout_s,
-    )
-    return aiohttp.ClientSession(
-        connector=connector,
-        timeout=timeout,
-        # A proxy shared by every user must never remember one user's cookies for the next.
-        cookie_jar=aiohttp.DummyCookieJar(),
-        # Relay bytes as they are (Content-Encoding/Content-Length stay valid).
-        auto_decompress=False,
-        request_class=ProxyRequest,
-        raise_for_status=False,
-    )
+def create_pools(settings: GatewaySettings) -> dict[str, tuple[Pool, bytes]]:
+    """Per service: the pool of its origin (services on one origin share it) and the path
+    prefix of its base URL. Called on the serving loop (lifespan start-up)."""
+    pools: dict[str, Pool] = {}
+    out: dict[str, tuple[Pool, bytes]] = {}
+    for service in SERVICES:
+        parts = urlsplit(settings.upstream_url(service))
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in pools:
+            pools[origin] = Pool(
+                origin,
+                limit=settings.max_connections,
+                connect_timeout=settings.connect_timeout_s,
+                pool_timeout=settings.pool_timeout_s,
+                read_timeout=settings.read_timeout_s,
+                keepalive_s=settings.keepalive_expiry_s,
+            )
+        out[service] = (pools[origin], parts.path.rstrip("/").encode())
+    return out
 
 
 def _no_cookies() -> CookieJar:

@@ -11,7 +11,6 @@ import re
 import time
 from typing import Any
 
-import aiohttp
 import structlog
 from fastapi import FastAPI
 from starlette.types import Message, Receive, Scope, Send
@@ -29,8 +28,9 @@ from vareon_gateway.metrics import UPSTREAM_ERRORS
 from vareon_gateway.openapi import ApiDocument
 from vareon_gateway.proxy import ROUTE, forward, request_headers
 from vareon_gateway.ratelimit import EdgeLimiter
-from vareon_gateway.settings import SERVICES, GatewaySettings
+from vareon_gateway.settings import GatewaySettings
 from vareon_gateway.tokens import VerifiedTokens
+from vareon_gateway.upstream_pool import Pool
 
 log = structlog.get_logger(__name__)
 SYSTEM_READ = "system:read"
@@ -141,9 +141,8 @@ class Edge:
     def __init__(self, app: FastAPI, settings: GatewaySettings) -> None:
         self.app = app
         self.settings = settings
-        self.session: aiohttp.ClientSession | None = None
+        self.pools: dict[str, tuple[Pool, bytes]] = {}
         self.tokens: VerifiedTokens | None = None
-        self.bases = {service: settings.upstream_url(service) for service in SERVICES}
         self.upload_prefixes = tuple(p.rstrip("/") for p in settings.upload_prefixes)
         self.cors = Cors(settings)
         self.limiter = EdgeLimiter(settings) if settings.rate_limit_enabled else None
@@ -242,13 +241,13 @@ class Edge:
                 length = int(content_length) if content_length is not None else None
             except ValueError:
                 length = None
-            assert self.session is not None, "the edge is used before its lifespan started"
+            pool, prefix = self.pools[route.service]
             return await forward(
                 scope,
                 receive,
                 send,
-                session=self.session,
-                base_url=self.bases[route.service],
+                pool=pool,
+                prefix=prefix,
                 service=route.service,
                 headers=request_headers(scope, self.settings, request_id, client_id),
                 content_length=length,

@@ -1,6 +1,7 @@
-"""Reverse proxy on raw ASGI: the request streamed to a service over one pooled aiohttp
-session, its response streamed back unbuffered. No Request/Response objects on this path:
-that is where a FastAPI catch-all spent ~1.2 ms of CPU per request (docs/gateway.md)."""
+"""Reverse proxy on raw ASGI: the request streamed to a service over a pooled keep-alive
+connection (``upstream_pool``), its response streamed back unbuffered. No Request/Response
+objects on this path: that is where a FastAPI catch-all spent ~1.2 ms of CPU per request
+(docs/gateway.md)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import structlog
 from starlette.types import Receive, Scope, Send
 from vareon_chassis.observability import ROUTE_HEADER
@@ -21,6 +21,14 @@ from vareon_gateway.errors import (
     UpstreamUnavailable,
 )
 from vareon_gateway.settings import GatewaySettings
+from vareon_gateway.upstream_pool import (
+    Connection,
+    Disconnected,
+    Pool,
+    ReadTimeout,
+    Unreachable,
+    UpstreamError,
+)
 
 ROUTE = "vareon.route"
 """Scope key: the route template the service answered with (its ``x-vareon-route``)."""
@@ -48,7 +56,7 @@ _SET_BY_GATEWAY = HOP_BY_HOP | {
     b"x-forwarded-for",
     b"x-forwarded-proto",
     b"x-forwarded-host",
-    b"content-length",  # aiohttp writes it from the body it sends
+    b"content-length",  # written from the body that is sent
 }
 # uvicorn writes its own Date and Server; the service's copies would be duplicates.
 _SET_BY_SERVER = HOP_BY_HOP | {b"date", b"server", b"x-request-id", ROUTE_HEADER}
@@ -68,12 +76,12 @@ def _named_by_connection(headers: Any) -> frozenset[bytes]:
 
 def request_headers(
     scope: Scope, settings: GatewaySettings, request_id: str, client_request_id: str | None
-) -> list[tuple[str, str]]:
+) -> list[tuple[bytes, bytes]]:
     """What goes upstream: the client's headers less hop-by-hop ones, plus the edge's own."""
     raw: list[tuple[bytes, bytes]] = scope["headers"]
     drop = _SET_BY_GATEWAY
     host = previous_for = previous_proto = None
-    out: list[tuple[str, str]] = []
+    out: list[tuple[bytes, bytes]] = []
     for key, value in raw:
         if key in drop:
             if key == b"host":
@@ -84,45 +92,56 @@ def request_headers(
                 previous_proto = value
             elif key == b"connection":
                 drop = drop | _named_by_connection(raw)
-                out = [(k, v) for k, v in out if k.encode("latin-1") not in drop]
+                out = [(k, v) for k, v in out if k not in drop]
             continue
         if key not in drop:
-            out.append((key.decode("latin-1"), value.decode("latin-1")))
+            out.append((key, value))
     client = scope.get("client")
-    client_ip = client[0] if client else "unknown"
+    client_ip = client[0].encode() if client else b"unknown"
     trust = settings.trust_forwarded_headers
-    forwarded_for = (
-        f"{previous_for.decode('latin-1')}, {client_ip}" if trust and previous_for else client_ip
-    )
-    proto = (
-        previous_proto.decode("latin-1")
-        if trust and previous_proto
-        else scope.get("scheme", "http")
-    )
-    out.append(("x-forwarded-for", forwarded_for))
-    out.append(("x-forwarded-proto", proto))
-    out.append(("x-request-id", request_id))
+    forwarded_for = previous_for + b", " + client_ip if trust and previous_for else client_ip
+    proto = previous_proto if trust and previous_proto else scope.get("scheme", "http").encode()
+    out.append((b"x-forwarded-for", forwarded_for))
+    out.append((b"x-forwarded-proto", proto))
+    out.append((b"x-request-id", request_id.encode()))
     if client_request_id:
-        out.append(("x-client-request-id", client_request_id))
+        out.append((b"x-client-request-id", client_request_id.encode()))
     if host:
-        out.append(("x-forwarded-host", host.decode("latin-1")))
+        out.append((b"x-forwarded-host", host))
     return out
 
 
-def response_headers(raw: Any, request_id: bytes) -> list[tuple[bytes, bytes]]:
+def relayed_headers(
+    raw: list[tuple[bytes, bytes]], request_id: bytes
+) -> tuple[list[tuple[bytes, bytes]], bytes | None, int | None]:
+    """What goes back to the client, and the service's route template and Content-Length."""
     drop = _SET_BY_SERVER
     out: list[tuple[bytes, bytes]] = []
+    route = length = None
     for key, value in raw:
         low = key.lower()
         if low in drop:
             if low == b"connection":
                 drop = drop | _named_by_connection(raw)
                 out = [(k, v) for k, v in out if k not in drop]
+            elif low == ROUTE_HEADER:
+                route = value
             continue
-        if low not in drop:
-            out.append((low, value))
+        if low == b"content-length":
+            length = value
+        out.append((low, value))
     out.append((b"x-request-id", request_id))
-    return out
+    try:
+        size = int(length) if length is not None else None
+    except ValueError:
+        size = None
+    return out, route, size
+
+
+def response_headers(
+    raw: list[tuple[bytes, bytes]], request_id: bytes
+) -> list[tuple[bytes, bytes]]:
+    return relayed_headers(raw, request_id)[0]
 
 
 class BodyReader:
@@ -158,14 +177,14 @@ class BodyReader:
                 return
 
 
-def _error(exc: BaseException, service: str) -> Exception:
-    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+def _error(exc: UpstreamError, service: str) -> Exception:
+    if isinstance(exc, Unreachable):
         return UpstreamUnavailable(
             f"The {service} service is not reachable.",
             headers={"Retry-After": "1"},
             service=service,
         )
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
+    if isinstance(exc, Disconnected):
         # Accepted, then closed without a status line: a service shedding load or
         # restarting. Nothing was processed that a client could see, so: try again.
         return UpstreamUnavailable(
@@ -173,7 +192,7 @@ def _error(exc: BaseException, service: str) -> Exception:
             headers={"Retry-After": "1"},
             service=service,
         )
-    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+    if isinstance(exc, ReadTimeout):
         return UpstreamTimeout(f"The {service} service did not answer in time.", service=service)
     return BadGateway(f"The {service} service sent no valid response.", service=service)
 
@@ -183,15 +202,18 @@ async def _until_disconnect(receive: Receive) -> None:
         pass
 
 
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+
+
 async def forward(
     scope: Scope,
     receive: Receive,
     send: Send,
     *,
-    session: aiohttp.ClientSession,
-    base_url: str,
+    pool: Pool,
+    prefix: bytes,
     service: str,
-    headers: list[tuple[str, str]],
+    headers: list[tuple[bytes, bytes]],
     content_length: int | None,
     chunked: bool,
     limit: int,
@@ -199,59 +221,64 @@ async def forward(
 ) -> int:
     """Proxy one request; returns the status sent. Raises a DomainError before the response
     starts (the caller renders it as problem+json)."""
-    url = base_url + scope["raw_path"].decode("latin-1")
+    method: str = scope["method"]
+    target = prefix + scope["raw_path"]
     if query := scope.get("query_string"):
-        url += "?" + query.decode("latin-1")
+        target += b"?" + query
     if content_length is not None and content_length > limit:
         raise PayloadTooLarge(f"The request body is over the limit of {limit} bytes.", limit=limit)
     reader = BodyReader(receive, limit)
-    data: bytes | AsyncIterator[bytes] | None = None
-    if chunked or (content_length and content_length > BUFFER_BODY_BYTES):
-        data = reader.stream()
+    body: bytes | AsyncIterator[bytes] | None = None
+    if chunked:
+        body, framing = reader.stream(), b"transfer-encoding: chunked\r\n"
+    elif content_length and content_length > BUFFER_BODY_BYTES:
+        body, framing = reader.stream(), b"content-length: %d\r\n" % content_length
     elif content_length:
-        data = await reader.whole()
+        body = await reader.whole()
+        framing = b"content-length: %d\r\n" % len(body)
     else:
         reader.done = True
+        framing = b"content-length: 0\r\n" if method in _WITH_BODY else b""
+    lines = [b"%b %b HTTP/1.1\r\nhost: %b\r\n" % (method.encode(), target, pool.host_header)]
+    lines += [b"%b: %b\r\n" % header for header in headers]
+    lines.append(framing + b"\r\n")
     try:
-        upstream = await session.request(
-            scope["method"], url, headers=headers, data=data, allow_redirects=False
-        )
-    except Exception as exc:
+        upstream = await pool.request(method, b"".join(lines), body, chunked)
+    except UpstreamError as exc:
         if reader.failure is not None:
             raise reader.failure from exc
         raise _error(exc, service) from exc
-    except asyncio.CancelledError:
-        raise
     try:
         status = upstream.status
-        scope[ROUTE] = upstream.headers.get("x-vareon-route")
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": response_headers(upstream.raw_headers, request_id),
-            }
-        )
-        length = upstream.content_length
-        if scope["method"] == "HEAD" or status in (204, 304):
+        relayed, route, length = relayed_headers(upstream.headers, request_id)
+        scope[ROUTE] = route.decode("latin-1") if route else None
+        start = {"type": "http.response.start", "status": status, "headers": relayed}
+        if method == "HEAD" or status in (204, 304):
+            await send(start)
             await send({"type": "http.response.body", "body": b""})
         elif length is not None and length <= BUFFER_RESPONSE_BYTES:
-            await send({"type": "http.response.body", "body": await upstream.read()})
+            try:  # read before starting: a broken response is still a 502/504 problem
+                content = await upstream.read()
+            except UpstreamError as exc:
+                raise _error(exc, service) from exc
+            await send(start)
+            await send({"type": "http.response.body", "body": content})
         else:
+            await send(start)
             await _stream(upstream, receive, send, watch=reader.done, service=service)
         return status
     finally:
-        upstream.release()
+        upstream.finish()
 
 
 async def _stream(
-    upstream: aiohttp.ClientResponse, receive: Receive, send: Send, *, watch: bool, service: str
+    upstream: Connection, receive: Receive, send: Send, *, watch: bool, service: str
 ) -> None:
     async def relay() -> None:
         try:
-            async for chunk in upstream.content.iter_any():
+            while (chunk := await upstream.next_chunk()) is not None:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except UpstreamError as exc:
             # The status line is already sent: all that is left is to cut the connection.
             log.warning("upstream response broke", service=service, error=type(exc).__name__)
             upstream.close()
