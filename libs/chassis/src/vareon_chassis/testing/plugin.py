@@ -40,6 +40,7 @@ __all__ = [
     "Infrastructure",
     "assert_duplicate_and_out_of_order_delivery_is_harmless",
     "assert_rebuild_matches",
+    "scratch_dir",
     "serve",
     "start_groups_at_end",
     "until_ready",
@@ -165,7 +166,7 @@ def infrastructure() -> Iterator[Infrastructure]:
             yield infra
             infra.drop_databases()
         return
-    with tempfile.TemporaryDirectory(prefix="vareon-test-", dir=_scratch_dir()) as tmp:
+    with tempfile.TemporaryDirectory(prefix="vareon-test-", dir=scratch_dir()) as tmp:
         postgres = broker = None
         try:
             if external_db:
@@ -192,8 +193,8 @@ def infrastructure() -> Iterator[Infrastructure]:
                 _stop_at_once(postgres)
 
 
-def _scratch_dir() -> str | None:
-    """Where the session's PostgreSQL keeps its data: ``VAREON_TEST_DATA_DIR``, else a
+def scratch_dir() -> str | None:
+    """Where a test's PostgreSQL keeps its data: ``VAREON_TEST_DATA_DIR``, else a
     memory file system with room to spare (a full run creates hundreds of databases, ~10 MB
     each: writing and then deleting them on disk took a minute and a half), else the default
     temporary directory."""
