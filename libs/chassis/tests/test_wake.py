@@ -98,3 +98,59 @@ async def test_a_paused_consumer_fetches_what_nobody_announced(
         finally:
             await producer.stop()
         await asyncio.wait_for(effect_of(app, envelope.id), 60)
+
+
+async def test_a_paced_revocation_follower_is_woken_by_the_announcement(
+    fixture_db, infrastructure, tmp_path
+):
+    """On the embedded platform the follower pauses like a consumer (no fetch every quarter
+    second) and a relay's announcement of the session topic brings the revocation in."""
+    from fastapi import FastAPI
+    from vareon_chassis.messaging.wake import announce
+    from vareon_chassis.revocations import follow_revocations
+    from vareon_contracts.events.identity import SessionsRevokedV1
+    from vareon_contracts.topics import IDENTITY_SESSION
+
+    wake_dir = tmp_path / "wake"
+    app = FastAPI()
+    app.state.settings = ServiceSettings(
+        service_name="chassis-test",
+        database_url=fixture_db,
+        kafka_wake_dir=str(wake_dir),
+        kafka_idle_fetch_s=3600.0,
+        **infrastructure.service_env(),
+    )
+    follower = asyncio.create_task(follow_revocations(app))
+    try:
+
+        async def listening() -> None:
+            while True:
+                if any(wake_dir.glob("*.sock")):
+                    return
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(listening(), 60)
+        sid = uuid.uuid4()
+        revoked = SessionsRevokedV1(
+            user_id=uuid.uuid4(), session_ids=[sid], reason="logout", revoked_at=datetime.now(UTC)
+        )
+        producer = AIOKafkaProducer(bootstrap_servers=infrastructure.kafka_bootstrap, acks="all")
+        await producer.start()
+        try:
+            key, value, headers = encode_kafka(Envelope.wrap(revoked, source="/test"))
+            await producer.send_and_wait(IDENTITY_SESSION, value, key=key, headers=headers)
+        finally:
+            await producer.stop()
+        announce(str(wake_dir), [IDENTITY_SESSION])
+
+        async def known() -> None:
+            while True:
+                if sid in app.state.revoked_sessions:
+                    return
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(known(), 60)
+        assert not follower.done()
+    finally:
+        follower.cancel()
+        await asyncio.wait([follower], timeout=10)

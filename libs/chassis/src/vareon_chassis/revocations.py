@@ -82,11 +82,17 @@ def revocation_window_s(settings: ServiceSettings) -> float:
 def consumer_options(settings: ServiceSettings) -> dict[str, Any]:
     from vareon_chassis.kafka_security import client_options
 
+    paced: dict[str, Any] = {}
+    if settings.kafka_wake_dir:  # paused while quiet: a fetch that is sent finds records
+        from vareon_chassis.messaging.wake import PACED_FETCH_MAX_WAIT_MS
+
+        paced["fetch_max_wait_ms"] = PACED_FETCH_MAX_WAIT_MS
     return {
         "bootstrap_servers": settings.kafka_bootstrap,
         "group_id": None,
         "enable_auto_commit": False,
         "client_id": f"{settings.service_name}-revocations",
+        **paced,
         **client_options(settings),
     }
 
@@ -105,7 +111,7 @@ async def follow_revocations(app: FastAPI) -> None:
                     settings.kafka_bootstrap, [topics.IDENTITY_SESSION], settings.kafka_partitions
                 )
             await consumer.start()
-            await _follow(consumer, cache, revocation_window_s(settings))
+            await _follow_paced(consumer, cache, settings)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -116,7 +122,37 @@ async def follow_revocations(app: FastAPI) -> None:
             await asyncio.wait([asyncio.ensure_future(consumer.stop())], timeout=5.0)
 
 
-async def _follow(consumer: AIOKafkaConsumer, cache: RevokedSessions, window_s: float) -> None:
+async def _follow_paced(
+    consumer: AIOKafkaConsumer, cache: RevokedSessions, settings: ServiceSettings
+) -> None:
+    """On the embedded broker the follower fetches when identity's relay announces the topic
+    (``messaging.wake``), as consumers do, instead of a fetch every quarter second."""
+    window_s = revocation_window_s(settings)
+    if not settings.kafka_wake_dir:
+        await _follow(consumer, cache, window_s)
+        return
+    from vareon_chassis.messaging.wake import FetchPacer, WakeListener
+
+    pacer = FetchPacer([topics.IDENTITY_SESSION], lambda: consumer, settings.kafka_idle_fetch_s)
+    listener = WakeListener(settings.kafka_wake_dir)
+    listener.register(pacer)
+    listener.start()
+    pacing = asyncio.create_task(pacer.run())
+    try:
+        await _follow(consumer, cache, window_s, on_record=pacer.end)
+    finally:
+        pacing.cancel()
+        listener.close()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pacing
+
+
+async def _follow(
+    consumer: AIOKafkaConsumer,
+    cache: RevokedSessions,
+    window_s: float,
+    on_record: Callable[[], None] | None = None,
+) -> None:
     partitions = consumer.partitions_for_topic(topics.IDENTITY_SESSION)
     while not partitions:  # identity has not published a revocation yet
         await asyncio.sleep(1.0)
@@ -132,3 +168,5 @@ async def _follow(consumer: AIOKafkaConsumer, cache: RevokedSessions, window_s: 
         consumer.seek(tp, at.offset if at is not None else ends[tp])
     async for record in consumer:
         cache.apply(record.value, list(record.headers or []))
+        if on_record is not None:
+            on_record()

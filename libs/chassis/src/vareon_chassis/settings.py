@@ -43,8 +43,9 @@ class ServiceSettings(BaseSettings):
     """Embedded broker only (it answers a waiting fetch late): relays announce published
     topics through datagram sockets in this directory and consumers fetch when woken
     (``messaging.wake``). ``vareon up`` sets it; unset, consumers long-poll as usual."""
-    kafka_idle_fetch_s: float = 1.0
-    """With ``kafka_wake_dir``: how often quiet consumers fetch without a wake-up."""
+    kafka_idle_fetch_s: float = 10.0
+    """With ``kafka_wake_dir``: how often quiet consumers fetch without a wake-up (a fallback
+    for producers that announce nothing; each costs a few fetches per consumer)."""
     kafka_partitions: int = 3
     jwks_url: str | None = None
     """Where identity publishes its signing keys; None only in identity itself."""
@@ -57,7 +58,9 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = 5
     consumer_backoff_s: float = 0.2
     relay_batch_size: int = 200
-    relay_poll_interval_s: float = 1.0
+    relay_poll_interval_s: float = 5.0
+    """A fallback: NOTIFY wakes the relay at each commit that stages an event (a listener
+    that lost its connection polls at this pace until it is back)."""
     relay_listen: bool = True
     """Wake the relay with LISTEN/NOTIFY; off leaves only polling (fault tests)."""
     consumer_group_prefix: str = ""

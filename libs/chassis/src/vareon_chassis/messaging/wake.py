@@ -11,7 +11,8 @@ the embedded platform (``kafka_wake_dir`` set):
 - a consumer whose partitions have been quiet for ``LINGER_S`` pauses them (no fetches at
   all), and resumes when a datagram names one of its topics or after
   ``kafka_idle_fetch_s`` (the fallback for producers that announce nothing: the CLI,
-  another host). Resumed, it fetches with a short ``max_wait``.
+  another host). Resumed, it fetches with a short ``max_wait``; a fallback resume lasts
+  ``FALLBACK_LINGER_S`` unless a record or a wake-up comes (idle cost: issue 24).
 
 A lost datagram costs latency only: the fallback fetch finds the record. Nothing about
 delivery, order or offsets depends on a wake-up.
@@ -34,6 +35,13 @@ import structlog
 log = structlog.get_logger(__name__)
 LINGER_S = 0.25
 """How long partitions stay resumed after the last record or wake-up."""
+FALLBACK_LINGER_S = 0.05
+"""How long a fallback fetch (nobody woke the consumer) stays resumed: a few paced fetches.
+Resumed, a consumer fetches back to back, each costing the client and the broker; a
+fallback that found nothing need not linger as long as a wake-up, which is sure of records."""
+ASSIGNED_LINGER_S = 2.0
+"""How long newly assigned partitions stay resumed: their first fetch (committed offsets,
+then a backlog such as the start-up re-seed) must land before a pause drops it."""
 PACED_FETCH_MAX_WAIT_MS = 10
 """The fetch wait while resumed: the embedded broker answers an empty fetch after ~half."""
 
@@ -123,6 +131,7 @@ class FetchPacer:
         self.idle_fetch_s = idle_fetch_s
         self.linger_s = linger_s
         self.last_activity = time.monotonic()
+        self._held: frozenset[Any] = frozenset()
         self._woken = asyncio.Event()
         self._free = asyncio.Event()
         self._free.set()
@@ -142,19 +151,39 @@ class FetchPacer:
         self.last_activity = time.monotonic()
         self._woken.set()
 
+    def _note_assignment(self, held: set[Any]) -> None:
+        """Partitions assigned since the last look count as activity (``ASSIGNED_LINGER_S``):
+        assigned during a pause they fetch unpaused until it ends, and a pacer that paused
+        before the first assignment would otherwise leave them fetching for all of it."""
+        if held - self._held:
+            self.last_activity = time.monotonic() + ASSIGNED_LINGER_S - self.linger_s
+        self._held = frozenset(held)
+
     async def run(self) -> None:
         while True:
             consumer = self._consumer()
+            if consumer is not None:
+                self._note_assignment(consumer.assignment())
             quiet = time.monotonic() - self.last_activity
-            if consumer is None or self.busy or quiet < self.linger_s:
+            if consumer is None or not self._held:  # not joined yet: nothing to pause
+                await asyncio.sleep(self.linger_s)
+                continue
+            if self.busy or quiet < self.linger_s:
                 await asyncio.sleep(max(self.linger_s - quiet, 0.02))
                 continue
             self._woken.clear()  # before pausing: a wake-up from here on is not lost
             held = consumer.assignment()
             consumer.pause(*held)
-            with contextlib.suppress(TimeoutError):
+            woken = True
+            try:
                 await asyncio.wait_for(self._woken.wait(), self.idle_fetch_s)
+            except TimeoutError:
+                woken = False
             await self._free.wait()  # a record fetched just before the pause is handled
             held = consumer.assignment()
             consumer.resume(*(consumer.paused() & held))
+            # last_activity + linger_s is when the partitions pause again
             self.last_activity = time.monotonic()
+            if not woken:
+                self.last_activity -= max(self.linger_s - FALLBACK_LINGER_S, 0.0)
+            self._note_assignment(held)
