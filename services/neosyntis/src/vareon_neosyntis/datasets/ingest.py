@@ -7,7 +7,6 @@ text_inspectors, Parquet in parquet_inspector; what they yield or refuse is in i
 from __future__ import annotations
 
 from vareon_neosyntis.datasets.inspection import Inspector, ParquetLimits
-from vareon_neosyntis.datasets.parquet_inspector import ParquetInspector
 from vareon_neosyntis.datasets.text_inspectors import CsvInspector, JsonLinesInspector
 
 FORMATS = ("csv", "jsonl", "parquet")
@@ -18,6 +17,8 @@ def inspector_for(fmt: str, parquet: ParquetLimits | None = None) -> Inspector:
         return CsvInspector()
     if fmt == "jsonl":
         return JsonLinesInspector()
-    if fmt == "parquet":
+    if fmt == "parquet":  # pyarrow (~40 MB) only in a process that reads Parquet
+        from vareon_neosyntis.datasets.parquet_inspector import ParquetInspector
+
         return ParquetInspector(parquet or ParquetLimits())
     raise ValueError(f"unknown format {fmt!r}")

@@ -8,11 +8,10 @@ import io
 import json
 import queue
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
+if TYPE_CHECKING:  # pyarrow loads at the first CSV upload, not with the API
+    import pyarrow as pa
 
 from vareon_neosyntis.datasets.inspection import Inspection, InvalidContent, widen
 
@@ -122,6 +121,9 @@ class CsvInspector(_ThreadedInspector):
             raise InvalidContent("the first line must be a header naming the columns", line=1)
         if len(set(names)) != len(names):
             raise InvalidContent("the header names a column twice", line=1)
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
         try:
             reader = pacsv.open_csv(
                 stream,
@@ -163,6 +165,9 @@ def _csv_error(exc: BaseException, rows_before: int) -> InvalidContent:
 
 
 def _value_type(values: pa.Array) -> str | None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     if len(values) == 0:
         return None
     for arrow_type, name in (

@@ -13,24 +13,15 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Callable, Iterable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
+if TYPE_CHECKING:  # imported where an operation runs (a reader process, the worker), not
+    import pandas as pd  # by every module that names this one (the API's idle memory)
+    import pyarrow as pa
 
 MAX_CLASSES = 20
 HISTOGRAM_BINS = 10
 SEED = 0
-ARROW_TYPES = {
-    "integer": pa.int64(),
-    "float": pa.float64(),
-    "boolean": pa.bool_(),
-    "timestamp": pa.timestamp("us"),
-    "string": pa.string(),
-}
 NUMERIC_TYPES = {"integer", "float", "boolean"}
 PARQUET_BATCH_ROWS = 128
 Progress = Callable[[float], None]
@@ -60,11 +51,23 @@ def load_frame(
 
     ``max_bytes`` bounds the decoded rows in memory: Parquet is read in small batches so a
     bomb (a few KB on disk, GB decoded) stops at the budget rather than after it."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
     if fmt == "csv":
+        arrow_types = {
+            "integer": pa.int64(),
+            "float": pa.float64(),
+            "boolean": pa.bool_(),
+            "timestamp": pa.timestamp("us"),
+            "string": pa.string(),
+        }
         reader = pacsv.open_csv(
             f,
             convert_options=pacsv.ConvertOptions(
-                column_types={c["name"]: ARROW_TYPES.get(c["type"], pa.string()) for c in columns},
+                column_types={c["name"]: arrow_types.get(c["type"], pa.string()) for c in columns},
                 strings_can_be_null=True,
                 true_values=["true", "True", "TRUE"],
                 false_values=["false", "False", "FALSE"],
@@ -89,6 +92,9 @@ def _over(max_bytes: int) -> BudgetExceeded:
 def _first_rows(
     batches: Iterable[pa.RecordBatch], max_rows: int, max_bytes: int | None = None
 ) -> pd.DataFrame:
+    import pandas as pd
+    import pyarrow as pa
+
     taken: list[pa.RecordBatch] = []
     count = size = 0
     for batch in batches:
@@ -107,10 +113,15 @@ def preview(frame: pd.DataFrame, limit: int) -> list[dict[str, Any]]:
 
 
 def _number(value: Any) -> float | None:
+    import pandas as pd
+
     return None if value is None or pd.isna(value) else float(value)
 
 
 def profile(frame: pd.DataFrame, columns: list[dict[str, Any]]) -> dict[str, Any]:
+    import numpy as np
+    import pandas as pd
+
     profiled = []
     for column in columns:
         name, kind = column["name"], column["type"]
@@ -157,6 +168,8 @@ def baseline(
     folds: int,
     progress: Progress = lambda _: None,
 ) -> dict[str, Any]:
+    import numpy as np
+    import pandas as pd
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.metrics import accuracy_score, f1_score, mean_squared_error, r2_score

@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import resource
+import sys
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import IO, Any
-
-import pyarrow as pa
 
 from vareon_neosyntis.lab import operations
 from vareon_neosyntis.storage import Storage
@@ -29,6 +28,13 @@ class ReaderFailed(ValueError):
 
 def _limit(memory_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+
+
+def _arrow_error(exc: Exception) -> bool:
+    """An Arrow error raised in a reader: unpickling it imported pyarrow here, so the API
+    process need not import pyarrow (~40 MB) before anything is read."""
+    pa = sys.modules.get("pyarrow")
+    return pa is not None and isinstance(exc, pa.ArrowException)
 
 
 class Readers:
@@ -59,7 +65,9 @@ class Readers:
             raise ReaderFailed(
                 f"reading the dataset needed more than {self.memory_bytes} bytes of memory"
             ) from None
-        except pa.ArrowException as exc:
+        except Exception as exc:
+            if not _arrow_error(exc):
+                raise
             raise ReaderFailed(f"the dataset could not be read: {exc}") from None
 
     def _discard(self, pool: ProcessPoolExecutor) -> None:

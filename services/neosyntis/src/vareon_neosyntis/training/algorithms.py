@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:  # numpy and pandas load in the training worker only, when it trains
+    import numpy as np
+    import pandas as pd
 
 NUMERIC_TYPES = {"integer", "float", "boolean"}
 CATEGORICAL_TYPES = {"string", "boolean", "integer"}
@@ -177,6 +179,7 @@ def split(
 
 
 def metrics(task: Task, y_true: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    import numpy as np
     from sklearn.metrics import accuracy_score, f1_score, mean_squared_error, r2_score
 
     if task == "classification":

@@ -1,0 +1,20 @@
+"""The API process starts without the data libraries (issue 24: <= 80 MB PSS idle): pandas,
+numpy, pyarrow and scikit-learn load where a dataset is read or a model trained."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+HEAVY = ("pandas", "numpy", "pyarrow", "sklearn", "scipy")
+
+
+def test_the_app_imports_no_data_library():
+    probe = (
+        "import sys, vareon_neosyntis.app, vareon_neosyntis.worker\n"
+        f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.split()
+    assert loaded == []
