@@ -3,12 +3,13 @@ from datetime import UTC, datetime
 
 from aiokafka.structs import ConsumerRecord
 from sqlalchemy import func, select
+from vareon_chassis import idempotency
 from vareon_chassis.messaging.broker import create_producer
 from vareon_chassis.messaging.consumer import ConsumerRuntime
 from vareon_contracts import Envelope, encode_kafka, topics
 from vareon_contracts.events.identity import UserDeletedV1
 from vareon_myntrix.consumers import build_consumers
-from vareon_myntrix.models import Agent, Command, Device, inbox_table
+from vareon_myntrix.models import Agent, Command, Device, idempotency_keys, inbox_table
 
 from .conftest import API, register_device
 
@@ -47,6 +48,10 @@ async def test_a_deleted_user_loses_agents_and_commands_and_is_anonymised_elsewh
             json={"agent_ids": [agent["id"]], "action": "start", "idempotency_key": "k"},
         )
     device = await register_device(client, mine)
+    async with sessionmaker.begin() as session:  # a quick action's remembered key
+        await idempotency.claim(
+            session, idempotency_keys, idempotency.Scope(user, "deploy-to-my-devices", "k"), "h"
+        )
 
     users = next(c for c in build_consumers() if c.name == "myntrix.users")
     producer = create_producer(settings)
@@ -69,5 +74,7 @@ async def test_a_deleted_user_loses_agents_and_commands_and_is_anonymised_elsewh
         assert await count(Command, Command.owner_id, user) == 0
         assert await count(Agent, Agent.owner_id, other) == 1
         assert await count(Command, Command.owner_id, other) == 1
+        keys = idempotency_keys.c.owner_id
+        assert await session.scalar(select(func.count()).where(keys == user)) == 0
         kept = await session.get(Device, uuid.UUID(device["id"]))
         assert kept is not None and kept.registered_by is None
