@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
-from sqlalchemy import select
+from sqlalchemy import func, select
 from vareon_chassis.embedded import free_port
 from vareon_chassis.messaging.outbox import Outbox
 from vareon_contracts.events.identity import UserDeletedV1
-from vareon_neosyntis.db import OUTBOX
+from vareon_neosyntis.db import IDEMPOTENCY_KEYS, OUTBOX
 from vareon_neosyntis.registry.models import Model, ModelVersion
 from vareon_neosyntis.storage import S3Storage
 
@@ -92,6 +92,12 @@ async def test_user_deleted_erases_datasets_and_anonymises_lineage(app, client, 
     )
     storage = app.state.storage
     assert len(list(storage.root.rglob("*.csv"))) == 1
+    step = {"id": "v", "kind": "validate_dataset", "dataset": "mine", "version": 1, "target": "a"}
+    body = {"name": "f", "steps": [step]}
+    flow = (await client.post(f"{API}/workflows", json=body, headers=owner)).json()
+    keyed = {**owner, "Idempotency-Key": "run-1"}  # the quick action remembers the key
+    ran = await client.post(f"{API}/workflows/{flow['id']}/runs", headers=keyed)
+    assert ran.status_code == 201, ran.text
 
     # Publish as identity would: through an outbox relayed to the real topic.
     event = UserDeletedV1(user_id=owner_id, deleted_at=datetime.now(UTC))
@@ -110,3 +116,6 @@ async def test_user_deleted_erases_datasets_and_anonymises_lineage(app, client, 
     async with app.state.sessionmaker() as session:  # private: no user can read it now
         model = await session.scalar(select(Model).where(Model.name == "kept-model"))
     assert model.owner_id is None
+    async with app.state.sessionmaker() as session:
+        keys = select(func.count()).where(IDEMPOTENCY_KEYS.c.owner_id == owner_id)
+        assert await session.scalar(keys) == 0
