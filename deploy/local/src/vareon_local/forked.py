@@ -27,10 +27,14 @@ PRELOAD = (
 
 
 def preload() -> None:
+    import gc
     import importlib
 
     for module in PRELOAD:
         importlib.import_module(module)
+    # The preloaded objects are shared with every forked service until written: kept out of
+    # the collector's passes, a full collection in a child does not copy their pages.
+    gc.freeze()
 
 
 class ForkedProcess:
