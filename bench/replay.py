@@ -4,11 +4,11 @@ Run: ``uv run python bench/replay.py [--events N]``. Starts embedded PostgreSQL 
 embedded broker on loopback (nothing else is touched), writes N CloudEvents to a 3-partition
 topic, then reads the same records twice: a raw aiokafka consume loop that only counts them,
 and ``ConsumerRuntime.process`` for each (decode, validate, inbox row + one effect row in one
-transaction), as ``vareon replay rebuild`` did, and ``ConsumerRuntime.process_batch`` for each
-fetched batch (one transaction, a savepoint per event), as it does now. Prints events/s and
-the ratios.
-The default is 20,000 events, not 100,000: the runtime does a few hundred events/s on a
-2-core machine, so 100k takes minutes (``--events 100000`` if you have them).
+transaction), as ``vareon replay rebuild`` did (only with ``--per-event``: a few hundred
+events/s, minutes for 100k), and ``ConsumerRuntime.process_batch`` for each fetched batch
+(one transaction and one inbox statement per batch), as rebuilds and live consumers do now,
+then again over the same records (all duplicates: the dedupe alone). Prints events/s and the
+ratios. ``--max-records`` is the fetch size (``max_poll_records``). Figures: docs/messaging.md.
 """
 
 from __future__ import annotations
@@ -65,10 +65,10 @@ async def produce(bootstrap: str, n: int) -> None:
         await producer.stop()
 
 
-async def consume(bootstrap: str, n: int, apply) -> float:
+async def consume(bootstrap: str, n: int, apply, max_records: int = 500) -> float:
     """Read every record of TOPIC from the start (no group), ``apply`` each; returns seconds."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, max_poll_records=500
+        bootstrap_servers=bootstrap, enable_auto_commit=False, max_poll_records=max_records
     )
     await consumer.start()
     try:
@@ -97,7 +97,9 @@ def recording_consumer() -> EventConsumer:
     return consumer
 
 
-async def measure(bootstrap: str, database_url: str, n: int) -> None:
+async def measure(
+    bootstrap: str, database_url: str, n: int, *, per_event: bool, max_records: int
+) -> None:
     began = time.perf_counter()
     await produce(bootstrap, n)
     print(f"produced {n} events in {time.perf_counter() - began:.1f} s")
@@ -105,40 +107,44 @@ async def measure(bootstrap: str, database_url: str, n: int) -> None:
     async def count(records) -> None:
         return None
 
-    raw_s = await consume(bootstrap, n, count)
+    raw_s = await consume(bootstrap, n, count, max_records)
     engine = create_engine(database_url)
     sessions = create_sessionmaker(engine)
     dead_letters = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await dead_letters.start()
+    rows: dict[str, tuple[float, int, dict[str, int]]] = {}
     try:
         runtime = ConsumerRuntime(recording_consumer(), sessions, fixture.inbox_table, dead_letters)
-        outcomes: dict[str, int] = {}
 
-        async def each(records) -> None:
-            for record in records:
-                outcome = await runtime.process(record)
-                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        async def run(name: str, batched: bool, clear: bool) -> None:
+            outcomes: dict[str, int] = {}
 
-        async def batched(records) -> None:
-            for outcome in await runtime.process_batch(records):
-                batch_outcomes[outcome] = batch_outcomes.get(outcome, 0) + 1
+            async def apply(records) -> None:
+                done = (
+                    await runtime.process_batch(records)
+                    if batched
+                    else [await runtime.process(r) for r in records]
+                )
+                for outcome in done:
+                    outcomes[outcome] = outcomes.get(outcome, 0) + 1
 
-        runtime_s = await consume(bootstrap, n, each)
-        rows = await effect_rows(sessions, clear=True)
-        batch_outcomes: dict[str, int] = {}
-        batch_s = await consume(bootstrap, n, batched)
-        batch_rows = await effect_rows(sessions, clear=True)
+            seconds = await consume(bootstrap, n, apply, max_records)
+            rows[name] = (seconds, await effect_rows(sessions, clear=clear), outcomes)
+
+        if per_event:
+            await run("ConsumerRuntime.process + inbox", batched=False, clear=True)
+        await run("process_batch + inbox", batched=True, clear=False)
+        await run("process_batch, all duplicates", batched=True, clear=True)
     finally:
         await dead_letters.stop()
         await engine.dispose()
-    assert outcomes == {"applied": n} and rows == n, (outcomes, rows)
-    assert batch_outcomes == {"applied": n} and batch_rows == n, (batch_outcomes, batch_rows)
-    raw, inbox, batch = n / raw_s, n / runtime_s, n / batch_s
+    raw = n / raw_s
     print(f"{'raw aiokafka loop':>34}: {raw:9.0f} events/s ({raw_s:.1f} s)")
-    print(f"{'ConsumerRuntime.process + inbox':>34}: {inbox:9.0f} events/s ({runtime_s:.1f} s)")
-    print(f"{'process_batch + inbox (savepoints)':>34}: {batch:9.0f} events/s ({batch_s:.1f} s)")
-    print(f"ratio per event / raw: {inbox / raw:.3f}x (one transaction per event)")
-    print(f"ratio batched / raw: {batch / raw:.3f}x (one transaction per fetched batch)")
+    for name, (seconds, effects, outcomes) in rows.items():
+        want = {"duplicate": n} if "duplicates" in name else {"applied": n}
+        assert outcomes == want and effects == n, (name, outcomes, effects)
+        rate = n / seconds
+        print(f"{name:>34}: {rate:9.0f} events/s ({seconds:.1f} s), {rate / raw:.3f}x raw")
 
 
 async def effect_rows(sessions, *, clear: bool) -> int:
@@ -153,7 +159,9 @@ async def effect_rows(sessions, *, clear: bool) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--per-event", action="store_true", help="also one transaction each")
+    parser.add_argument("--max-records", type=int, default=500, help="records per fetch")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="vareon-bench-") as tmp:
         postgres = EmbeddedPostgres(Path(tmp) / "pgdata")
@@ -163,7 +171,15 @@ def main() -> None:
             broker.start()
             url = postgres.create_database("bench_replay")
             upgrade(str(FIXTURE / "alembic.ini"), url)
-            asyncio.run(measure(broker.bootstrap, url, args.events))
+            asyncio.run(
+                measure(
+                    broker.bootstrap,
+                    url,
+                    args.events,
+                    per_event=args.per_event,
+                    max_records=args.max_records,
+                )
+            )
         finally:
             broker.stop()
             postgres.stop()

@@ -258,22 +258,25 @@ class ConsumerRuntime:
                 )
                 await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
 
-    async def process_batch(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[str]:
+    async def process_batch(
+        self, records: Sequence[ConsumerRecord[bytes, bytes]], keepalive: KeepAlive | None = None
+    ) -> list[str]:
         """Apply ``records`` in order, exactly once each; returns their outcomes.
 
-        Consecutive records that decode to a handled event share one transaction, each in
-        its own savepoint (one commit, not one per event). Whatever is not a plain apply
-        goes through ``process`` alone, in order: a record to dead-letter, a handler
-        failure (its savepoint is rolled back, what came before it is committed, then it is
-        retried from scratch: one attempt more than ``process`` alone makes), an outage or a
-        failed commit (the transaction is rolled back; its first record is processed alone,
-        which waits the outage out). The caller commits offsets after this returns."""
+        Consecutive records that decode to a handled event share one transaction (one
+        commit, and one inbox statement for them all, not one per event). Whatever is not a
+        plain apply goes through ``process`` alone, in order: a record to dead-letter, a
+        handler failure (the transaction is rolled back, the records before it are applied
+        again without it and committed, then it is retried from scratch: one attempt more
+        than ``process`` alone makes), an outage or a failed commit (nothing of the run is
+        committed; its first record is processed alone, which waits the outage out). The
+        caller commits offsets after this returns."""
         outcomes: list[str] = []
         i = 0
         while i < len(records):
             run = self._plain_run(records, i)
             if not run:
-                outcomes.append(await self.process(records[i]))
+                outcomes.append(await self.process(records[i], keepalive))
                 i += 1
                 continue
             try:
@@ -287,7 +290,7 @@ class ConsumerRuntime:
             outcomes += applied
             i += len(applied)
             if len(applied) < len(run):  # the next record failed in the batch: alone
-                outcomes.append(await self.process(records[i]))
+                outcomes.append(await self.process(records[i], keepalive))
                 i += 1
         return outcomes
 
@@ -312,18 +315,66 @@ class ConsumerRuntime:
         return run
 
     async def _apply_run(self, run: list[Plain]) -> list[str]:
-        """One transaction, a savepoint per event; stops before the first handler failure."""
+        """One transaction for ``run``, no savepoints: the inbox rows of the whole run in one
+        statement, then the handlers. A handler failure rolls it all back and the records
+        before the failing one are applied again without it; returns the outcomes of the
+        committed prefix. An outage or a failed commit raises (nothing committed)."""
         outcomes: list[str] = []
-        async with self.sessionmaker.begin() as session:
-            for _, handler, payload, envelope in run:
-                try:
-                    async with session.begin_nested():
-                        outcomes.append(await self._apply_in(session, handler, payload, envelope))
-                except Exception as exc:
-                    if is_outage(exc):
-                        raise
-                    break
-        return outcomes
+        failed = False
+        async with self.sessionmaker() as session, session.begin():
+            again, fresh = await self._claim(session, [envelope for *_, envelope in run])
+            for record, handler, payload, envelope in run:
+                with consume_span(self.consumer.name, record) as span:
+                    if envelope.id not in fresh and envelope.id not in again:
+                        span["outcome"] = "duplicate"
+                        outcomes.append("duplicate")
+                        continue
+                    try:
+                        await self._handle(
+                            session, handler, payload, envelope, envelope.id in again
+                        )
+                    except Exception as exc:
+                        if is_outage(exc):
+                            raise
+                        failed = True
+                        break
+                    fresh.discard(envelope.id)
+                    again.discard(envelope.id)  # a second copy later in the run: a duplicate
+                    span["outcome"] = "applied"
+                    outcomes.append("applied")
+            if failed:
+                await session.rollback()
+        if failed and outcomes:
+            return await self._apply_run(run[: len(outcomes)])
+        return [] if failed else outcomes
+
+    async def _claim(
+        self, session: AsyncSession, envelopes: list[Envelope]
+    ) -> tuple[set[str], set[str]]:
+        """The inbox rows of a run, two statements at most: the ids a rebuild erased and
+        this run takes back (``again``), and the ids inserted now (``fresh``). An id in
+        neither was applied before."""
+        ids = sorted({e.id for e in envelopes})  # one order: concurrent claims do not deadlock
+        again: set[str] = set()
+        if self.erased is not None:
+            again = set(
+                await session.scalars(
+                    update(self.inbox)
+                    .where(self.inbox.c.event_id.in_(ids), self.inbox.c.consumer == self.erased)
+                    .values(consumer=self.consumer.name)
+                    .returning(self.inbox.c.event_id)
+                )
+            )
+        types = {e.id: e.type for e in envelopes}
+        rows = [
+            {"event_id": i, "consumer": self.consumer.name, "event_type": types[i]}
+            for i in ids
+            if i not in again
+        ]
+        claim = insert(self.inbox).on_conflict_do_nothing().returning(self.inbox.c.event_id)
+        if len(rows) == 1:  # one statement either way; this form skips executemany's costs
+            return again, set(await session.scalars(claim.values(rows)))
+        return again, set(await session.scalars(claim, rows)) if rows else set()
 
     async def _wait_out(
         self, exc: Exception, event_id: str, delay: float, keepalive: KeepAlive | None
@@ -368,39 +419,28 @@ class ConsumerRuntime:
         payload: EventPayload,
         envelope: Envelope,
     ) -> str:
-        """Inbox row and effect of one event in ``session``'s transaction (or savepoint)."""
+        """Inbox row and effect of one event in ``session``'s transaction."""
+        again, fresh = await self._claim(session, [envelope])
+        if not again and not fresh:
+            return "duplicate"
+        await self._handle(session, handler, payload, envelope, bool(again))
+        return "applied"
+
+    async def _handle(
+        self,
+        session: AsyncSession,
+        handler: EventHandler[Any],
+        payload: EventPayload,
+        envelope: Envelope,
+        again: bool,
+    ) -> None:
+        """The handler, in the event's context; an event a rebuild erased is applied
+        again with its side effects suppressed (it was announced when first applied)."""
         rid = request_id_var.set(envelope.correlationid or envelope.id)
         cid = causation_id_var.set(envelope.id)
         try:
-            # An event the rebuild erased takes its inbox row back (one statement).
-            again = self.erased is not None and (
-                await session.scalar(
-                    update(self.inbox)
-                    .where(
-                        self.inbox.c.event_id == envelope.id,
-                        self.inbox.c.consumer == self.erased,
-                    )
-                    .values(consumer=self.consumer.name)
-                    .returning(self.inbox.c.event_id)
-                )
-                is not None
-            )
-            if not again:
-                first = await session.scalar(
-                    insert(self.inbox)
-                    .values(
-                        event_id=envelope.id,
-                        consumer=self.consumer.name,
-                        event_type=envelope.type,
-                    )
-                    .on_conflict_do_nothing()
-                    .returning(self.inbox.c.event_id)
-                )
-                if first is None:
-                    return "duplicate"
             with side_effects_suppressed() if again else contextlib.nullcontext():
                 await handler.handle(session, payload, envelope)
-            return "applied"
         finally:
             causation_id_var.reset(cid)
             request_id_var.reset(rid)

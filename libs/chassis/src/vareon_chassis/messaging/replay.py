@@ -24,8 +24,8 @@ from vareon_chassis.messaging.offsets import GroupActive, Progress, Span
 from vareon_chassis.messaging.relay import RELAY_LOCK_ID, kafka_headers
 
 __all__ = ["GroupActive", "RebuildReport", "Refused", "rebuild", "republish", "reset_group"]
-REBUILD_BATCH = 200
-"""Records applied per transaction by a rebuild (a savepoint each: ``process_batch``)."""
+REBUILD_BATCH = 500
+"""Records applied per transaction by a rebuild (``process_batch``; one fetch's worth)."""
 
 
 class Refused(RuntimeError):
