@@ -3,13 +3,15 @@
 import asyncio
 import contextlib
 import functools
+import itertools
 from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.structs import ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -69,21 +71,49 @@ class _Paused:
         self.paused.clear()
 
 
+LIVE_BATCH = 500
+"""At most this many records per transaction on a live consumer: the record FastStream
+handed over and what the client has already fetched behind it (nothing is waited for)."""
+
+
+def _rewind(kafka: AIOKafkaConsumer, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+    earliest: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        earliest[tp] = min(earliest.get(tp, record.offset), record.offset)
+    for tp, offset in earliest.items():
+        with contextlib.suppress(Exception):  # a partition revoked meanwhile
+            kafka.seek(tp, offset)
+
+
 def _on_message(
     runtime: ConsumerRuntime, pacer: FetchPacer | None = None
 ) -> Callable[[KafkaMessage], Awaitable[None]]:
     async def on_message(msg: KafkaMessage) -> None:
-        paused = _Paused(msg.consumer) if isinstance(msg.consumer, AIOKafkaConsumer) else None
+        kafka = msg.consumer if isinstance(msg.consumer, AIOKafkaConsumer) else None
+        paused = _Paused(kafka) if kafka is not None else None
+        keepalive = paused.keepalive if paused is not None else None
         if pacer is not None:
             pacer.begin()
         try:
-            await runtime.process(msg.raw_message, paused.keepalive if paused else None)
+            records = [msg.raw_message]
+            if kafka is not None:  # the same positions the ack below commits
+                fetched = await kafka.getmany(timeout_ms=0, max_records=LIVE_BATCH - 1)
+                records += itertools.chain.from_iterable(fetched.values())
+            if len(records) == 1:
+                await runtime.process(records[0], keepalive)
+            else:
+                await runtime.process_batch(records, keepalive)
+        except BaseException:
+            if kafka is not None:  # a later ack must not commit past what was never applied
+                _rewind(kafka, records)
+            raise
         finally:
             if paused is not None:
                 paused.resume()
             if pacer is not None:
                 pacer.end()
-        await msg.ack()
+        await msg.ack()  # commits every position consumed, the batch's records included
 
     on_message.__name__ = f"consume_{runtime.consumer.name.replace('-', '_')}"
     return on_message
