@@ -226,16 +226,17 @@ class Edge:
             elif key == b"transfer-encoding":
                 chunked = True
         try:
-            principal = None
+            who = None
             api_key = _api_key(authorization) if route.openai else None
             if route.device:
                 _device_credential(authorization)
             elif not route.public and api_key is None and scope["method"] != "OPTIONS":
-                principal = await self._authenticate(authorization)
+                who = (await self._authenticate(authorization))[1]
             if self.limiter is not None:
-                who = f"user:{principal.id}" if principal else f"ip:{self._client_ip(scope)}"
                 if api_key is not None:
                     who = f"key:{hash_api_key(api_key)[:32]}"
+                elif who is None:
+                    who = f"ip:{self._client_ip(scope)}"
                 await self.limiter.check(scope["path"], route.public, who)
             try:
                 length = int(content_length) if content_length is not None else None
@@ -285,7 +286,7 @@ class Edge:
 
     async def _operator(self, scope: Scope) -> None:
         authorization = next((v for k, v in scope["headers"] if k == b"authorization"), None)
-        principal = await self._authenticate(authorization)
+        principal, _ = await self._authenticate(authorization)
         if not principal.has(SYSTEM_READ):
             raise Forbidden(f"missing permission {SYSTEM_READ!r}")
 
@@ -297,7 +298,7 @@ class Edge:
         client = scope.get("client")
         return client[0] if client else "unknown"
 
-    async def _authenticate(self, authorization: bytes | None) -> Principal:
+    async def _authenticate(self, authorization: bytes | None) -> tuple[Principal, str]:
         if authorization is None:
             raise Unauthorized("bearer token required")
         scheme, _, token = authorization.decode("latin-1").partition(" ")
@@ -305,7 +306,7 @@ class Edge:
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("bearer token required")
         assert self.tokens is not None
-        return await self.tokens.verify(token)
+        return await self.tokens.verify_keyed(token)
 
     def _observe(
         self, service: str, method: str, status: int, seconds: float, template: str | None

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 import structlog
 from starlette.types import Receive, Scope, Send
@@ -66,12 +65,18 @@ larger or chunked ones are streamed."""
 BUFFER_RESPONSE_BYTES = 1_048_576
 
 
-def _named_by_connection(headers: Any) -> frozenset[bytes]:
-    named: set[bytes] = set()
-    for key, value in headers:
-        if key.lower() == b"connection":
-            named.update(t.strip().lower() for t in value.split(b","))
-    return frozenset(named)
+_TOKENS: dict[bytes, frozenset[bytes]] = {}
+
+
+def _named_by_connection(value: bytes) -> frozenset[bytes]:
+    """The header names one Connection header lists, less those dropped anyway (memoised:
+    ``keep-alive`` and ``close`` are nearly all there is)."""
+    named = _TOKENS.get(value)
+    if named is None:
+        named = frozenset(t.strip().lower() for t in value.split(b",")) - HOP_BY_HOP
+        if len(_TOKENS) < 256:
+            _TOKENS[value] = named
+    return named
 
 
 def request_headers(
@@ -90,8 +95,8 @@ def request_headers(
                 previous_for = value
             elif key == b"x-forwarded-proto":
                 previous_proto = value
-            elif key == b"connection":
-                drop = drop | _named_by_connection(raw)
+            elif key == b"connection" and (named := _named_by_connection(value) - drop):
+                drop = drop | named
                 out = [(k, v) for k, v in out if k not in drop]
             continue
         if key not in drop:
@@ -122,8 +127,9 @@ def relayed_headers(
         low = key.lower()
         if low in drop:
             if low == b"connection":
-                drop = drop | _named_by_connection(raw)
-                out = [(k, v) for k, v in out if k not in drop]
+                if named := _named_by_connection(value) - drop:
+                    drop = drop | named
+                    out = [(k, v) for k, v in out if k not in drop]
             elif low == ROUTE_HEADER:
                 route = value
             continue

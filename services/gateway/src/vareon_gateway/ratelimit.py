@@ -45,7 +45,20 @@ class TooManyRequests(DomainError):
     status = 429
 
 
+_CLASSES: dict[tuple[str, bool], str] = {}
+
+
 def route_class(path: str, public: bool) -> str:
+    """Memoised (bounded: paths carry ids, so the memo is cleared when full)."""
+    found = _CLASSES.get((path, public))
+    if found is None:
+        if len(_CLASSES) >= 4096:
+            _CLASSES.clear()
+        found = _CLASSES[(path, public)] = _route_class(path, public)
+    return found
+
+
+def _route_class(path: str, public: bool) -> str:
     if public and path.startswith(f"{API}/auth/"):
         return "auth"
     if any(path == p or path.startswith(p + "/") for p in AI_PREFIXES) or (

@@ -21,21 +21,26 @@ class VerifiedTokens:
         self.verifier = verifier
         self.ttl_s = ttl_s
         self.size = size
-        self._cache: dict[bytes, tuple[float, Principal]] = {}
+        self._cache: dict[bytes, tuple[float, Principal, str]] = {}
 
     async def verify(self, token: str) -> Principal:
+        return (await self.verify_keyed(token))[0]
+
+    async def verify_keyed(self, token: str) -> tuple[Principal, str]:
+        """The principal and its rate-limit key (``user:<sub>``, made once per token)."""
         key = hashlib.sha256(token.encode()).digest()
         hit = self._cache.get(key)
         now = time.time()
         if hit is not None:
             if hit[0] > now:
-                return hit[1]
+                return hit[1], hit[2]
             del self._cache[key]
         principal = await self.verifier.verify(token)  # raises Unauthorized / 503
+        who = f"user:{principal.id}"
         exp = jwt.decode(token, options={"verify_signature": False}).get("exp", 0)
         until = min(float(exp), now + self.ttl_s)
         if until > now and self.ttl_s > 0:
             if len(self._cache) >= self.size:
                 self._cache.pop(next(iter(self._cache)))
-            self._cache[key] = (until, principal)
-        return principal
+            self._cache[key] = (until, principal, who)
+        return principal, who
