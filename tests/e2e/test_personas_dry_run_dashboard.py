@@ -146,3 +146,25 @@ async def test_persona_chat_dry_run_dashboard_and_erasure(platform, event_log):
         )
     await engine.dispose()
     assert left == 0
+
+
+async def test_a_quick_action_through_the_gateway_replays_with_its_key(platform):
+    """Item 7, "top up my test wallet" through the gateway: the key goes in, the replay's
+    ``Idempotent-Replayed`` comes back, another body is the service's 409 problem. (This
+    platform runs no myntrix or neosyntis: their quick actions are tested in their services,
+    their routes in the gateway's upstream test.)"""
+    gw = platform.gateway
+    admin = platform.bearer(await admin_tokens(platform))
+    keyed = {**admin, "Idempotency-Key": f"top-{uuid.uuid4()}"}
+    first = await gw.post("/api/v1/wallet/top-up", headers=keyed, json={})
+    assert first.status_code == 201, first.text
+    again = await gw.post("/api/v1/wallet/top-up", headers=keyed)
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["transfer_id"] == first.json()["transfer_id"]
+    refused = await gw.post("/api/v1/wallet/top-up", headers=keyed, json={"amount_micro": 3})
+    assert refused.status_code == 409, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    user = await platform.register()
+    plain = platform.bearer(await platform.login(user["email"]))
+    denied = await gw.post("/api/v1/wallet/top-up", headers={**plain, "Idempotency-Key": "k"})
+    assert denied.status_code == 403, denied.text
