@@ -11,8 +11,9 @@ the embedded platform (``kafka_wake_dir`` set):
 - a consumer whose partitions have been quiet for ``LINGER_S`` pauses them (no fetches at
   all), and resumes when a datagram names one of its topics or after
   ``kafka_idle_fetch_s`` (the fallback for producers that announce nothing: the CLI,
-  another host). Resumed, it fetches with a short ``max_wait``; a fallback resume lasts
-  ``FALLBACK_LINGER_S`` unless a record or a wake-up comes (idle cost: issue 24).
+  another host). Resumed, it fetches with a short ``max_wait`` and stays resumed at least
+  until a fetch of each partition was answered (``last_poll_timestamp``); then a fallback
+  resume lasts ``FALLBACK_LINGER_S`` unless a record or a wake-up comes (idle cost: issue 24).
 
 A lost datagram costs latency only: the fallback fetch finds the record. Nothing about
 delivery, order or offsets depends on a wake-up.
@@ -36,12 +37,15 @@ log = structlog.get_logger(__name__)
 LINGER_S = 0.25
 """How long partitions stay resumed after the last record or wake-up."""
 FALLBACK_LINGER_S = 0.05
-"""How long a fallback fetch (nobody woke the consumer) stays resumed: a few paced fetches.
-Resumed, a consumer fetches back to back, each costing the client and the broker; a
-fallback that found nothing need not linger as long as a wake-up, which is sure of records."""
+"""How long a fallback fetch (nobody woke the consumer) stays resumed once the broker has
+answered a fetch of every partition: resumed, a consumer fetches back to back, each costing
+the client and the broker; a fallback need not linger as a wake-up, which is sure of records."""
 ASSIGNED_LINGER_S = 2.0
-"""How long newly assigned partitions stay resumed: their first fetch (committed offsets,
-then a backlog such as the start-up re-seed) must land before a pause drops it."""
+"""How long newly assigned partitions stay resumed at least (a backlog such as the start-up
+re-seed comes in, its records extending the stay)."""
+ANSWER_WAIT_S = 30.0
+"""The longest partitions stay resumed waiting for a first answered fetch (a loaded machine,
+a broker away): a pause before the answer would drop it, and the fallback find nothing."""
 PACED_FETCH_MAX_WAIT_MS = 10
 """The fetch wait while resumed: the embedded broker answers an empty fetch after ~half."""
 
@@ -132,6 +136,9 @@ class FetchPacer:
         self.linger_s = linger_s
         self.last_activity = time.monotonic()
         self._held: frozenset[Any] = frozenset()
+        self._unanswered: frozenset[Any] = frozenset()
+        self._asked_ms = 0
+        self._answer_by = 0.0
         self._woken = asyncio.Event()
         self._free = asyncio.Event()
         self._free.set()
@@ -157,17 +164,49 @@ class FetchPacer:
         before the first assignment would otherwise leave them fetching for all of it."""
         if held - self._held:
             self.last_activity = time.monotonic() + ASSIGNED_LINGER_S - self.linger_s
+            self._await_answers(held - self._held)
         self._held = frozenset(held)
+
+    def _await_answers(self, partitions: set[Any]) -> None:
+        self._unanswered |= frozenset(partitions)
+        self._asked_ms = int(time.time() * 1000)  # aiokafka's clock for last_poll_timestamp
+        self._answer_by = time.monotonic() + ANSWER_WAIT_S
+
+    def _awaiting_answers(self, consumer: Any) -> bool:
+        """Some resumed partition has had no fetch answered since it was resumed."""
+        if not self._unanswered:
+            return False
+        if time.monotonic() > self._answer_by:
+            self._unanswered = frozenset()
+            return False
+        answered = set()
+        for tp in self._unanswered:
+            try:
+                stamp = consumer.last_poll_timestamp(tp)
+            except AssertionError:  # no longer assigned
+                stamp = self._asked_ms
+            if stamp is not None and stamp >= self._asked_ms:
+                answered.add(tp)
+        self._unanswered -= answered
+        if self._unanswered:
+            return True
+        # a short grace for the handler to take what the answer brought before a pause
+        grace = time.monotonic() - self.linger_s + FALLBACK_LINGER_S
+        self.last_activity = max(self.last_activity, grace)
+        return False
 
     async def run(self) -> None:
         while True:
             consumer = self._consumer()
             if consumer is not None:
                 self._note_assignment(consumer.assignment())
-            quiet = time.monotonic() - self.last_activity
             if consumer is None or not self._held:  # not joined yet: nothing to pause
                 await asyncio.sleep(self.linger_s)
                 continue
+            if self._awaiting_answers(consumer):
+                await asyncio.sleep(PACED_FETCH_MAX_WAIT_MS / 1000)
+                continue
+            quiet = time.monotonic() - self.last_activity
             if self.busy or quiet < self.linger_s:
                 await asyncio.sleep(max(self.linger_s - quiet, 0.02))
                 continue
@@ -185,5 +224,6 @@ class FetchPacer:
             # last_activity + linger_s is when the partitions pause again
             self.last_activity = time.monotonic()
             if not woken:
-                self.last_activity -= max(self.linger_s - FALLBACK_LINGER_S, 0.0)
+                self.last_activity -= self.linger_s
+            self._await_answers(held)  # woken or not, stay resumed until the broker answered
             self._note_assignment(held)
