@@ -16,6 +16,8 @@ import socket
 import sys
 import time
 
+import pandas  # noqa: F401 - the worker trains: its data libraries load at start, not in a job
+import pyarrow  # noqa: F401
 import structlog
 from vareon_chassis.db import create_engine, create_sessionmaker
 from vareon_chassis.observability import configure_logging
