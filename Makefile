@@ -21,8 +21,10 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# --compile-bytecode: with PYTHONDONTWRITEBYTECODE set (as on these machines) every process
+# compiled each module it imported: `import vareon_arcana.app` 7.4 s of CPU, 3.6 s compiled.
 .venv/.synced: $(UV) uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml deploy/local/pyproject.toml)
-	$(UV) sync --locked --all-packages --python $(PYTHON)
+	$(UV) sync --locked --all-packages --compile-bytecode --python $(PYTHON)
 	@touch $@
 
 up: .venv/.synced
