@@ -184,7 +184,7 @@ class Stand:
             stdout=subprocess.DEVNULL,
             stderr=open(self.workdir / f"{free_port()}.log", "w"),
         )
-        self.stack.callback(process.wait, 10)
+        self.stack.callback(process.wait, 30)
         self.stack.callback(process.terminate)
         return process.pid
 
@@ -221,7 +221,7 @@ def cpu_seconds(root: int | None) -> float:
     return total
 
 
-def wait_up(url: str, timeout_s: float = 60) -> None:
+def wait_up(url: str, timeout_s: float = 180) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:

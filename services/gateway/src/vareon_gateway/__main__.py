@@ -27,6 +27,10 @@ def main() -> None:
         server_header=False,
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=25,
+        # A spawned worker imports the whole app before it can answer the supervisor's ping;
+        # on a loaded machine that took over uvicorn's 5 s, so workers were killed and
+        # respawned forever (bench/gateway.py --workers 2 never came up at load ~20).
+        timeout_worker_healthcheck=60,
     )
 
 
