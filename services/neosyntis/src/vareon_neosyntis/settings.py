@@ -68,7 +68,8 @@ class NeosyntisSettings(ServiceSettings):
     """How often a worker renews its lease and looks for a cancel; default lease / 4."""
     training_max_attempts: int = 3
     """A job whose worker crashed is queued again until it has been claimed this many times."""
-    training_poll_interval_s: float = 1.0
+    training_poll_interval_s: float = 5.0
+    """A fallback: the outbox's NOTIFY wakes workers when a job is queued."""
     training_sweep_interval_s: float = 1.0
     training_price_micro_per_cpu_s: int = 2_000
     """Compute price in micro-credits per CPU-second, recorded on each job when submitted."""

@@ -1,9 +1,10 @@
 """The training worker: `vareon-neosyntis worker` or `python -m vareon_neosyntis.worker`.
 
-Each worker process runs one job at a time. It finds work by polling the job table with
-``FOR UPDATE SKIP LOCKED`` (the database is the only source of truth for claims; the
-``training-job.queued`` event is for observers, not for waking workers), and sweeps expired
-leases of other workers on the way. Settings are neosyntis's (``NEOSYNTIS_*``).
+Each worker process runs one job at a time. It claims work from the job table with
+``FOR UPDATE SKIP LOCKED`` (the database is the only source of truth for claims), looking
+again at once when the outbox's NOTIFY says a commit staged an event (a job is queued with
+its ``training-job.queued`` event) and every ``training_poll_interval_s`` otherwise, and
+sweeps expired leases of other workers on the way. Settings are neosyntis's (``NEOSYNTIS_*``).
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ import sys
 import time
 
 import pandas  # noqa: F401 - the worker trains: its data libraries load at start, not in a job
+import psycopg
 import pyarrow  # noqa: F401
 import structlog
 from vareon_chassis.db import create_engine, create_sessionmaker
+from vareon_chassis.messaging.outbox import NOTIFY_CHANNEL
+from vareon_chassis.messaging.relay import libpq_url
 from vareon_chassis.observability import configure_logging
 from vareon_chassis.settings import load_settings
 
@@ -31,7 +35,39 @@ from vareon_neosyntis.training.runner import Runner
 log = structlog.get_logger(__name__)
 
 
+async def listen(database_url: str, wake: asyncio.Event, retry_s: float) -> None:
+    """Set ``wake`` at each commit that staged an outbox event; polling covers the gaps."""
+    while True:
+        try:
+            async with await psycopg.AsyncConnection.connect(
+                libpq_url(database_url), autocommit=True
+            ) as conn:
+                await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                wake.set()  # whatever was queued while nobody listened
+                async for _ in conn.notifies():
+                    wake.set()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.info("worker listener reconnecting", error=repr(exc))
+            await asyncio.sleep(retry_s)
+
+
 async def work(settings: NeosyntisSettings, name: str, stop: asyncio.Event) -> None:
+    wake = asyncio.Event()
+    listener = asyncio.create_task(
+        listen(settings.database_url, wake, settings.training_poll_interval_s)
+    )
+    try:
+        await _work(settings, name, stop, wake)
+    finally:
+        listener.cancel()
+        await asyncio.wait([listener], timeout=2.0)
+
+
+async def _work(
+    settings: NeosyntisSettings, name: str, stop: asyncio.Event, wake: asyncio.Event
+) -> None:
     engine = create_engine(settings.database_url, pool_size=3, max_overflow=2)
     sessions = create_sessionmaker(engine)
     storage = build_storage(settings)
@@ -46,12 +82,18 @@ async def work(settings: NeosyntisSettings, name: str, stop: asyncio.Event) -> N
                 if swept:
                     log.info("expired leases swept", jobs=swept)
                 next_sweep = time.monotonic() + settings.training_sweep_interval_s
+            wake.clear()  # before claiming: a job queued from here on wakes the next wait
             claimed = await claim(sessions, name, lease_s)
             if claimed is None:
-                try:
-                    await asyncio.wait_for(stop.wait(), settings.training_poll_interval_s)
-                except TimeoutError:
-                    pass
+                stopping = asyncio.ensure_future(stop.wait())
+                woken = asyncio.ensure_future(wake.wait())
+                await asyncio.wait(
+                    [stopping, woken],
+                    timeout=settings.training_poll_interval_s,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                stopping.cancel()
+                woken.cancel()
                 continue
             log.info("job claimed", job_id=str(claimed.job_id), token=claimed.token)
             runner = Runner(
