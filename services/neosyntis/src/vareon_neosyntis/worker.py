@@ -18,12 +18,10 @@ import sys
 import time
 
 import pandas  # noqa: F401 - the worker trains: its data libraries load at start, not in a job
-import psycopg
 import pyarrow  # noqa: F401
 import structlog
 from vareon_chassis.db import create_engine, create_sessionmaker
-from vareon_chassis.messaging.outbox import NOTIFY_CHANNEL
-from vareon_chassis.messaging.relay import libpq_url
+from vareon_chassis.messaging.relay import libpq_url, listen_for_commits
 from vareon_chassis.observability import configure_logging
 from vareon_chassis.settings import load_settings
 
@@ -35,28 +33,12 @@ from vareon_neosyntis.training.runner import Runner
 log = structlog.get_logger(__name__)
 
 
-async def listen(database_url: str, wake: asyncio.Event, retry_s: float) -> None:
-    """Set ``wake`` at each commit that staged an outbox event; polling covers the gaps."""
-    while True:
-        try:
-            async with await psycopg.AsyncConnection.connect(
-                libpq_url(database_url), autocommit=True
-            ) as conn:
-                await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                wake.set()  # whatever was queued while nobody listened
-                async for _ in conn.notifies():
-                    wake.set()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.info("worker listener reconnecting", error=repr(exc))
-            await asyncio.sleep(retry_s)
-
-
 async def work(settings: NeosyntisSettings, name: str, stop: asyncio.Event) -> None:
     wake = asyncio.Event()
     listener = asyncio.create_task(
-        listen(settings.database_url, wake, settings.training_poll_interval_s)
+        listen_for_commits(
+            libpq_url(settings.database_url), wake, settings.training_poll_interval_s
+        )
     )
     try:
         await _work(settings, name, stop, wake)

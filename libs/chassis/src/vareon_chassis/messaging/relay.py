@@ -275,7 +275,11 @@ class OutboxRelay:
             log.warning("outbox purge failed", error=repr(exc))
 
     async def run(self) -> None:
-        listener = asyncio.create_task(self._listen() if self.listen else asyncio.sleep(0))
+        listener = asyncio.create_task(
+            listen_for_commits(self.database_url, self._wake, self.poll_interval_s)
+            if self.listen
+            else asyncio.sleep(0)
+        )
         backoff = 0.5
         try:
             while True:
@@ -306,19 +310,21 @@ class OutboxRelay:
             # psycopg can take long to close a connection cancelled inside notifies()
             await asyncio.wait([listener], timeout=2.0)
 
-    async def _listen(self) -> None:
-        """Wake the relay on NOTIFY; polling covers whatever a listener misses."""
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    self.database_url, autocommit=True
-                ) as conn:
-                    await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                    async with contextlib.aclosing(conn.notifies()) as notifies:
-                        async for _ in notifies:
-                            self._wake.set()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.info("outbox listener reconnecting", error=repr(exc))
-                await asyncio.sleep(self.poll_interval_s)
+
+async def listen_for_commits(libpq: str, wake: asyncio.Event, retry_s: float) -> None:
+    """Set ``wake`` at each commit that staged an outbox event (``NOTIFY_CHANNEL``), and once
+    at each (re)connection for what was committed while nobody listened; whoever waits on
+    ``wake`` polls as well, for what a listener misses."""
+    while True:
+        try:
+            async with await psycopg.AsyncConnection.connect(libpq, autocommit=True) as conn:
+                await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                wake.set()
+                async with contextlib.aclosing(conn.notifies()) as notifies:
+                    async for _ in notifies:
+                        wake.set()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.info("outbox listener reconnecting", error=repr(exc))
+            await asyncio.sleep(retry_s)
