@@ -153,6 +153,9 @@ class Supervisor:
         """Blocks until SIGINT/SIGTERM. The caller has taken the state dir's lock."""
         began = time.perf_counter()
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        # started in the background by a non-interactive shell, SIGINT arrives ignored:
+        # a `kill -INT` (the benches' stop) must still stop the platform
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             self._start()
             self.timings["total"] = round(time.perf_counter() - began, 3)
