@@ -16,20 +16,58 @@ each service <= 80 MB PSS.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
-from harness.platform import start_platform, stop_platform, wait_ready
+from harness.platform import free_port, start_platform, stop_platform, wait_ready
+from vareon_chassis.embedded import EmbeddedBroker, EmbeddedPostgres
 
 CPU_TARGET = 0.05
 READY_TARGET_S = 8.0
 PSS_TARGET_MB = 80.0
 TICK = os.sysconf("SC_CLK_TCK")
+MINIMAL_APP = """
+import uvicorn
+async def app(scope, receive, send):
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+uvicorn.run(app, host="127.0.0.1", port=int(__import__("sys").argv[1]), log_level="warning")
+"""
+
+
+@contextlib.contextmanager
+def reference(tmp: Path):
+    """The same-run reference: a bare embedded PostgreSQL and broker (no client) and one
+    idle minimal uvicorn app, measured over the same window as the platform."""
+    pg = EmbeddedPostgres(tmp / "ref-pg")
+    broker = EmbeddedBroker(tmp / "ref-broker.log")
+    app = None
+    try:
+        pg.start()
+        broker.start()
+        app = subprocess.Popen([sys.executable, "-c", MINIMAL_APP, str(free_port())])  # noqa: S603
+        pg_pid = int((tmp / "ref-pg" / "postmaster.pid").read_text().split()[0])
+        assert broker.process is not None
+        tree = children()
+        yield {
+            **{pid: "ref:postgres" for pid in descendants(pg_pid, tree)},
+            broker.process.pid: "ref:broker",
+            app.pid: "ref:uvicorn app",
+        }
+    finally:
+        if app is not None:
+            app.terminate()
+            app.wait(10)
+        broker.stop()
+        pg.stop()
 
 
 def children() -> dict[int, list[int]]:
@@ -104,8 +142,10 @@ def platform_processes(state: dict) -> dict[int, str]:
     return labels
 
 
-def measure(state: dict, window_s: float) -> tuple[dict[str, float], dict[str, float]]:
-    labels = platform_processes(state)
+def measure(
+    state: dict, window_s: float, extra: dict[int, str]
+) -> tuple[dict[str, float], dict[str, float]]:
+    labels = {**platform_processes(state), **extra}
     before = {pid: cpu_ticks(pid) for pid in labels}
     started = time.monotonic()
     time.sleep(window_s)
@@ -124,12 +164,22 @@ def measure(state: dict, window_s: float) -> tuple[dict[str, float], dict[str, f
 
 def report(ready_s: float, warm: bool, cpu: dict[str, float], pss: dict[str, float]) -> bool:
     services = {"arcana", "cognisys", "gateway", "identity", "myntrix", "neosyntis", "wallet"}
+    ref = {k: v for k, v in cpu.items() if k.startswith("ref:")}
+    cpu = {k: v for k, v in cpu.items() if k not in ref}
     print(f"{'process':<20} {'CPU % core':>10} {'PSS MB':>8}")
     for label in sorted(cpu, key=lambda k: -cpu[k]):
         mark = " over" if label in services and pss[label] > PSS_TARGET_MB else ""
         print(f"{label:<20} {cpu[label] * 100:10.2f} {pss[label]:8.1f}{mark}")
     total = sum(cpu.values())
     print(f"{'total':<20} {total * 100:10.2f} {sum(pss.values()):8.1f}")
+    for label in sorted(ref):
+        print(f"{label:<20} {ref[label] * 100:10.2f} {pss[label]:8.1f}")
+    # the floor of our shape: broker + PostgreSQL + one idle uvicorn process per service
+    floor = ref.get("ref:broker", 0) + ref.get("ref:postgres", 0)
+    floor += len(services) * ref.get("ref:uvicorn app", 0)
+    ratio = f"{total / floor:.1f}x" if floor else "n/a (reference used no ticks)"
+    print(f"reference floor (bare broker + postgres + 7 idle uvicorn apps) {floor * 100:.2f} %")
+    print(f"ours / reference floor {ratio}")
     over = [s for s in services if pss.get(s, 0) > PSS_TARGET_MB]
     kind = "warm" if warm else "cold"
     print(f"\nidle CPU   {total * 100:6.2f} % of one core   target <= {CPU_TARGET * 100:.0f} %")
@@ -166,8 +216,9 @@ def main() -> int:
                 print(f"warm start ready in {ready_s:.1f} s")
             reported = state.get("timings_s", {})
             print("vareon up timings: " + json.dumps(reported))
-            time.sleep(args.settle)
-            cpu, pss = measure(state, args.window)
+            with reference(Path(tmp)) as extra:
+                time.sleep(args.settle)
+                cpu, pss = measure(state, args.window, extra)
             print(f"\nidle over {args.window:.0f} s (load average {os.getloadavg()[0]:.1f})")
             ok = report(ready_s, not args.cold, cpu, pss)
         finally:
