@@ -30,10 +30,11 @@ $(UV):
 up: .venv/.synced
 	$(UV) run --no-sync vareon up
 
-# The suite runs on pytest-xdist workers, one per core up to 4 (each with its own embedded
-# PostgreSQL and broker, docs/architecture.md D16): on this 2-core machine, quiet, 798 s in
-# one process and 469 s on two (docs/performance.md). PYTEST_WORKERS=0 runs one process.
-PYTEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; c = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1); n = min(4, len(c)); print(n if n > 1 else 0)')
+# PYTEST_WORKERS=2 runs the suite on pytest-xdist workers, each with its own embedded
+# PostgreSQL and broker (D16): 469 s against 798 s on a quiet 2-core machine, but one of two
+# clean-clone runs lost an e2e wallet bonus to a group rebalance (docs/performance.md), so
+# CI stays in one process until that is fixed.
+PYTEST_WORKERS ?= 0
 test: .venv/.synced
 	$(UV) run --no-sync pytest --durations=15 $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadscope)
 
